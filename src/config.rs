@@ -1,0 +1,180 @@
+//! Flags, defaults, limits and timeouts: every number the server obeys has a
+//! name here, so the loop itself contains no magic numbers.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Largest request-target, in bytes (→ 414).
+pub const DEFAULT_MAX_URI: usize = 8 * 1024;
+/// Largest request line + header section, in bytes (→ 431).
+pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
+/// Most header fields in one request (→ 431).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Largest request body, in bytes (→ 413).
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Open connections per worker before the server stops accepting.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Listen backlog: sized for load tests that open hundreds of connections at once.
+pub const DEFAULT_BACKLOG: i32 = 1024;
+
+/// Hard ceiling on `--max-headers`: the parser keeps its header array on the stack.
+pub const MAX_HEADERS_CEILING: usize = 1024;
+
+/// A small HTTP/1.1 server on a single mio event loop.
+///
+/// Serves `/`, `/echo/{s}`, `/user-agent` and `/files/{name}` (with
+/// `--directory`). Durations take a unit: `10s`, `250ms` (plain numbers are seconds).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "loophttp", version, about, long_about = None)]
+pub struct Config {
+    /// Address to bind; `::` listens on IPv4 and IPv6 alike (dual-stack).
+    #[arg(long, default_value = "::")]
+    pub host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one (the startup log line names it).
+    #[arg(long, default_value_t = 4221)]
+    pub port: u16,
+
+    /// Directory served and written by /files/{name}; without it /files answers 404.
+    #[arg(long)]
+    pub directory: Option<PathBuf>,
+
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    pub log_level: log::LevelFilter,
+
+    /// Independent event loops, each with its own SO_REUSEPORT listener; 0 = one per core.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+
+    /// Listen backlog handed to the kernel.
+    #[arg(long, default_value_t = DEFAULT_BACKLOG)]
+    pub backlog: i32,
+
+    /// Open connections per worker; past it the server stops accepting until one closes.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Longest request-target in bytes (longer → 414).
+    #[arg(long, default_value_t = DEFAULT_MAX_URI)]
+    pub max_uri_bytes: usize,
+
+    /// Largest request head (request line + headers) in bytes (larger → 431).
+    #[arg(long, default_value_t = DEFAULT_MAX_HEAD)]
+    pub max_head_bytes: usize,
+
+    /// Most header fields per request (more → 431).
+    #[arg(long, default_value_t = DEFAULT_MAX_HEADERS, value_parser = parse_max_headers)]
+    pub max_headers: usize,
+
+    /// Largest request body in bytes (larger → 413, nothing written).
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    pub max_body_bytes: u64,
+
+    /// Time from the first byte of a request head to its end (then 408 and close).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest pause while receiving a body (then 408 and close).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// How long an idle keep-alive connection is kept open.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// Longest pause in sending to a client that stopped reading (then close).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub write_timeout: Duration,
+}
+
+impl Config {
+    /// The configuration with every default, as `loophttp` with no flags.
+    pub fn defaults() -> Config {
+        Config::parse_from(["loophttp"])
+    }
+
+    /// Number of event loops to run: `--workers 0` means one per core.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Checks that cannot be expressed as a clap value parser.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(dir) = &self.directory
+            && !dir.is_dir()
+        {
+            return Err(format!("--directory {}: not a directory", dir.display()));
+        }
+        if self.max_head_bytes < 64 {
+            return Err("--max-head-bytes must be at least 64".into());
+        }
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_max_headers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_HEADERS_CEILING).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from 1 to {MAX_HEADERS_CEILING}")),
+    }
+}
+
+/// `10s`, `250ms`, `2m` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?}: expected a duration such as 10s or 250ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{text:?}: unit must be ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("7h").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_limits() {
+        let c = Config::defaults();
+        assert_eq!(c.port, 4221);
+        assert_eq!(c.host, "::".parse::<IpAddr>().unwrap());
+        assert_eq!(c.max_uri_bytes, 8192);
+        assert_eq!(c.max_head_bytes, 16384);
+        assert_eq!(c.max_headers, 100);
+        assert_eq!(c.max_body_bytes, 64 << 20);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.keepalive_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn max_headers_is_bounded_by_the_stack_array() {
+        assert!(Config::try_parse_from(["loophttp", "--max-headers", "5000"]).is_err());
+        assert!(Config::try_parse_from(["loophttp", "--max-headers", "0"]).is_err());
+    }
+}

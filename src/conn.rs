@@ -1,0 +1,658 @@
+//! One connection: an explicit state machine over any [`Transport`], so it
+//! runs the same over a mio socket and over an in-memory stream in tests.
+//!
+//! ```text
+//!             accept
+//!               │
+//!               ▼             head parsed, no body / body discarded
+//!   ┌────────► Head ────────────────────────────────┐
+//!   │          │  │ head parsed, body wanted        │ response queued
+//!   │          │  ▼                                 │ (pipelined: keep parsing
+//!   │          │ Body ── body complete ─────────────┤  while output is small)
+//!   │          │  │                                 ▼
+//!   │ drained, │  │ bad body / too large / timeout  Drain(after)
+//!   │ keep-    │  │                                 │   │
+//!   └─ alive ──┼──┼──── Drain(NextRequest) ◄────────┘   │ drained
+//!              │  ▼                                     ▼
+//!  bad head ───┴► Drain(Linger) ──► Linger ──► Closed ◄── Drain(Close)
+//!  (4xx queued)    error sent,     EOF or          ▲
+//!                  write side shut  deadline        └─ peer EOF, I/O error, idle timeout
+//! ```
+//!
+//! Output is a byte queue plus at most one file being sent with `sendfile`.
+//! Small responses to pipelined requests are appended to the queue and
+//! written with one call; a file response stops parsing (`Drain`) until it is
+//! sent, which keeps responses in order. Interest follows from the state in
+//! one function, [`Conn::want`]; the time limit likewise from [`Conn::deadline`].
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+use crate::error::{HttpError, interrupted, is_disconnect, would_block};
+use crate::files::Upload;
+use crate::http::response::{self, FileBody};
+use crate::http::{Body, BodyDecoder, Framing, Head, Method, Parsed, Response, parse};
+use crate::routes::{self, Action};
+use crate::shared::Shared;
+
+/// Stop parsing pipelined requests once this much output is queued, and
+/// stop reading until it drains: per-connection memory stays bounded.
+pub const OUT_HIGH_WATER: usize = 64 * 1024;
+/// Most reads per readiness event before yielding to other connections.
+pub const MAX_READS_PER_EVENT: usize = 16;
+/// Most bytes sent per readiness event (a fast reader must not starve others).
+pub const MAX_SEND_PER_EVENT: usize = 4 << 20;
+/// Largest piece handed to one `sendfile` call.
+const SENDFILE_CHUNK: usize = 1 << 20;
+
+/// A byte stream the connection reads and writes: a socket in the server,
+/// an in-memory stream in tests.
+pub trait Transport: Read + Write {
+    /// Sends `len` bytes of `file` from `offset`; returns how many went out.
+    /// The default reads into a stack buffer; sockets override it with `sendfile`.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut chunk = [0u8; 16 * 1024];
+        let want = len.min(chunk.len());
+        let n = file.read_at(&mut chunk[..want], offset)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.write(&chunk[..n])
+    }
+
+    /// Half-closes: the peer sees EOF after the queued bytes.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+/// What the connection wants to be told about next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Want {
+    pub read: bool,
+    pub write: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for, or parsing, a request head.
+    Head,
+    /// Receiving a request body into its sink.
+    Body(Box<Receiving>),
+    /// Sending what is queued before doing anything else.
+    Drain(AfterDrain),
+    /// Error sent, write side shut: reading and dropping input until EOF
+    /// or the deadline, so the client reads our status instead of a reset.
+    Linger,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterDrain {
+    NextRequest,
+    Close,
+    Linger,
+}
+
+#[derive(Debug)]
+struct Receiving {
+    decoder: BodyDecoder,
+    sink: Sink,
+    received: u64,
+    method: Method,
+    keep_alive: bool,
+}
+
+#[derive(Debug)]
+enum Sink {
+    /// Body not needed by the handler (its response is already queued).
+    Discard,
+    Upload(Upload),
+}
+
+/// Unwritten response bytes, then at most one file range.
+#[derive(Debug, Default)]
+struct Output {
+    buf: Vec<u8>,
+    pos: usize,
+    file: Option<FileBody>,
+    /// The last write was short: wait for a writable event.
+    blocked: bool,
+}
+
+impl Output {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending() == 0 && self.file.is_none()
+    }
+}
+
+/// Input bytes `buf[start..end]`; `buf` is fully initialised once, so reads
+/// need no zeroing. Empty (no allocation) while the connection is idle.
+#[derive(Debug, Default)]
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// How far the current head has been scanned for its end.
+    scanned: usize,
+}
+
+impl Input {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.scanned = 0;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    state: State,
+    input: Input,
+    out: Output,
+    /// Edge-triggered readiness: the socket may hold unread bytes.
+    read_ready: bool,
+    peer_eof: bool,
+    /// When the current request head began arriving.
+    head_started: Option<Instant>,
+    /// Last read or write progress: the idle, body and write clocks.
+    last_progress: Instant,
+    /// Work left undone to be fair to others: call [`Conn::resume`] soon.
+    yielded: bool,
+}
+
+impl Conn {
+    pub fn new(now: Instant) -> Conn {
+        Conn {
+            state: State::Head,
+            input: Input::default(),
+            out: Output::default(),
+            read_ready: false,
+            peer_eof: false,
+            head_started: None,
+            last_progress: now,
+            yielded: false,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// True if the connection stopped with work left; the loop calls
+    /// [`Conn::resume`] on its next pass without waiting for an event.
+    pub fn yielded(&self) -> bool {
+        self.yielded
+    }
+
+    /// Interest follows from the state, here and nowhere else: readable
+    /// while it takes input, writable only while a write came up short.
+    pub fn want(&self) -> Want {
+        let read = match self.state {
+            State::Head | State::Body(_) => !self.peer_eof,
+            State::Linger => true,
+            State::Drain(_) | State::Closed => false,
+        };
+        Want { read, write: self.out.blocked }
+    }
+
+    /// When this connection times out in its current state.
+    pub fn deadline(&self, cx: &Shared) -> Option<Instant> {
+        let t = &cx.settings;
+        Some(match &self.state {
+            State::Closed => return None,
+            State::Linger => self.last_progress + t.linger,
+            _ if self.out.blocked => self.last_progress + t.write_timeout,
+            State::Drain(_) => self.last_progress + t.write_timeout,
+            State::Body(_) => self.last_progress + t.body_timeout,
+            State::Head => match self.head_started {
+                Some(start) => start + t.header_timeout,
+                None => self.last_progress + t.keepalive_timeout,
+            },
+        })
+    }
+
+    /// A readiness event: advance as far as possible now.
+    pub fn on_ready<T: Transport>(&mut self, io: &mut T, readable: bool, writable: bool, cx: &mut Shared) {
+        self.read_ready |= readable;
+        if writable {
+            self.out.blocked = false;
+        }
+        self.advance(io, cx);
+    }
+
+    /// Continues work that [`Conn::yielded`] left undone.
+    pub fn resume<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
+        self.advance(io, cx);
+    }
+
+    /// The deadline passed: answer 408 if a request is half-received and
+    /// nothing of its response is out yet, otherwise just close.
+    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
+        if self.deadline(cx).is_none_or(|d| d > cx.now) {
+            return;
+        }
+        let mid_request =
+            matches!(self.state, State::Body(_)) || matches!(self.state, State::Head) && self.head_started.is_some();
+        if mid_request && self.out.is_empty() && !self.out.blocked {
+            log::debug!("request timed out");
+            self.fail(HttpError::Timeout, cx);
+            self.last_progress = cx.now;
+            self.advance(io, cx);
+        } else {
+            self.state = State::Closed;
+        }
+        self.release_buffers(cx);
+    }
+
+    /// Read → parse → route → serialise → write, repeated while there is
+    /// progress (darkhttpd's "continue at once instead of waiting a turn").
+    fn advance<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
+        self.yielded = false;
+        let mut reads = 0;
+        let mut sent = 0;
+        loop {
+            self.process(cx);
+            if !self.out.is_empty() && !self.out.blocked {
+                sent += self.flush(io, cx);
+                if sent >= MAX_SEND_PER_EVENT && !self.out.is_empty() && !self.out.blocked {
+                    self.yielded = true;
+                    break;
+                }
+            }
+            if self.out.is_empty() && self.finish_drain(io) {
+                continue;
+            }
+            if self.is_closed() {
+                break;
+            }
+            if self.want().read && self.read_ready && self.has_room() {
+                if reads == MAX_READS_PER_EVENT {
+                    self.yielded = true;
+                    break;
+                }
+                reads += 1;
+                if self.read(io, cx) {
+                    continue;
+                }
+            }
+            break;
+        }
+        self.release_buffers(cx);
+    }
+
+    /// Room to read into: backpressure stops reading while output piles up.
+    fn has_room(&self) -> bool {
+        match self.state {
+            State::Head | State::Body(_) => self.out.pending() < OUT_HIGH_WATER,
+            _ => true,
+        }
+    }
+
+    /// One read. Returns true if there are new bytes (or an EOF) to process.
+    fn read<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) -> bool {
+        if self.input.buf.is_empty() {
+            self.input.buf = cx.pool.take_input();
+        }
+        let inp = &mut self.input;
+        if inp.end == inp.buf.len() && inp.start > 0 {
+            inp.buf.copy_within(inp.start..inp.end, 0);
+            inp.scanned = inp.scanned.saturating_sub(inp.start);
+            inp.end -= inp.start;
+            inp.start = 0;
+        }
+        let room = inp.buf.len() - inp.end;
+        if room == 0 {
+            // Only a head can fill the buffer, and process() refuses heads
+            // larger than the limit, so this is a limit the parser saw first.
+            return false;
+        }
+        match io.read(&mut inp.buf[inp.end..]) {
+            Ok(0) => {
+                // EOF: the client will send nothing more. Answer what it did
+                // send (it may still read), then close.
+                self.peer_eof = true;
+                self.read_ready = false;
+                true
+            }
+            Ok(n) => {
+                inp.end += n;
+                self.last_progress = cx.now;
+                // A short read on a stream socket has drained it (epoll(7)):
+                // no extra read just to see WouldBlock.
+                if n < room {
+                    self.read_ready = false;
+                }
+                true
+            }
+            Err(e) if would_block(&e) => {
+                self.read_ready = false;
+                false
+            }
+            Err(e) if interrupted(&e) => true,
+            Err(e) => {
+                self.io_error("read", &e);
+                false
+            }
+        }
+    }
+
+    /// Writes queued bytes, then the file, until done or the socket is full.
+    /// Returns the number of bytes sent.
+    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) -> usize {
+        let mut sent = 0;
+        let out = &mut self.out;
+        while out.pos < out.buf.len() {
+            match io.write(&out.buf[out.pos..]) {
+                Ok(0) => return self.io_error("write", &io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    out.pos += n;
+                    sent += n;
+                    self.last_progress = cx.now;
+                    if out.pos < out.buf.len() {
+                        // Short write: the socket buffer is full. Keep the
+                        // rest and wait for the writable edge.
+                        out.blocked = true;
+                        return sent;
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    out.blocked = true;
+                    return sent;
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return sent + self.io_error("write", &e),
+            }
+        }
+        out.buf.clear();
+        out.pos = 0;
+        while let Some(f) = &mut out.file {
+            let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
+            match io.send_file(&f.file, f.offset, want) {
+                Ok(0) => return sent + self.io_error("sendfile", &io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    f.offset += n as u64;
+                    f.len -= n as u64;
+                    sent += n;
+                    self.last_progress = cx.now;
+                    if f.len == 0 {
+                        out.file = None;
+                    } else if n < want || sent >= MAX_SEND_PER_EVENT {
+                        out.blocked = n < want;
+                        return sent;
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    out.blocked = true;
+                    return sent;
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return sent + self.io_error("sendfile", &e),
+            }
+        }
+        sent
+    }
+
+    /// Output is empty: leave `Drain` for what comes after. Returns true if
+    /// the state changed (so the caller continues at once).
+    fn finish_drain<T: Transport>(&mut self, io: &mut T) -> bool {
+        let State::Drain(after) = self.state else { return false };
+        self.state = match after {
+            AfterDrain::NextRequest => State::Head,
+            AfterDrain::Close => State::Closed,
+            AfterDrain::Linger => match io.shutdown_write() {
+                Ok(()) => State::Linger,
+                Err(_) => State::Closed,
+            },
+        };
+        true
+    }
+
+    /// Handles buffered input as far as the state allows.
+    fn process(&mut self, cx: &mut Shared) {
+        loop {
+            let progressed = match self.state {
+                State::Head => self.process_head(cx),
+                State::Body(_) => self.process_body(cx),
+                State::Linger => {
+                    let n = self.input.bytes().len();
+                    self.input.consume(n);
+                    if self.peer_eof {
+                        self.state = State::Closed;
+                    }
+                    false
+                }
+                State::Drain(_) | State::Closed => false,
+            };
+            if !progressed {
+                break;
+            }
+        }
+        if self.peer_eof {
+            self.close_after_eof();
+        }
+    }
+
+    /// The client sent EOF: whatever cannot complete any more is closed once
+    /// the responses already queued are out.
+    fn close_after_eof(&mut self) {
+        match &self.state {
+            State::Head | State::Body(_) => {
+                // A partial head or body can never finish now; an upload in
+                // progress is dropped, which removes its temporary file.
+                self.state = if self.out.is_empty() { State::Closed } else { State::Drain(AfterDrain::Close) };
+            }
+            State::Linger => self.state = State::Closed,
+            State::Drain(_) | State::Closed => {}
+        }
+    }
+
+    /// Parses one head if a whole one is buffered. Returns true on progress.
+    fn process_head(&mut self, cx: &mut Shared) -> bool {
+        if self.out.pending() >= OUT_HIGH_WATER {
+            return false; // backpressure: answer more only once this drains
+        }
+        let bytes = self.input.bytes();
+        if bytes.is_empty() {
+            return false;
+        }
+        self.head_started.get_or_insert(cx.now);
+        let limits = &cx.settings.parse;
+        let end_seen = parse::head_end_in(bytes, self.input.scanned);
+        if !end_seen && bytes.len() <= limits.max_uri.min(limits.max_head) {
+            self.input.scanned = bytes.len();
+            return false; // nothing new can complete or break a limit yet
+        }
+        let next = match parse::parse_head(bytes, limits) {
+            Ok(Parsed::Partial) => {
+                self.input.scanned = bytes.len();
+                return false;
+            }
+            Ok(Parsed::Complete(head, len)) => {
+                let next = start_request(&head, &mut self.out, cx);
+                self.input.consume(len);
+                next
+            }
+            Err(e) => {
+                self.fail(e, cx);
+                return true;
+            }
+        };
+        self.head_started = None;
+        self.state = next;
+        true
+    }
+
+    /// Feeds buffered body bytes to the decoder and the sink.
+    fn process_body(&mut self, cx: &mut Shared) -> bool {
+        let State::Body(rx) = &mut self.state else { return false };
+        let bytes = &self.input.buf[self.input.start..self.input.end];
+        let step = match rx.decoder.decode(bytes) {
+            Ok(step) => step,
+            Err(e) => {
+                self.fail(e, cx);
+                return true;
+            }
+        };
+        let used = step.used;
+        rx.received += step.data.len() as u64;
+        let result = if rx.received > cx.settings.max_body {
+            Err(HttpError::PayloadTooLarge)
+        } else if let Sink::Upload(up) = &mut rx.sink {
+            up.write(step.data).map_err(|e| {
+                log::warn!("upload write failed: {e}");
+                HttpError::BadRequest("upload could not be stored")
+            })
+        } else {
+            Ok(())
+        };
+        if let Err(e) = result {
+            let status = if e == HttpError::PayloadTooLarge { 413 } else { 500 };
+            self.fail_with(status, cx);
+            return true;
+        }
+        self.input.consume(used);
+        if rx.decoder.is_done() {
+            let State::Body(rx) = std::mem::replace(&mut self.state, State::Head) else { unreachable!() };
+            self.state = finish_body(*rx, &mut self.out, cx);
+            return true;
+        }
+        used > 0
+    }
+
+    /// A request error: queue its status, then close gracefully.
+    fn fail(&mut self, e: HttpError, cx: &mut Shared) {
+        log::debug!("request error: {e}");
+        self.fail_with(e.status(), cx);
+    }
+
+    fn fail_with(&mut self, status: u16, cx: &mut Shared) {
+        let resp = Response::error(status);
+        queue(resp, Method::Get, false, &mut self.out, cx);
+        self.state = State::Drain(AfterDrain::Linger);
+        self.head_started = None;
+    }
+
+    /// Socket errors end the connection; disconnects are routine.
+    fn io_error(&mut self, what: &str, e: &io::Error) -> usize {
+        if is_disconnect(e) {
+            log::debug!("{what}: peer went away: {e}");
+        } else {
+            log::warn!("{what}: {e}");
+        }
+        self.state = State::Closed;
+        self.out.blocked = false;
+        self.out.file = None;
+        0
+    }
+
+    /// Idle with nothing buffered: return the buffers to the loop's pool so
+    /// an idle keep-alive connection holds no buffer memory.
+    fn release_buffers(&mut self, cx: &mut Shared) {
+        if self.input.start == self.input.end && !self.input.buf.is_empty() {
+            self.input = Input::default();
+            cx.pool.put_input(std::mem::take(&mut self.input.buf));
+        }
+        if self.out.pending() == 0 && self.out.buf.capacity() > 0 {
+            self.out.pos = 0;
+            cx.pool.put_output(std::mem::take(&mut self.out.buf));
+        }
+        if self.is_closed() {
+            self.out.file = None;
+        }
+    }
+}
+
+/// Starts handling a parsed request: route it, queue what can be answered
+/// now, and say what the connection does next.
+fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) -> State {
+    let has_body = !matches!(head.framing, Framing::None | Framing::Length(0));
+    if let Framing::Length(n) = head.framing
+        && n > cx.settings.max_body
+    {
+        // Refused before reading: the body stays unread, so close after.
+        queue(Response::error(413), head.method, false, out, cx);
+        return State::Drain(AfterDrain::Linger);
+    }
+    match cx.routes.route(head) {
+        Action::Respond(resp) => {
+            // A success needs the body read and dropped to keep the stream
+            // in sync; an error is answered at once and the body left unread.
+            let discard = has_body && resp.status < 300 && !head.expect_continue;
+            let keep = keep_alive(head, &resp, !has_body || discard);
+            queue(resp, head.method, keep, out, cx);
+            if discard {
+                return receiving(head, Sink::Discard, keep);
+            }
+            let after = match (keep, has_body) {
+                (true, _) => AfterDrain::NextRequest,
+                (false, false) => AfterDrain::Close,
+                (false, true) => AfterDrain::Linger,
+            };
+            if after == AfterDrain::NextRequest && out.file.is_none() { State::Head } else { State::Drain(after) }
+        }
+        Action::Upload(upload) => {
+            if head.expect_continue {
+                response::continue_100(&mut out.buf);
+            }
+            receiving(head, Sink::Upload(upload), head.keep_alive)
+        }
+    }
+}
+
+fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State {
+    let decoder = match head.framing {
+        Framing::Chunked => BodyDecoder::chunked(),
+        Framing::Length(n) => BodyDecoder::Length(n),
+        Framing::None => BodyDecoder::Length(0),
+    };
+    State::Body(Box::new(Receiving { decoder, sink, received: 0, method: head.method, keep_alive }))
+}
+
+/// The whole body is in: an upload is committed and answered.
+fn finish_body(rx: Receiving, out: &mut Output, cx: &mut Shared) -> State {
+    let keep = rx.keep_alive;
+    if let Sink::Upload(upload) = rx.sink {
+        let resp = routes::finish_upload(upload, rx.method);
+        let keep = keep && !resp.close;
+        queue(resp, rx.method, keep, out, cx);
+    }
+    if keep { State::Head } else { State::Drain(AfterDrain::Close) }
+}
+
+/// The one keep-alive decision: the client wants it, the handler does not
+/// object, and the request body was (or will be) consumed.
+fn keep_alive(head: &Head<'_>, resp: &Response<'_>, body_consumed: bool) -> bool {
+    head.keep_alive && !resp.close && body_consumed
+}
+
+/// Serialises `resp` into the output queue; a file body is queued behind it.
+fn queue(resp: Response<'_>, method: Method, keep_alive: bool, out: &mut Output, cx: &mut Shared) {
+    if out.buf.capacity() == 0 {
+        out.buf = cx.pool.take_output();
+    }
+    let head_only = method == Method::Head;
+    let how = response::Framing { keep_alive, head_only, date: cx.date.get() };
+    response::serialize(&resp, &how, &mut out.buf);
+    if let Body::File(f) = resp.body
+        && !head_only
+        && f.len > 0
+    {
+        out.file = Some(f);
+    }
+}
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

@@ -1,0 +1,12 @@
+//! HTTP/1.1 without sockets: parsing heads and bodies, interpreting targets
+//! and negotiation headers, and serialising responses. Everything here is
+//! pure (bytes in, bytes out), so it is tested and fuzzed without a network.
+
+pub mod body;
+pub mod parse;
+pub mod request;
+pub mod response;
+
+pub use body::BodyDecoder;
+pub use parse::{Framing, Head, Limits, Method, Parsed, parse_head};
+pub use response::{Body, Response};

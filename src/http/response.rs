@@ -1,0 +1,316 @@
+//! Responses as plain data, and their serialisation into the connection's
+//! output buffer: status line, the headers every response carries (`Date`,
+//! `Server`, framing, `Connection`), then handler headers and an in-memory
+//! body. File bodies are sent afterwards by the connection, straight from disk.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SERVER: &str = concat!("Server: loophttp/", env!("CARGO_PKG_VERSION"), "\r\n");
+
+/// The standard reason phrases (RFC 9110 §15), exactly.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// A byte range of a file to send (after the head) with `sendfile`.
+#[derive(Debug)]
+pub struct FileBody {
+    pub file: File,
+    pub offset: u64,
+    pub len: u64,
+}
+
+#[derive(Debug)]
+pub enum Body<'a> {
+    Empty,
+    /// In memory; borrowed from the request where possible (`/echo`).
+    Bytes(Cow<'a, [u8]>),
+    File(FileBody),
+}
+
+impl Body<'_> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(f) => f.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Validators of a file representation (RFC 9110 §8.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: ETag,
+    pub modified: SystemTime,
+}
+
+/// A strong entity tag from size, modification time and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ETag {
+    pub size: u64,
+    pub mtime_nanos: u128,
+    pub inode: u64,
+}
+
+impl std::fmt::Display for ETag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{:x}-{:x}-{:x}\"", self.size, self.mtime_nanos, self.inode)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/total` for a 206.
+    Bytes { first: u64, last: u64, total: u64 },
+    /// `bytes */total` for a 416.
+    Unsatisfied { total: u64 },
+}
+
+/// What a handler answers. Only the headers loophttp ever sends are fields;
+/// the serializer adds `Date`, `Server`, framing and `Connection`.
+#[derive(Debug)]
+pub struct Response<'a> {
+    pub status: u16,
+    pub content_type: Option<&'static str>,
+    /// The body is already gzip-compressed: send `Content-Encoding: gzip`.
+    pub gzip: bool,
+    /// The body depends on `Accept-Encoding`: send `Vary: Accept-Encoding`.
+    pub vary_encoding: bool,
+    pub allow: Option<&'static str>,
+    pub validators: Option<Validators>,
+    pub accept_ranges: bool,
+    pub content_range: Option<ContentRange>,
+    /// The handler wants the connection closed after this response.
+    pub close: bool,
+    pub body: Body<'a>,
+}
+
+impl<'a> Response<'a> {
+    pub fn new(status: u16) -> Response<'a> {
+        Response {
+            status,
+            content_type: None,
+            gzip: false,
+            vary_encoding: false,
+            allow: None,
+            validators: None,
+            accept_ranges: false,
+            content_range: None,
+            close: false,
+            body: Body::Empty,
+        }
+    }
+
+    /// A `text/plain` response.
+    pub fn text(status: u16, body: impl Into<Cow<'a, [u8]>>) -> Response<'a> {
+        Response { content_type: Some("text/plain"), body: Body::Bytes(body.into()), ..Response::new(status) }
+    }
+
+    /// An error answer: its reason phrase as a short text body.
+    pub fn error(status: u16) -> Response<'a> {
+        Response::text(status, reason(status).as_bytes())
+    }
+
+    /// 1xx, 204 and 304 never carry a body or `Content-Length` (RFC 9110 §8.6).
+    pub fn bodiless(&self) -> bool {
+        self.status < 200 || self.status == 204 || self.status == 304
+    }
+}
+
+/// How the connection frames this response on the wire.
+pub struct Framing<'d> {
+    pub keep_alive: bool,
+    /// A HEAD request: same headers, no body.
+    pub head_only: bool,
+    pub date: &'d [u8],
+}
+
+/// Appends the status line, headers, and (unless HEAD or a file) the body.
+pub fn serialize(resp: &Response<'_>, how: &Framing<'_>, out: &mut Vec<u8>) {
+    status_line(resp.status, out);
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(how.date);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(SERVER.as_bytes());
+    if let Some(ct) = resp.content_type {
+        header(out, "Content-Type", ct.as_bytes());
+    }
+    if !resp.bodiless() {
+        let mut n = itoa::Buffer::new();
+        header(out, "Content-Length", n.format(resp.body.len()).as_bytes());
+    }
+    optional_headers(resp, out);
+    if !how.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if let Body::Bytes(b) = &resp.body
+        && !how.head_only
+        && !resp.bodiless()
+    {
+        out.extend_from_slice(b);
+    }
+}
+
+fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
+    if resp.gzip {
+        out.extend_from_slice(b"Content-Encoding: gzip\r\n");
+    }
+    if resp.vary_encoding {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
+    if let Some(allow) = resp.allow {
+        header(out, "Allow", allow.as_bytes());
+    }
+    if resp.accept_ranges {
+        out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+    }
+    // Writing into a Vec cannot fail; the `let _` says so.
+    if let Some(v) = &resp.validators {
+        let _ = write!(out, "ETag: {}\r\nLast-Modified: {}\r\n", v.etag, httpdate::HttpDate::from(v.modified));
+    }
+    match resp.content_range {
+        Some(ContentRange::Bytes { first, last, total }) => {
+            let _ = write!(out, "Content-Range: bytes {first}-{last}/{total}\r\n");
+        }
+        Some(ContentRange::Unsatisfied { total }) => {
+            let _ = write!(out, "Content-Range: bytes */{total}\r\n");
+        }
+        None => {}
+    }
+}
+
+/// `HTTP/1.1 100 Continue`, sent before reading a body the client holds back.
+pub fn continue_100(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+fn status_line(status: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let mut n = itoa::Buffer::new();
+    out.extend_from_slice(n.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `Date` header value, formatted at most once a second.
+pub struct DateCache {
+    secs: u64,
+    value: String,
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        let mut d = DateCache { secs: u64::MAX, value: String::new() };
+        d.refresh(SystemTime::now());
+        d
+    }
+}
+
+impl DateCache {
+    pub fn refresh(&mut self, now: SystemTime) {
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if secs != self.secs {
+            self.secs = secs;
+            self.value = httpdate::fmt_http_date(now);
+        }
+    }
+
+    pub fn get(&self) -> &[u8] {
+        self.value.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
+        let mut out = Vec::new();
+        let date = b"Mon, 23 Nov 2026 19:00:00 GMT";
+        serialize(resp, &Framing { keep_alive, head_only, date }, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_response_has_exact_framing_and_standard_headers() {
+        let s = render(&Response::text(200, &b"abc"[..]), true, false);
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            s,
+            format!(
+                "HTTP/1.1 200 OK\r\nDate: Mon, 23 Nov 2026 19:00:00 GMT\r\nServer: loophttp/{version}\r\n\
+                 Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"
+            )
+        );
+    }
+
+    #[test]
+    fn head_keeps_content_length_but_drops_body_and_close_is_announced() {
+        let s = render(&Response::text(200, &b"abcdef"[..]), false, true);
+        assert!(s.contains("Content-Length: 6\r\n"));
+        assert!(s.ends_with("Connection: close\r\n\r\n"), "{s}");
+    }
+
+    #[test]
+    fn no_content_and_not_modified_carry_no_length() {
+        for status in [204, 304] {
+            let s = render(&Response::new(status), true, false);
+            assert!(!s.contains("Content-Length"), "{s}");
+            assert!(s.starts_with(&format!("HTTP/1.1 {status} {}\r\n", reason(status))));
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_the_reason_phrase() {
+        let s = render(&Response::error(404), true, false);
+        assert!(s.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(s.ends_with("Content-Length: 9\r\n\r\nNot Found"), "{s}");
+    }
+
+    #[test]
+    fn date_cache_formats_rfc_9110_dates() {
+        let mut d = DateCache::default();
+        d.refresh(UNIX_EPOCH + std::time::Duration::from_secs(784_111_777));
+        assert_eq!(d.get(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

@@ -1,0 +1,32 @@
+//! loophttp: a small HTTP/1.1 server on one mio event loop per worker.
+//!
+//! How a request travels through the code (see `docs/ARCHITECTURE.md` for
+//! the long walk):
+//!
+//! 1. [`server`] polls; the listener's token means "accept until
+//!    `WouldBlock`", any other token names a connection in the slab.
+//! 2. [`conn::Conn`] reads into a pooled buffer and hands the bytes to the
+//!    pure parser in [`http::parse`].
+//! 3. A complete head goes to [`routes`], which answers at once or asks for
+//!    the body to be streamed into a [`files::Upload`].
+//! 4. The response is serialised by [`http::response`] into the
+//!    connection's output queue; pipelined requests are answered into the
+//!    same queue, then written with one call.
+//! 5. What the connection waits for next (readable, writable) and until
+//!    when ([`deadlines`]) follows from its state; the server registers
+//!    exactly that.
+
+pub mod config;
+pub mod conn;
+pub mod deadlines;
+pub mod error;
+pub mod files;
+pub mod http;
+pub mod listener;
+pub mod routes;
+pub mod server;
+pub mod shared;
+pub mod sys;
+
+pub use config::Config;
+pub use server::{Handle, Server};

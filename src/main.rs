@@ -1,0 +1,46 @@
+//! `loophttp`: parse flags, start logging, bind, run. Startup errors end the
+//! process with one clear message and a non-zero exit code; nothing after
+//! startup ends it.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use loophttp::{Config, Server};
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    let logger = simple_logger::SimpleLogger::new()
+        .with_level(config.log_level)
+        // mio's own trace records would drown ours.
+        .with_module_level("mio", log::LevelFilter::Warn);
+    if let Err(e) = logger.init() {
+        eprintln!("loophttp: cannot start logging: {e}");
+        return ExitCode::from(1);
+    }
+    if let Err(msg) = config.validate() {
+        log::error!("{msg}");
+        return ExitCode::from(2);
+    }
+    loophttp::server::raise_fd_limit(&config);
+    let server = match Server::bind(config.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot listen on {}: {e}", std::net::SocketAddr::new(config.host, config.port));
+            return ExitCode::from(1);
+        }
+    };
+    let mode = if server.dual_stack() { " (dual-stack IPv4 + IPv6)" } else { "" };
+    log::info!(
+        "loophttp {} listening on {}{mode}: {}",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr(),
+        server.urls().join(" ")
+    );
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("server stopped: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

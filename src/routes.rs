@@ -1,0 +1,160 @@
+//! (method, path) → handler. Routes know requests and responses, never
+//! connections: a handler either answers at once or asks for the body to be
+//! streamed into an [`Upload`] and answers when it is complete.
+//!
+//! | path            | methods                              |
+//! |-----------------|--------------------------------------|
+//! | `/`             | GET, HEAD, POST → JSON echo of the request |
+//! | `/echo/{s}`     | GET, HEAD → `s`                      |
+//! | `/user-agent`   | GET, HEAD → the `User-Agent` value   |
+//! | `/files/{name}` | GET, HEAD, POST, PUT, DELETE         |
+//!
+//! Every route also answers `OPTIONS` with `Allow`; a wrong method gets 405
+//! with `Allow`; any other path 404.
+
+use std::borrow::Cow;
+use std::ffi::OsStr;
+
+use crate::files::{self, FileStore, Upload};
+use crate::http::request::{accepts_gzip, gzip, percent_decode};
+use crate::http::{Body, Head, Method, Response};
+
+const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
+const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
+const ALLOW_FILES: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/// What a handler wants the connection to do next.
+#[derive(Debug)]
+pub enum Action<'a> {
+    /// Send this response (any request body is not needed).
+    Respond(Response<'a>),
+    /// Stream the request body into this upload, then call [`finish_upload`].
+    Upload(Upload),
+}
+
+/// The routes of one event loop.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    files: Option<FileStore>,
+}
+
+impl Routes {
+    pub fn new(files: Option<FileStore>) -> Routes {
+        Routes { files }
+    }
+
+    pub fn route<'a>(&self, head: &Head<'a>) -> Action<'a> {
+        if head.path == "*" {
+            return Action::Respond(allow(200, ALLOW_FILES));
+        }
+        let path = match percent_decode(head.path) {
+            Ok(p) => p,
+            Err(_) => return Action::Respond(Response::error(400)),
+        };
+        let m = head.method;
+        if *path == *b"/" {
+            return Action::Respond(match m {
+                Method::Get | Method::Head | Method::Post => root(head),
+                _ => method_not_allowed(m, ALLOW_ROOT),
+            });
+        }
+        if let Some(text) = strip(&path, b"/echo/") {
+            return Action::Respond(read_only(m, || plain(head, text)));
+        }
+        if *path == *b"/user-agent" {
+            return Action::Respond(read_only(m, || plain(head, Cow::Borrowed(head.user_agent.unwrap_or_default()))));
+        }
+        if let Some(name) = strip(&path, b"/files/") {
+            return self.files_route(head, &name);
+        }
+        Action::Respond(Response::error(404))
+    }
+
+    fn files_route<'a>(&self, head: &Head<'_>, name: &[u8]) -> Action<'a> {
+        // Without --directory there is nothing under /files.
+        let Some(store) = &self.files else { return Action::Respond(Response::error(404)) };
+        let name: &OsStr = match files::sanitize(name) {
+            Ok(n) => n,
+            Err(_) => return Action::Respond(Response::error(400)),
+        };
+        let resp = match head.method {
+            Method::Get | Method::Head => store.download(name, head),
+            Method::Post | Method::Put => match store.begin_upload(name) {
+                Ok(upload) => return Action::Upload(upload),
+                Err(status) => Response::error(status),
+            },
+            Method::Delete => Response::new(store.delete(name)),
+            m => method_not_allowed(m, ALLOW_FILES),
+        };
+        Action::Respond(resp)
+    }
+}
+
+/// The answer once an upload's whole body has arrived: POST → 201, PUT → 201
+/// when created, 204 when it replaced a file.
+pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
+    match upload.commit() {
+        Ok(true) if method == Method::Put => Response::new(204),
+        Ok(_) => Response::text(201, &b"Created"[..]),
+        Err(e) => {
+            log::warn!("upload commit failed: {e}");
+            Response::error(500)
+        }
+    }
+}
+
+fn strip<'p>(path: &Cow<'p, [u8]>, prefix: &[u8]) -> Option<Cow<'p, [u8]>> {
+    if !path.starts_with(prefix) {
+        return None;
+    }
+    Some(match path {
+        Cow::Borrowed(p) => Cow::Borrowed(&p[prefix.len()..]),
+        Cow::Owned(p) => Cow::Owned(p[prefix.len()..].to_vec()),
+    })
+}
+
+fn read_only<'a>(m: Method, ok: impl FnOnce() -> Response<'a>) -> Response<'a> {
+    match m {
+        Method::Get | Method::Head => ok(),
+        m => method_not_allowed(m, ALLOW_READ),
+    }
+}
+
+fn method_not_allowed<'a>(m: Method, methods: &'static str) -> Response<'a> {
+    if m == Method::Options { allow(200, methods) } else { allow(405, methods) }
+}
+
+fn allow<'a>(status: u16, methods: &'static str) -> Response<'a> {
+    let mut r = if status == 200 { Response::text(200, &b""[..]) } else { Response::error(status) };
+    r.allow = Some(methods);
+    r
+}
+
+/// `text/plain`, gzip-compressed when the client accepts it.
+fn plain<'a>(head: &Head<'_>, body: Cow<'a, [u8]>) -> Response<'a> {
+    negotiated(head, Response::text(200, body))
+}
+
+fn negotiated<'a>(head: &Head<'_>, mut resp: Response<'a>) -> Response<'a> {
+    resp.vary_encoding = true;
+    if accepts_gzip(head.accept_encoding)
+        && let Body::Bytes(b) = &resp.body
+    {
+        resp.body = Body::Bytes(Cow::Owned(gzip(b)));
+        resp.gzip = true;
+    }
+    resp
+}
+
+/// `GET /`: a JSON description of the request.
+fn root<'a>(head: &Head<'_>) -> Response<'a> {
+    let json = serde_json::json!({
+        "message": "Request received successfully",
+        "method": head.method.as_str(),
+        "path": head.path,
+    });
+    let mut resp = Response::new(200);
+    resp.content_type = Some("application/json");
+    resp.body = Body::Bytes(Cow::Owned(serde_json::to_vec(&json).unwrap_or_default()));
+    negotiated(head, resp)
+}
