@@ -23,6 +23,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod listener;
+pub mod mem_stream;
 pub mod routes;
 pub mod server;
 pub mod shared;

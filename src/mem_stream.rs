@@ -1,0 +1,113 @@
+//! An in-memory [`Transport`] for driving a [`crate::conn::Conn`] without a
+//! network: scripted reads that can return `WouldBlock`, short writes, and
+//! a write side that can refuse bytes. Used by unit tests, the property
+//! test and the fuzz targets.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use crate::conn::Transport;
+
+/// What the next `read` call returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadStep {
+    Data(Vec<u8>),
+    WouldBlock,
+    Eof,
+}
+
+#[derive(Debug)]
+pub struct MemStream {
+    /// Scripted reads; when empty, reads return `WouldBlock`.
+    pub reads: VecDeque<ReadStep>,
+    /// Everything written so far.
+    pub written: Vec<u8>,
+    /// Most bytes accepted by one write (short writes when small).
+    pub max_write: usize,
+    /// While true, writes return `WouldBlock` (a client that stopped reading).
+    pub write_blocked: bool,
+    /// The server shut its write side.
+    pub shut_write: bool,
+    /// Count of read calls, to check syscall economy.
+    pub read_calls: usize,
+}
+
+impl Default for MemStream {
+    fn default() -> Self {
+        MemStream {
+            reads: VecDeque::new(),
+            written: Vec::new(),
+            max_write: usize::MAX,
+            write_blocked: false,
+            shut_write: false,
+            read_calls: 0,
+        }
+    }
+}
+
+impl MemStream {
+    pub fn new() -> MemStream {
+        MemStream::default()
+    }
+
+    /// Queues `bytes` as one read's worth of data.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.reads.push_back(ReadStep::Data(bytes.to_vec()));
+    }
+
+    /// Queues an EOF from the client.
+    pub fn push_eof(&mut self) {
+        self.reads.push_back(ReadStep::Eof);
+    }
+
+    /// Takes what the server wrote so far.
+    pub fn take_written(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.written)
+    }
+}
+
+impl Read for MemStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_calls += 1;
+        match self.reads.pop_front() {
+            None | Some(ReadStep::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Some(ReadStep::Eof) => {
+                self.reads.push_front(ReadStep::Eof);
+                Ok(0)
+            }
+            Some(ReadStep::Data(mut d)) => {
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                if n < d.len() {
+                    self.reads.push_front(ReadStep::Data(d.split_off(n)));
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl Write for MemStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.shut_write {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        if self.write_blocked {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.max_write);
+        self.written.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for MemStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shut_write = true;
+        Ok(())
+    }
+}

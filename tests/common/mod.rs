@@ -1,0 +1,285 @@
+//! Shared integration-test helpers: the real server on port 0 (in process,
+//! or the real binary), a temporary `--directory`, and a small raw-TCP
+//! client that reads responses byte-exactly (pipelining included).
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use loophttp::{Config, Handle, Server};
+
+/// How long any single test read may block before the test fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The real server, in this process, on an ephemeral port with a temp dir.
+pub struct TestServer {
+    pub port: u16,
+    pub dual_stack: bool,
+    handle: Option<Handle>,
+    dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::with(|_| {})
+    }
+
+    /// Starts with the defaults changed by `adjust` (port 0, host `::`, a temp directory).
+    pub fn with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::defaults();
+        config.port = 0;
+        config.directory = Some(dir.path().to_path_buf());
+        adjust(&mut config);
+        let server = Server::bind(config).expect("bind");
+        let port = server.local_addr().port();
+        let dual_stack = server.dual_stack();
+        let handle = server.spawn().expect("spawn");
+        TestServer { port, dual_stack, handle: Some(handle), dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn addr_v4(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr_v4())
+    }
+
+    /// A client over IPv6 loopback, if this host has it.
+    pub fn client_v6(&self) -> Option<Client> {
+        let addr = SocketAddr::from((Ipv6Addr::LOCALHOST, self.port));
+        TcpStream::connect_timeout(&addr, IO_TIMEOUT).ok().map(Client::from_stream)
+    }
+
+    /// One request on a fresh connection; returns its response.
+    pub fn request(&self, raw: &[u8]) -> Resp {
+        let mut c = self.client();
+        c.send(raw);
+        c.response()
+    }
+
+    /// `GET path` with `Connection: close`.
+    pub fn get(&self, path: &str) -> Resp {
+        self.request(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.shutdown().expect("server stopped cleanly");
+        }
+    }
+}
+
+/// The real binary on port 0; the port is read from its startup log line.
+pub struct BinServer {
+    pub child: Child,
+    pub port: u16,
+    pub stderr: BufReader<std::process::ChildStderr>,
+}
+
+impl BinServer {
+    pub fn start(args: &[&str]) -> BinServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loophttp"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start loophttp");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        let port = loop {
+            line.clear();
+            let n = stderr.read_line(&mut line).expect("read log");
+            assert!(n > 0, "loophttp exited before listening");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().expect("address").trim_end_matches(':');
+                break addr.parse::<SocketAddr>().expect("socket address in log").port();
+            }
+        };
+        BinServer { child, port, stderr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for BinServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A raw TCP client that keeps unread bytes between responses.
+pub struct Client {
+    pub reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        Client::from_stream(TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect"))
+    }
+
+    pub fn from_stream(s: TcpStream) -> Client {
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client { reader: BufReader::new(s) }
+    }
+
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream().write_all(bytes).expect("send");
+    }
+
+    /// Reads one response to a non-HEAD request.
+    pub fn response(&mut self) -> Resp {
+        self.read_response(false)
+    }
+
+    /// Reads one response to a HEAD request (Content-Length but no body).
+    pub fn head_response(&mut self) -> Resp {
+        self.read_response(true)
+    }
+
+    fn read_response(&mut self, head: bool) -> Resp {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
+        let status: u16 = line[9..12].parse().expect("status code");
+        let reason = line[13..].trim_end().to_string();
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header line");
+            let l = line.trim_end_matches(['\r', '\n']);
+            if l.is_empty() {
+                break;
+            }
+            let (n, v) = l.split_once(':').expect("header colon");
+            headers.push((n.to_string(), v.trim().to_string()));
+        }
+        let mut resp = Resp { status, reason, headers, body: Vec::new() };
+        if head || status < 200 || status == 204 || status == 304 {
+            return resp;
+        }
+        if let Some(len) = resp.header("content-length") {
+            let mut body = vec![0; len.parse().expect("length")];
+            self.reader.read_exact(&mut body).expect("body");
+            resp.body = body;
+        } else if resp.header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+            resp.body = self.read_chunked();
+        } else {
+            self.reader.read_to_end(&mut resp.body).expect("body to EOF");
+        }
+        resp
+    }
+
+    fn read_chunked(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap(), 16).unwrap();
+            if size == 0 {
+                loop {
+                    line.clear();
+                    self.reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        return body;
+                    }
+                }
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            self.reader.read_exact(&mut body[start..]).unwrap();
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+        }
+    }
+
+    /// True if the server closes the connection (EOF or reset) before
+    /// `within`; any bytes still arriving are read and dropped.
+    pub fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            self.stream().set_read_timeout(Some(left)).unwrap();
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    return false;
+                }
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+
+    /// True if nothing arrives and the connection stays open for `quiet`.
+    pub fn still_open_after(&mut self, quiet: Duration) -> bool {
+        self.stream().set_read_timeout(Some(quiet)).unwrap();
+        let mut b = [0u8; 1];
+        let open = matches!(self.reader.read(&mut b),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut);
+        self.stream().set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        open
+    }
+}
+
+/// Retries `f` until it returns Some or `within` passes.
+pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Lists a directory's entry names, sorted.
+pub fn dir_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into()).collect();
+    v.sort();
+    v
+}
