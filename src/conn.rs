@@ -163,6 +163,9 @@ pub struct Conn {
     out: Output,
     /// Edge-triggered readiness: the socket may hold unread bytes.
     read_ready: bool,
+    /// The event said the peer shut its side: read until EOF even after a
+    /// short read, since no further edge will announce it.
+    read_closed: bool,
     peer_eof: bool,
     /// When the current request head began arriving.
     head_started: Option<Instant>,
@@ -179,6 +182,7 @@ impl Conn {
             input: Input::default(),
             out: Output::default(),
             read_ready: false,
+            read_closed: false,
             peer_eof: false,
             head_started: None,
             last_progress: now,
@@ -230,6 +234,11 @@ impl Conn {
             self.out.blocked = false;
         }
         self.advance(io, cx);
+    }
+
+    /// The readiness event reported a hang-up (EPOLLRDHUP / EPOLLHUP).
+    pub fn on_read_closed(&mut self) {
+        self.read_closed = true;
     }
 
     /// Continues work that [`Conn::yielded`] left undone.
@@ -330,8 +339,9 @@ impl Conn {
                 inp.end += n;
                 self.last_progress = cx.now;
                 // A short read on a stream socket has drained it (epoll(7)):
-                // no extra read just to see WouldBlock.
-                if n < room {
+                // no extra read just to see WouldBlock. Unless the peer hung
+                // up: its EOF came with this same edge and must be read now.
+                if n < room && !self.read_closed {
                     self.read_ready = false;
                 }
                 true

@@ -1,1 +1,238 @@
+//! The state machine driven by an in-memory stream: reads that return
+//! `WouldBlock`, short writes, a client that stops reading, and time.
+
+use std::time::Duration;
+
 use super::*;
+use crate::config::Config;
+use crate::mem_stream::MemStream;
+use crate::routes::Routes;
+use crate::shared::Settings;
+
+fn shared() -> Shared {
+    Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()))
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes()
+}
+
+/// Splits written bytes into responses (all ours carry Content-Length).
+fn responses(mut out: &[u8]) -> Vec<(u16, Vec<u8>)> {
+    let mut v = Vec::new();
+    while !out.is_empty() {
+        let end = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head end") + 4;
+        let head = std::str::from_utf8(&out[..end]).unwrap();
+        let status = head[9..12].parse().unwrap();
+        let len: usize =
+            head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).map_or(0, |n| n.trim().parse().unwrap());
+        v.push((status, out[end..end + len].to_vec()));
+        out = &out[end + len..];
+    }
+    v
+}
+
+#[test]
+fn one_request_one_read_one_write_and_interest_stays_readable() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(&get("/echo/hi"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written), [(200, b"hi".to_vec())]);
+    // The read was shorter than the buffer: drained, no second read.
+    assert_eq!((io.read_calls, io.write_calls), (1, 1));
+    assert_eq!(c.want(), Want { read: true, write: false });
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_with_one_write() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    let wire: Vec<u8> = ["/echo/1", "/echo/2", "/user-agent", "/nope", "/echo/3"].iter().flat_map(|p| get(p)).collect();
+    io.push(&wire);
+    c.on_ready(&mut io, true, false, &mut cx);
+    let got = responses(&io.written);
+    let want = [(200, &b"1"[..]), (200, b"2"), (200, b""), (404, b"Not Found"), (200, b"3")];
+    assert_eq!(got, want.map(|(s, b)| (s, b.to_vec())));
+    assert_eq!(io.write_calls, 1, "responses of one read are batched into one write");
+}
+
+#[test]
+fn a_request_one_byte_per_read_gives_the_same_response() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    for &b in &get("/echo/bytes") {
+        io.push(&[b]);
+        c.on_ready(&mut io, true, false, &mut cx);
+        assert!(io.reads.is_empty(), "each byte is read by its own event");
+    }
+    assert_eq!(responses(&io.written), [(200, b"bytes".to_vec())]);
+}
+
+#[test]
+fn short_writes_keep_the_rest_for_the_next_writable_event() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.max_write = 10;
+    io.push(&get("/echo/a-longer-body"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(io.written.len(), 10);
+    assert!(c.want().write, "pending bytes need the writable edge");
+    let mut events = 0;
+    while c.want().write {
+        c.on_ready(&mut io, false, true, &mut cx);
+        events += 1;
+        assert!(events < 100);
+    }
+    assert_eq!(responses(&io.written), [(200, b"a-longer-body".to_vec())]);
+    assert_eq!(c.want(), Want { read: true, write: false });
+}
+
+#[test]
+fn a_client_that_stops_reading_stops_being_read() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.write_blocked = true;
+    let path = format!("/echo/{}", "x".repeat(100));
+    for _ in 0..2000 {
+        io.push(&get(&path));
+    }
+    c.on_ready(&mut io, true, false, &mut cx);
+    for _ in 0..50 {
+        c.resume(&mut io, &mut cx);
+    }
+    // Output stopped near the high-water mark; most input is still unread.
+    assert!(c.out.pending() < OUT_HIGH_WATER + 1024, "queued {}", c.out.pending());
+    assert!(io.reads.len() > 1000, "kept reading: {} reads left", io.reads.len());
+    io.write_blocked = false;
+    let mut rounds = 0;
+    while !io.reads.is_empty() || c.want().write || !c.out.is_empty() {
+        c.on_ready(&mut io, true, true, &mut cx);
+        rounds += 1;
+        assert!(rounds < 10_000, "no progress");
+    }
+    let got = responses(&io.written);
+    assert_eq!(got.len(), 2000);
+    assert!(got.iter().all(|(s, b)| *s == 200 && b.len() == 100));
+}
+
+#[test]
+fn connection_close_closes_right_after_the_response() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(
+        b"GET /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /echo/ignored HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(c.is_closed());
+    let text = String::from_utf8(io.written.clone()).unwrap();
+    assert!(text.contains("Connection: close\r\n"));
+    assert_eq!(responses(&io.written).len(), 1);
+}
+
+#[test]
+fn http_10_closes_unless_keep_alive_is_asked_for() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"GET /echo/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(!c.is_closed());
+    io.push(b"GET /echo/b HTTP/1.0\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(c.is_closed());
+    assert_eq!(responses(&io.written).len(), 2);
+}
+
+#[test]
+fn a_bad_request_is_answered_then_closed_gracefully() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written)[0].0, 400);
+    assert!(io.shut_write, "write side shut so the client sees EOF after the status");
+    assert!(!c.is_closed(), "lingers, reading and dropping input");
+    assert_eq!(c.want(), Want { read: true, write: false });
+    io.push(b"more junk the client was still sending");
+    io.push_eof();
+    c.on_read_closed();
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn request_bodies_not_needed_are_discarded_and_the_stream_stays_in_sync() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhel");
+    c.on_ready(&mut io, true, false, &mut cx);
+    io.push(b"lo");
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    io.push(&get("/echo/after"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    let got = responses(&io.written);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2], (200, b"after".to_vec()));
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn eof_after_pipelined_requests_still_answers_them_then_closes() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(&[get("/echo/1"), get("/echo/2")].concat());
+    io.push_eof();
+    c.on_read_closed();
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written).len(), 2);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"GET /echo/slow HTTP/1.1\r\nHo");
+    c.on_ready(&mut io, true, false, &mut cx);
+    let deadline = c.deadline(&cx).unwrap();
+    assert_eq!(deadline, cx.now + cx.settings.header_timeout);
+    cx.now = deadline;
+    c.on_timeout(&mut io, &mut cx);
+    assert_eq!(responses(&io.written)[0].0, 408);
+
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.keepalive_timeout));
+    cx.now += cx.settings.keepalive_timeout - Duration::from_millis(1);
+    c.on_timeout(&mut io, &mut cx);
+    assert!(!c.is_closed(), "not yet due");
+    cx.now += Duration::from_millis(1);
+    c.on_timeout(&mut io, &mut cx);
+    assert!(c.is_closed());
+    assert!(io.written.is_empty(), "an idle close sends nothing");
+}
+
+#[test]
+fn a_client_that_never_reads_hits_the_write_timeout() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.write_blocked = true;
+    io.push(&get("/echo/x"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(c.want().write);
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.write_timeout));
+    cx.now += cx.settings.write_timeout;
+    c.on_timeout(&mut io, &mut cx);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn an_idle_connection_holds_no_buffers() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(&get("/echo/x"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!((c.input.buf.capacity(), c.out.buf.capacity()), (0, 0));
+    assert!(std::mem::size_of::<Conn>() <= 256, "Conn is {} bytes", std::mem::size_of::<Conn>());
+}

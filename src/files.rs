@@ -28,6 +28,8 @@ pub const GZIP_INLINE_MAX: u64 = 1024 * 1024;
 /// Prefix of upload temporary files; names with it are refused so a client
 /// can never address another upload in flight.
 const TEMP_PREFIX: &str = ".loophttp-upload-";
+/// How many taken temporary names an upload skips before giving up (500).
+const TEMP_ATTEMPTS: u32 = 16;
 
 /// Why a name was refused: always a 400.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,34 +58,35 @@ impl FileStore {
         Ok(FileStore { dir: fs::canonicalize(dir)? })
     }
 
-    /// Resolves `name` and proves it is a regular file inside the directory:
-    /// symlinks are followed, but only to targets that stay inside.
-    fn resolve(&self, name: &OsStr) -> Result<(PathBuf, Metadata), u16> {
+    /// Resolves `name`, proves it is a regular file inside the directory
+    /// (symlinks are followed, but only to targets that stay inside) and
+    /// opens it. Special files are refused before they are ever opened.
+    fn open(&self, name: &OsStr) -> Result<(PathBuf, File, Metadata), u16> {
         let real = fs::canonicalize(self.dir.join(name)).map_err(|e| io_status(&e))?;
-        if !real.starts_with(&self.dir) {
+        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| io_status(&e))?.is_file() {
             return Err(404);
         }
-        let meta = fs::metadata(&real).map_err(|e| io_status(&e))?;
+        // The path may change between the checks above and the open:
+        // O_NOFOLLOW refuses a symlink swapped in, O_NONBLOCK keeps a FIFO
+        // swapped in from stalling the loop, and the checks are repeated on
+        // what was actually opened (fstat), which also gives the validators.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&real)
+            .map_err(|e| io_status(&e))?;
+        let meta = file.metadata().map_err(|e| io_status(&e))?;
         if !meta.is_file() {
             return Err(404);
         }
-        Ok((real, meta))
+        Ok((real, file, meta))
     }
 
     /// `GET` / `HEAD /files/{name}`.
     pub fn download<'a>(&self, name: &OsStr, head: &Head<'_>) -> Response<'a> {
-        let (path, meta) = match self.resolve(name) {
+        let (path, file, meta) = match self.open(name) {
             Ok(found) => found,
             Err(status) => return Response::error(status),
-        };
-        // O_NONBLOCK: should the file be swapped for a FIFO after the check,
-        // opening it must not stall the loop.
-        let file = match OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                log::warn!("open {}: {e}", path.display());
-                return Response::error(io_status(&e));
-            }
         };
         let mime = mime_guess::from_path(&path).first_raw().unwrap_or("application/octet-stream");
         let validators = validators(&meta);
@@ -125,13 +128,21 @@ impl FileStore {
             return Err(409);
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
-        let file = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp).map_err(|e| {
-            log::warn!("create {}: {e}", temp.display());
-            io_status(&e)
-        })?;
-        Ok(Upload { temp, target, file, committed: false })
+        let mut attempts = 0;
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let temp = self.dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+            match OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp) {
+                Ok(file) => return Ok(Upload { temp, target, file, committed: false }),
+                // A leftover of an earlier process that had our PID (killed
+                // before its Drop ran): take the next number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => attempts += 1,
+                Err(e) => {
+                    log::warn!("create {}: {e}", temp.display());
+                    return Err(io_status(&e));
+                }
+            }
+        }
     }
 
     /// `DELETE /files/{name}`: 204, or 404 if there is no such file.
@@ -193,6 +204,9 @@ impl Drop for Upload {
 
 /// Maps a filesystem error to the status the client sees.
 fn io_status(e: &io::Error) -> u16 {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return 404; // O_NOFOLLOW met a symlink, or a symlink loop
+    }
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
         io::ErrorKind::PermissionDenied => 403,
@@ -218,9 +232,11 @@ pub fn compressible(mime: &str) -> bool {
         )
 }
 
-fn gzip_whole<'a>(mut resp: Response<'a>, mut file: File, size: u64, path: &Path) -> Response<'a> {
+/// Compresses a small file in memory. `take(size)`: a file that grew since
+/// the size check is still read only up to [`GZIP_INLINE_MAX`].
+fn gzip_whole<'a>(mut resp: Response<'a>, file: File, size: u64, path: &Path) -> Response<'a> {
     let mut data = Vec::with_capacity(size as usize);
-    if let Err(e) = file.read_to_end(&mut data) {
+    if let Err(e) = file.take(size).read_to_end(&mut data) {
         log::warn!("read {}: {e}", path.display());
         return Response::error(500);
     }
@@ -280,7 +296,11 @@ fn requested_range(head: &Head<'_>, v: &Validators, size: u64) -> RangeAnswer {
 }
 
 fn parse_range(range: &[u8], size: u64) -> RangeAnswer {
-    let Some(spec) = range.strip_prefix(b"bytes=") else { return RangeAnswer::Whole };
+    // The range unit is case-insensitive (RFC 9110 §14.1).
+    let Some((unit, spec)) = range.split_first_chunk::<6>() else { return RangeAnswer::Whole };
+    if !unit.eq_ignore_ascii_case(b"bytes=") {
+        return RangeAnswer::Whole;
+    }
     let spec = spec.trim_ascii();
     if spec.contains(&b',') {
         return RangeAnswer::Whole;
@@ -294,10 +314,12 @@ fn parse_range(range: &[u8], size: u64) -> RangeAnswer {
     };
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     match (number(first), number(last), first.is_empty()) {
-        // `-n`: the last n bytes.
+        // `-n`: the last n bytes. An empty file has no byte to send, but
+        // `-n` (n > 0) is still satisfiable (§14.1.1): the whole, empty, file.
         (None, Some(n), true) if n > 0 && size > 0 => {
             RangeAnswer::Part { first: size.saturating_sub(n), last: size - 1 }
         }
+        (None, Some(n), true) if n > 0 => RangeAnswer::Whole,
         (None, Some(_), true) => RangeAnswer::Unsatisfiable,
         // `a-` and `a-b`.
         (Some(a), None, false) if last.is_empty() && a < size => RangeAnswer::Part { first: a, last: size - 1 },
@@ -358,6 +380,12 @@ mod tests {
             (b"bytes=9-1", 100, Whole),
             (b"items=0-1", 100, Whole),
             (b"bytes=x-1", 100, Whole),
+            (b"Bytes=1-2", 100, Part { first: 1, last: 2 }),
+            (b"bytes=-5", 0, Whole),
+            (b"bytes=", 100, Whole),
+            (b"bytes=-", 100, Whole),
+            (b"bytes=+1-2", 100, Whole),
+            (b"bytes=99999999999999999999-", 100, Whole),
         ];
         for (spec, size, want) in cases {
             assert_eq!(&parse_range(spec, *size), want, "{:?}", String::from_utf8_lossy(spec));
@@ -371,6 +399,79 @@ mod tests {
         assert!(!etag_list_matches(b"W/\"a-b-c\"", tag, false));
         assert!(etag_list_matches(b"*", tag, true));
         assert!(!etag_list_matches(b"\"other\"", tag, true));
+    }
+
+    const ETAG: ETag = ETag { size: 100, mtime_nanos: 1_500_000_000, inode: 7 };
+    /// Last-Modified of [`validators`]: 1.5 s after the epoch, sent as 1 s.
+    const SECOND_1: &[u8] = b"Thu, 01 Jan 1970 00:00:01 GMT";
+    const SECOND_2: &[u8] = b"Thu, 01 Jan 1970 00:00:02 GMT";
+    const SECOND_0: &[u8] = b"Thu, 01 Jan 1970 00:00:00 GMT";
+
+    fn validators() -> Validators {
+        Validators { etag: ETAG, modified: UNIX_EPOCH + Duration::from_millis(1500) }
+    }
+
+    fn get() -> Head<'static> {
+        Head {
+            method: Method::Get,
+            path: "/files/a",
+            http11: true,
+            framing: crate::http::Framing::None,
+            keep_alive: true,
+            expect_continue: false,
+            user_agent: None,
+            accept_encoding: None,
+            range: None,
+            if_range: None,
+            if_none_match: None,
+            if_modified_since: None,
+        }
+    }
+
+    #[test]
+    fn if_modified_since_compares_whole_seconds() {
+        let v = validators();
+        let ims = |date: &[u8]| not_modified(&Head { if_modified_since: Some(date), ..get() }, &v);
+        assert!(ims(SECOND_1), "same second as Last-Modified");
+        assert!(ims(SECOND_2), "later than Last-Modified");
+        assert!(!ims(SECOND_0), "earlier than Last-Modified");
+        assert!(!ims(b"yesterday"), "invalid dates are ignored");
+        assert!(!not_modified(&get(), &v), "no condition, no 304");
+    }
+
+    #[test]
+    fn if_none_match_takes_precedence_over_if_modified_since() {
+        let v = validators();
+        let tag = ETAG.to_string();
+        assert!(not_modified(
+            &Head { if_none_match: Some(tag.as_bytes()), if_modified_since: Some(SECOND_0), ..get() },
+            &v
+        ));
+        let other = Head { if_none_match: Some(b"\"other\""), if_modified_since: Some(SECOND_2), ..get() };
+        assert!(!not_modified(&other, &v), "a failed If-None-Match is not rescued by the date");
+    }
+
+    #[test]
+    fn if_range_serves_the_part_only_while_the_validator_matches() {
+        use RangeAnswer::*;
+        let v = validators();
+        let (tag, weak) = (ETAG.to_string(), format!("W/{ETAG}"));
+        let ranged =
+            |if_range: Option<&[u8]>| requested_range(&Head { range: Some(b"bytes=0-9"), if_range, ..get() }, &v, 100);
+        let part = Part { first: 0, last: 9 };
+        assert_eq!(ranged(None), part);
+        assert_eq!(ranged(Some(tag.as_bytes())), part);
+        assert_eq!(ranged(Some(b"\"1-2-3\"")), Whole, "stale ETag");
+        assert_eq!(ranged(Some(weak.as_bytes())), Whole, "If-Range compares strongly");
+        assert_eq!(ranged(Some(SECOND_1)), part, "exact Last-Modified");
+        assert_eq!(ranged(Some(SECOND_2)), Whole, "any other date");
+        assert_eq!(ranged(Some(b"garbage")), Whole);
+    }
+
+    #[test]
+    fn range_applies_to_get_only() {
+        let head = Head { method: Method::Head, range: Some(b"bytes=0-9"), ..get() };
+        assert_eq!(requested_range(&head, &validators(), 100), RangeAnswer::Whole);
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub struct MemStream {
     pub write_blocked: bool,
     /// The server shut its write side.
     pub shut_write: bool,
-    /// Count of read calls, to check syscall economy.
+    /// Count of read and write calls, to check syscall economy.
     pub read_calls: usize,
+    pub write_calls: usize,
 }
 
 impl Default for MemStream {
@@ -41,6 +42,7 @@ impl Default for MemStream {
             write_blocked: false,
             shut_write: false,
             read_calls: 0,
+            write_calls: 0,
         }
     }
 }
@@ -50,12 +52,14 @@ impl MemStream {
         MemStream::default()
     }
 
-    /// Queues `bytes` as one read's worth of data.
+    /// Queues `bytes` as data arriving; consecutive pushes are read together
+    /// unless separated by [`ReadStep::WouldBlock`].
     pub fn push(&mut self, bytes: &[u8]) {
         self.reads.push_back(ReadStep::Data(bytes.to_vec()));
     }
 
-    /// Queues an EOF from the client.
+    /// Queues an EOF from the client. A real socket reports it with the
+    /// readiness edge (`is_read_closed`): call `Conn::on_read_closed` too.
     pub fn push_eof(&mut self) {
         self.reads.push_back(ReadStep::Eof);
     }
@@ -75,11 +79,20 @@ impl Read for MemStream {
                 self.reads.push_front(ReadStep::Eof);
                 Ok(0)
             }
-            Some(ReadStep::Data(mut d)) => {
-                let n = d.len().min(buf.len());
-                buf[..n].copy_from_slice(&d[..n]);
-                if n < d.len() {
-                    self.reads.push_front(ReadStep::Data(d.split_off(n)));
+            Some(ReadStep::Data(d)) => {
+                // Like a kernel socket buffer: one read returns everything
+                // queued so far (up to the buffer), not one push at a time.
+                self.reads.push_front(ReadStep::Data(d));
+                let mut n = 0;
+                while n < buf.len() {
+                    let Some(ReadStep::Data(d)) = self.reads.front_mut() else { break };
+                    let take = d.len().min(buf.len() - n);
+                    buf[n..n + take].copy_from_slice(&d[..take]);
+                    d.drain(..take);
+                    n += take;
+                    if d.is_empty() {
+                        self.reads.pop_front();
+                    }
                 }
                 Ok(n)
             }
@@ -89,6 +102,7 @@ impl Read for MemStream {
 
 impl Write for MemStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_calls += 1;
         if self.shut_write {
             return Err(io::ErrorKind::BrokenPipe.into());
         }

@@ -214,9 +214,15 @@ impl Worker {
                     Token(key) => {
                         // Errors and hang-ups count as both: the next read or
                         // write reports what happened.
-                        let bad = event.is_error() || event.is_read_closed() || event.is_write_closed();
+                        let hup = event.is_read_closed();
+                        let bad = event.is_error() || hup || event.is_write_closed();
                         let (r, w) = (event.is_readable() || bad, event.is_writable() || bad);
-                        self.drive(key, |conn, io, cx| conn.on_ready(io, r, w, cx));
+                        self.drive(key, |conn, io, cx| {
+                            if hup {
+                                conn.on_read_closed();
+                            }
+                            conn.on_ready(io, r, w, cx)
+                        });
                     }
                 }
             }

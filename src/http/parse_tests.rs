@@ -1,3 +1,6 @@
+//! Parser tests: one fixture table run whole, at every split, and one byte
+//! at a time; and a must-reject table with the status each shape earns.
+
 use super::*;
 
 fn limits() -> Limits {
@@ -8,7 +11,234 @@ fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
     parse_head(buf, &limits())
 }
 
+/// Valid requests and what the parser must make of them.
+struct Fixture {
+    wire: &'static [u8],
+    method: Method,
+    path: &'static str,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+const FIXTURES: &[Fixture] = &[
+    Fixture {
+        wire: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        method: Method::Get,
+        path: "/",
+        framing: Framing::None,
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"GET /echo/abc?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\nAccept-Encoding: gzip\r\n\r\n",
+        method: Method::Get,
+        path: "/echo/abc",
+        framing: Framing::None,
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"POST /files/a HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n",
+        method: Method::Post,
+        path: "/files/a",
+        framing: Framing::Length(5),
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"PUT /files/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n",
+        method: Method::Put,
+        path: "/files/a",
+        framing: Framing::Chunked,
+        keep_alive: false,
+    },
+    Fixture {
+        wire: b"GET / HTTP/1.0\r\n\r\n",
+        method: Method::Get,
+        path: "/",
+        framing: Framing::None,
+        keep_alive: false,
+    },
+    Fixture {
+        wire: b"HEAD /user-agent HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+        method: Method::Head,
+        path: "/user-agent",
+        framing: Framing::None,
+        keep_alive: true,
+    },
+    Fixture {
+        // RFC 9112 §2.2: empty lines before the request line are ignored.
+        wire: b"\r\n\r\nGET http://example.com/echo/x HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        method: Method::Get,
+        path: "/echo/x",
+        framing: Framing::None,
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"OPTIONS * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        method: Method::Options,
+        path: "*",
+        framing: Framing::Length(0),
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"GET /x HTTP/1.1\nHost: x\nConnection: keep-alive, close\n\n",
+        method: Method::Get,
+        path: "/x",
+        framing: Framing::None,
+        keep_alive: false,
+    },
+];
+
+fn check(f: &Fixture, got: Result<Parsed<'_>, HttpError>) {
+    let text = String::from_utf8_lossy(f.wire);
+    match got {
+        Ok(Parsed::Complete(h, used)) => {
+            assert_eq!(used, f.wire.len(), "{text}");
+            assert_eq!(
+                (h.method, h.path, h.framing, h.keep_alive),
+                (f.method, f.path, f.framing, f.keep_alive),
+                "{text}"
+            );
+        }
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
 #[test]
-fn placeholder_compiles() {
-    assert!(matches!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Ok(Parsed::Complete(_, 27))));
+fn fixtures_parse_whole() {
+    for f in FIXTURES {
+        check(f, parse(f.wire));
+    }
+}
+
+#[test]
+fn fixtures_split_at_every_offset_are_partial_until_whole() {
+    for f in FIXTURES {
+        for cut in 0..f.wire.len() {
+            assert_eq!(
+                parse(&f.wire[..cut]),
+                Ok(Parsed::Partial),
+                "{:?} cut at {cut}",
+                String::from_utf8_lossy(f.wire)
+            );
+        }
+        check(f, parse(f.wire));
+    }
+}
+
+#[test]
+fn fixtures_byte_at_a_time_with_end_scan_give_the_same_head() {
+    // The way Conn feeds the parser: grow the buffer one byte at a time,
+    // call parse_head only when head_end_in sees the end in new bytes.
+    for f in FIXTURES {
+        let mut scanned = 0;
+        let mut result = None;
+        for len in 1..=f.wire.len() {
+            let buf = &f.wire[..len];
+            if head_end_in(buf, scanned) {
+                if let Ok(Parsed::Complete(..)) = parse(buf) {
+                    result = Some(parse(buf));
+                    break;
+                }
+            }
+            scanned = len;
+        }
+        check(f, result.expect("head never completed"));
+    }
+}
+
+#[test]
+fn pipelined_heads_parse_one_at_a_time() {
+    let wire = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    let Ok(Parsed::Complete(h, used)) = parse(wire) else { panic!() };
+    assert_eq!(h.path, "/a");
+    let Ok(Parsed::Complete(h, _)) = parse(&wire[used..]) else { panic!() };
+    assert_eq!(h.path, "/b");
+}
+
+#[test]
+fn header_fields_of_interest_are_captured_trimmed() {
+    let wire = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent:   curl/8  \r\nRange: bytes=0-1\r\nIf-None-Match: \"e\"\r\n\
+                 Expect: 100-continue\r\n\r\n";
+    let Ok(Parsed::Complete(h, _)) = parse(wire) else { panic!() };
+    assert_eq!(h.user_agent, Some(&b"curl/8"[..]));
+    assert_eq!(h.range, Some(&b"bytes=0-1"[..]));
+    assert_eq!(h.if_none_match, Some(&b"\"e\""[..]));
+    assert!(h.expect_continue);
+}
+
+const BAD: fn(&'static str) -> HttpError = HttpError::BadRequest;
+
+/// Every shape a careful server refuses, with its status.
+#[test]
+fn must_reject_table() {
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(8200));
+    let many_headers = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(101));
+    let cases: &[(&[u8], u16)] = &[
+        // Request smuggling: ambiguous or invalid framing.
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        // Header syntax.
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400),
+        // Host rules.
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        // Request line.
+        (b"GET /\r\n\r\n", 400),
+        (b"GET / FOO/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET nopath HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505),
+        (b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n", 417),
+        // Limits.
+        (long_target.as_bytes(), 414),
+        (many_headers.as_bytes(), 431),
+    ];
+    for (wire, status) in cases {
+        let got = parse(wire).map(|p| matches!(p, Parsed::Partial));
+        assert_eq!(got.map_err(HttpError::status), Err(*status), "{:?}", String::from_utf8_lossy(wire));
+    }
+    assert_eq!(BAD("x").status(), 400);
+}
+
+#[test]
+fn limits_are_enforced_while_the_head_is_still_arriving() {
+    let mut wire = b"GET /".to_vec();
+    wire.resize(8300, b'a');
+    assert_eq!(parse(&wire), Err(HttpError::UriTooLong));
+    let mut wire = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    wire.resize(16385, b'a');
+    assert_eq!(parse(&wire), Err(HttpError::HeadersTooLarge));
+    // Just under the limits: still partial, not an error.
+    let mut wire = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    wire.resize(16000, b'a');
+    assert_eq!(parse(&wire), Ok(Parsed::Partial));
+}
+
+#[test]
+fn head_end_scan_sees_both_line_ending_styles_across_reads() {
+    assert!(head_end_in(b"GET / HTTP/1.1\r\n\r\n", 0));
+    assert!(head_end_in(b"GET / HTTP/1.1\n\n", 0));
+    // The end straddles the previous scan position: look-behind finds it.
+    assert!(head_end_in(b"GET / HTTP/1.1\r\n\r\n", 16));
+    assert!(!head_end_in(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
 }
