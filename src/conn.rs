@@ -337,7 +337,11 @@ impl Conn {
             }
             Ok(n) => {
                 inp.end += n;
-                self.last_progress = cx.now;
+                // Input dropped while lingering is not progress: the linger
+                // is bounded from when it began, however much junk arrives.
+                if !matches!(self.state, State::Linger) {
+                    self.last_progress = cx.now;
+                }
                 // A short read on a stream socket has drained it (epoll(7)):
                 // no extra read just to see WouldBlock. Unless the peer hung
                 // up: its EOF came with this same edge and must be read now.

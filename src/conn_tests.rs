@@ -236,3 +236,22 @@ fn an_idle_connection_holds_no_buffers() {
     assert_eq!((c.input.buf.capacity(), c.out.buf.capacity()), (0, 0));
     assert!(std::mem::size_of::<Conn>() <= 256, "Conn is {} bytes", std::mem::size_of::<Conn>());
 }
+
+#[test]
+fn lingering_is_bounded_even_if_the_client_keeps_sending() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"NOT HTTP AT ALL\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    let end = c.deadline(&cx).unwrap();
+    assert_eq!(end, cx.now + cx.settings.linger);
+    for _ in 0..10 {
+        cx.now += cx.settings.linger / 20;
+        io.push(b"junk");
+        c.on_ready(&mut io, true, false, &mut cx);
+        assert_eq!(c.deadline(&cx), Some(end));
+    }
+    cx.now = end;
+    c.on_timeout(&mut io, &mut cx);
+    assert!(c.is_closed());
+}

@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     let config = Config::parse();
     let logger = simple_logger::SimpleLogger::new()
         .with_level(config.log_level)
+        // With several loops, say which one logged.
+        .with_threads(config.worker_count() > 1)
         // mio's own trace records would drown ours.
         .with_module_level("mio", log::LevelFilter::Warn);
     if let Err(e) = logger.init() {
