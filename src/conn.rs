@@ -99,7 +99,7 @@ struct Receiving {
     decoder: BodyDecoder,
     sink: Sink,
     received: u64,
-    method: Method,
+    req: ReqInfo,
     keep_alive: bool,
 }
 
@@ -553,7 +553,7 @@ impl Conn {
 
     fn fail_with(&mut self, status: u16, cx: &mut Shared) {
         let resp = Response::error(status);
-        queue(resp, Method::Get, false, &mut self.out, cx);
+        queue(resp, ReqInfo::UNKNOWN, false, &mut self.out, cx);
         self.state = State::Drain(AfterDrain::Linger);
         self.head_started = None;
     }
@@ -596,7 +596,7 @@ fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) -> State {
         && n > cx.settings.max_body
     {
         // Refused before reading: the body stays unread, so close after.
-        queue(Response::error(413), head.method, false, out, cx);
+        queue(Response::error(413), ReqInfo::of(head), false, out, cx);
         return State::Drain(AfterDrain::Linger);
     }
     match cx.routes.route(head) {
@@ -605,7 +605,7 @@ fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) -> State {
             // in sync; an error is answered at once and the body left unread.
             let discard = has_body && resp.status < 300 && !head.expect_continue;
             let keep = keep_alive(head, &resp, !has_body || discard);
-            queue(resp, head.method, keep, out, cx);
+            queue(resp, ReqInfo::of(head), keep, out, cx);
             if discard {
                 return receiving(head, Sink::Discard, keep);
             }
@@ -631,16 +631,16 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State {
         Framing::Length(n) => BodyDecoder::Length(n),
         Framing::None => BodyDecoder::Length(0),
     };
-    State::Body(Box::new(Receiving { decoder, sink, received: 0, method: head.method, keep_alive }))
+    State::Body(Box::new(Receiving { decoder, sink, received: 0, req: ReqInfo::of(head), keep_alive }))
 }
 
 /// The whole body is in: an upload is committed and answered.
 fn finish_body(rx: Receiving, out: &mut Output, cx: &mut Shared) -> State {
     let keep = rx.keep_alive;
     if let Sink::Upload(upload) = rx.sink {
-        let resp = routes::finish_upload(upload, rx.method);
+        let resp = routes::finish_upload(upload, rx.req.method);
         let keep = keep && !resp.close;
-        queue(resp, rx.method, keep, out, cx);
+        queue(resp, rx.req, keep, out, cx);
     }
     if keep { State::Head } else { State::Drain(AfterDrain::Close) }
 }
@@ -651,13 +651,29 @@ fn keep_alive(head: &Head<'_>, resp: &Response<'_>, body_consumed: bool) -> bool
     head.keep_alive && !resp.close && body_consumed
 }
 
+/// What serialising a response needs to know of its request.
+#[derive(Debug, Clone, Copy)]
+struct ReqInfo {
+    method: Method,
+    http11: bool,
+}
+
+impl ReqInfo {
+    fn of(head: &Head<'_>) -> ReqInfo {
+        ReqInfo { method: head.method, http11: head.http11 }
+    }
+
+    /// For answers to requests that could not be parsed.
+    const UNKNOWN: ReqInfo = ReqInfo { method: Method::Get, http11: true };
+}
+
 /// Serialises `resp` into the output queue; a file body is queued behind it.
-fn queue(resp: Response<'_>, method: Method, keep_alive: bool, out: &mut Output, cx: &mut Shared) {
+fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mut Output, cx: &mut Shared) {
     if out.buf.capacity() == 0 {
         out.buf = cx.pool.take_output();
     }
-    let head_only = method == Method::Head;
-    let how = response::Framing { keep_alive, head_only, date: cx.date.get() };
+    let head_only = req.method == Method::Head;
+    let how = response::Framing { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
     response::serialize(&resp, &how, &mut out.buf);
     if let Body::File(f) = resp.body
         && !head_only

@@ -146,11 +146,13 @@ fn negotiated<'a>(head: &Head<'_>, mut resp: Response<'a>) -> Response<'a> {
     resp
 }
 
-/// `GET /`: a JSON description of the request.
+/// `GET /`: a JSON description of the request. HEAD describes the GET it
+/// stands for, so its Content-Length matches GET's (RFC 9110 §9.3.2).
 fn root<'a>(head: &Head<'_>) -> Response<'a> {
+    let method = if head.method == Method::Head { Method::Get } else { head.method };
     let json = serde_json::json!({
         "message": "Request received successfully",
-        "method": head.method.as_str(),
+        "method": method.as_str(),
         "path": head.path,
     });
     let mut resp = Response::new(200);

@@ -151,6 +151,8 @@ impl<'a> Response<'a> {
 /// How the connection frames this response on the wire.
 pub struct Framing<'d> {
     pub keep_alive: bool,
+    /// The request was HTTP/1.0: persistence must be announced explicitly.
+    pub http10: bool,
     /// A HEAD request: same headers, no body.
     pub head_only: bool,
     pub date: &'d [u8],
@@ -173,6 +175,9 @@ pub fn serialize(resp: &Response<'_>, how: &Framing<'_>, out: &mut Vec<u8>) {
     optional_headers(resp, out);
     if !how.keep_alive {
         out.extend_from_slice(b"Connection: close\r\n");
+    } else if how.http10 {
+        // An HTTP/1.0 client only reuses the connection if told (RFC 9112 §9.3).
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
     if let Body::Bytes(b) = &resp.body
@@ -267,7 +272,7 @@ mod tests {
     fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
         let mut out = Vec::new();
         let date = b"Mon, 23 Nov 2026 19:00:00 GMT";
-        serialize(resp, &Framing { keep_alive, head_only, date }, &mut out);
+        serialize(resp, &Framing { keep_alive, http10: false, head_only, date }, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -289,6 +294,14 @@ mod tests {
         let s = render(&Response::text(200, &b"abcdef"[..]), false, true);
         assert!(s.contains("Content-Length: 6\r\n"));
         assert!(s.ends_with("Connection: close\r\n\r\n"), "{s}");
+    }
+
+    #[test]
+    fn http_10_keep_alive_is_announced() {
+        let mut out = Vec::new();
+        let how = Framing { keep_alive: true, http10: true, head_only: false, date: b"d" };
+        serialize(&Response::text(200, &b"x"[..]), &how, &mut out);
+        assert!(String::from_utf8(out).unwrap().contains("\r\nConnection: keep-alive\r\n"));
     }
 
     #[test]
