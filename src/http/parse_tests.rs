@@ -133,11 +133,11 @@ fn fixtures_byte_at_a_time_with_end_scan_give_the_same_head() {
         let mut result = None;
         for len in 1..=f.wire.len() {
             let buf = &f.wire[..len];
-            if head_end_in(buf, scanned) {
-                if let Ok(Parsed::Complete(..)) = parse(buf) {
-                    result = Some(parse(buf));
-                    break;
-                }
+            if head_end_in(buf, scanned)
+                && let Ok(Parsed::Complete(..)) = parse(buf)
+            {
+                result = Some(parse(buf));
+                break;
             }
             scanned = len;
         }

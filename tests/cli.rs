@@ -1,0 +1,222 @@
+//! The `loophttp` binary: flags, `--help` / `--version`, the startup log
+//! line, and startup errors that end the process with one clear message.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv6Addr, TcpListener};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// How long a run that should end at once may take.
+const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn loophttp(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loophttp"));
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion; fails the test if it is still running
+/// after [`EXIT_WITHIN`]. The outputs are small enough to fit the pipes.
+fn run(args: &[&str]) -> Finished {
+    let mut child = loophttp(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start loophttp");
+    let status = eventually(EXIT_WITHIN, || child.try_wait().expect("wait"));
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("loophttp {args:?} still running after {EXIT_WITHIN:?}");
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    Finished { status, stdout, stderr }
+}
+
+/// A startup failure: non-zero exit, no panic, and exactly one error line
+/// that mentions `needle`.
+fn assert_fails_clearly(args: &[&str], needle: &str) -> Finished {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?} exited successfully; stderr: {}", out.stderr);
+    assert!(out.status.code().is_some(), "{args:?} died by a signal: {:?}", out.status);
+    assert!(!out.stderr.contains("panicked"), "{args:?} panicked: {}", out.stderr);
+    assert!(!out.stderr.to_ascii_lowercase().contains("backtrace"), "{args:?}: {}", out.stderr);
+    let errors: Vec<&str> = out.stderr.lines().filter(|l| l.contains("ERROR") || l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{args:?} should give one error line: {}", out.stderr);
+    assert!(errors[0].contains(needle), "{args:?}: error line {:?} does not mention {needle:?}", errors[0]);
+    out
+}
+
+/// A running binary and its startup line (`... listening on ADDR ...`).
+struct Running {
+    child: Child,
+    line: String,
+    port: u16,
+    _stderr: BufReader<ChildStderr>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with `--port 0` and reads up to its startup line,
+/// failing the test if that line has not come within [`EXIT_WITHIN`].
+fn start(args: &[&str]) -> Running {
+    let mut child = loophttp(&["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                return tx.send(None);
+            }
+            if line.contains("listening on ") {
+                return tx.send(Some((line, stderr)));
+            }
+        }
+    });
+    let Ok(Some((line, stderr))) = rx.recv_timeout(EXIT_WITHIN) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("loophttp {args:?} gave no startup line within {EXIT_WITHIN:?}");
+    };
+    let addr = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
+    let port = addr.trim_end_matches(':').parse::<std::net::SocketAddr>().expect("address in startup line").port();
+    Running { child, line: line.trim_end().to_string(), port, _stderr: stderr }
+}
+
+fn get(port: u16, path: &str) -> Resp {
+    let mut c = Client::connect(([127, 0, 0, 1], port).into());
+    c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+    c.response()
+}
+
+fn have_ipv6_loopback() -> bool {
+    TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+#[test]
+fn help_lists_the_flags_and_exits_zero() {
+    let out = run(&["--help"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    for flag in ["Usage", "--host", "--port", "--directory", "--log-level", "--workers", "--help", "--version"] {
+        assert!(out.stdout.contains(flag), "--help does not mention {flag}:\n{}", out.stdout);
+    }
+    assert!(out.stdout.contains("4221"), "--help should show the default port:\n{}", out.stdout);
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let out = run(&["--version"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), concat!("loophttp ", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn startup_line_names_the_address_and_both_urls_when_dual_stack() {
+    let r = start(&[]);
+    let p = r.port;
+    assert!(r.line.contains(&format!("listening on [::]:{p}")), "{}", r.line);
+    assert!(r.line.contains(&format!("http://127.0.0.1:{p}/")), "{}", r.line);
+    if have_ipv6_loopback() {
+        assert!(r.line.contains(&format!("http://[::1]:{p}/")), "{}", r.line);
+    } else {
+        println!("note: no IPv6 loopback; the [::1] URL is not expected");
+    }
+    assert_eq!(get(p, "/echo/up").body, b"up");
+}
+
+#[test]
+fn host_127_0_0_1_startup_line_has_only_the_ipv4_url() {
+    let r = start(&["--host", "127.0.0.1"]);
+    let p = r.port;
+    assert!(r.line.contains(&format!("listening on 127.0.0.1:{p}")), "{}", r.line);
+    assert!(r.line.contains(&format!("http://127.0.0.1:{p}/")), "{}", r.line);
+    assert!(!r.line.contains("[::1]"), "{}", r.line);
+    assert_eq!(get(p, "/echo/v4").body, b"v4");
+}
+
+#[test]
+fn directory_flag_serves_and_stores_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello"), b"from disk").unwrap();
+    let r = start(&["--directory", dir.path().to_str().unwrap()]);
+    assert_eq!(get(r.port, "/files/hello").body, b"from disk");
+    let mut c = Client::connect(([127, 0, 0, 1], r.port).into());
+    c.send(b"POST /files/new HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnew!");
+    assert_eq!(c.response().status, 201);
+    assert_eq!(std::fs::read(dir.path().join("new")).unwrap(), b"new!");
+}
+
+#[test]
+fn without_directory_files_route_is_404() {
+    let r = start(&[]);
+    assert_eq!(get(r.port, "/files/anything").status, 404);
+}
+
+#[test]
+fn log_level_and_workers_flags_are_accepted() {
+    let r = start(&["--log-level", "debug", "--workers", "2"]);
+    for i in 0..8 {
+        assert_eq!(get(r.port, &format!("/echo/w{i}")).text(), format!("w{i}"));
+    }
+}
+
+#[test]
+fn port_in_use_exits_nonzero_with_one_message() {
+    let taken = TcpListener::bind("[::]:0").or_else(|_| TcpListener::bind("0.0.0.0:0")).unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = assert_fails_clearly(&["--port", &port], &port);
+    assert!(out.stderr.to_ascii_lowercase().contains("in use"), "{}", out.stderr);
+}
+
+#[test]
+fn port_in_use_on_ipv4_host_exits_nonzero_with_one_message() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = assert_fails_clearly(&["--host", "127.0.0.1", "--port", &port], &port);
+    assert!(out.stderr.to_ascii_lowercase().contains("in use"), "{}", out.stderr);
+}
+
+#[test]
+fn address_not_on_this_machine_exits_nonzero_with_one_message() {
+    assert_fails_clearly(&["--host", "10.255.255.1", "--port", "0"], "10.255.255.1");
+}
+
+#[test]
+fn host_that_is_not_an_ip_exits_nonzero_with_one_message() {
+    assert_fails_clearly(&["--host", "not-an-ip", "--port", "0"], "not-an-ip");
+}
+
+#[test]
+fn missing_directory_exits_nonzero_with_one_message() {
+    assert_fails_clearly(&["--directory", "/nonexistent", "--port", "0"], "/nonexistent");
+}
+
+#[test]
+fn directory_that_is_a_file_exits_nonzero_with_one_message() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().to_str().unwrap();
+    assert_fails_clearly(&["--directory", path, "--port", "0"], path);
+}
+
+#[test]
+fn bad_flag_values_exit_nonzero_with_one_message() {
+    assert_fails_clearly(&["--port", "70000"], "70000");
+    assert_fails_clearly(&["--port", "-1"], "-1");
+    assert_fails_clearly(&["--log-level", "loud", "--port", "0"], "loud");
+    assert_fails_clearly(&["--workers", "many", "--port", "0"], "many");
+    assert_fails_clearly(&["--no-such-flag"], "--no-such-flag");
+}

@@ -1,0 +1,100 @@
+//! One listener for IPv4 and IPv6: the default host `::` accepts both; an
+//! explicit address binds only its own family.
+
+mod common;
+use common::*;
+
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+/// Whether this host can use IPv6 loopback at all.
+fn have_ipv6_loopback() -> bool {
+    TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+fn connects(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+fn echo_over(c: &mut Client, text: &str) -> Resp {
+    c.send(format!("GET /echo/{text} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    c.response()
+}
+
+#[test]
+fn default_listener_serves_ipv4_and_ipv6_clients() {
+    let s = TestServer::start();
+    assert_eq!(echo_over(&mut s.client(), "v4").body, b"v4");
+    if !have_ipv6_loopback() {
+        println!("note: no IPv6 loopback on this host; IPv6 half skipped");
+        return;
+    }
+    assert!(s.dual_stack, "default host :: should give a dual-stack listener on a host with IPv6");
+    let Some(mut c6) = s.client_v6() else {
+        panic!("dual-stack listener refused a ::1 client");
+    };
+    assert_eq!(echo_over(&mut c6, "v6").body, b"v6");
+}
+
+#[test]
+fn ipv4_and_ipv6_keep_alive_clients_interleave() {
+    let s = TestServer::start();
+    let Some(mut c6) = s.client_v6() else {
+        println!("note: no IPv6 loopback on this host; test skipped");
+        return;
+    };
+    let mut c4 = s.client();
+    for i in 0..5 {
+        assert_eq!(echo_over(&mut c4, &format!("four{i}")).text(), format!("four{i}"));
+        assert_eq!(echo_over(&mut c6, &format!("six{i}")).text(), format!("six{i}"));
+    }
+}
+
+#[test]
+fn ipv4_client_is_seen_as_ipv4_mapped_on_the_same_port() {
+    let s = TestServer::start();
+    let mut c4 = s.client();
+    assert_eq!(c4.stream().peer_addr().unwrap().port(), s.port);
+    assert_eq!(echo_over(&mut c4, "mapped").body, b"mapped");
+    if let Some(mut c6) = s.client_v6() {
+        assert_eq!(c6.stream().peer_addr().unwrap().port(), s.port, "one listener, one port");
+    }
+}
+
+#[test]
+fn host_127_0_0_1_binds_only_ipv4() {
+    let s = TestServer::with(|c| c.host = [127, 0, 0, 1].into());
+    assert!(!s.dual_stack);
+    assert_eq!(echo_over(&mut s.client(), "v4only").body, b"v4only");
+    if !have_ipv6_loopback() {
+        println!("note: no IPv6 loopback on this host; ::1 refusal not checked");
+        return;
+    }
+    assert!(!connects((Ipv6Addr::LOCALHOST, s.port).into()), "an IPv4-only listener accepted ::1");
+}
+
+#[test]
+fn host_ipv6_loopback_binds_only_ipv6() {
+    if !have_ipv6_loopback() {
+        println!("note: no IPv6 loopback on this host; test skipped");
+        return;
+    }
+    let s = TestServer::with(|c| c.host = Ipv6Addr::LOCALHOST.into());
+    assert!(!s.dual_stack);
+    let mut c6 = s.client_v6().expect("::1 listener accepts ::1");
+    assert_eq!(echo_over(&mut c6, "v6only").body, b"v6only");
+    assert!(!connects(s.addr_v4()), "a ::1 listener accepted 127.0.0.1");
+}
+
+#[test]
+fn binary_with_default_host_serves_ipv4_and_ipv6() {
+    let b = BinServer::start(&[]);
+    let mut c4 = Client::connect(([127, 0, 0, 1], b.port).into());
+    assert_eq!(echo_over(&mut c4, "bin4").body, b"bin4");
+    if !have_ipv6_loopback() {
+        println!("note: no IPv6 loopback on this host; IPv6 half skipped");
+        return;
+    }
+    let mut c6 = Client::connect((Ipv6Addr::LOCALHOST, b.port).into());
+    assert_eq!(echo_over(&mut c6, "bin6").body, b"bin6");
+}
