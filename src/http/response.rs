@@ -203,7 +203,12 @@ fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
     }
     // Writing into a Vec cannot fail; the `let _` says so.
     if let Some(v) = &resp.validators {
-        let _ = write!(out, "ETag: {}\r\nLast-Modified: {}\r\n", v.etag, httpdate::HttpDate::from(v.modified));
+        // A gzip body is a different representation of the same file: its
+        // tag is weak, so If-Range (strong comparison) can never splice
+        // identity bytes onto gzip bytes; If-None-Match still matches.
+        let weak = if resp.gzip { "W/" } else { "" };
+        let modified = httpdate::HttpDate::from(v.modified);
+        let _ = write!(out, "ETag: {weak}{}\r\nLast-Modified: {modified}\r\n", v.etag);
     }
     match resp.content_range {
         Some(ContentRange::Bytes { first, last, total }) => {
