@@ -483,10 +483,14 @@ impl Conn {
         }
         self.head_started.get_or_insert(cx.now);
         let limits = &cx.settings.parse;
-        let end_seen = parse::head_end_in(bytes, self.input.scanned);
-        if !end_seen && bytes.len() <= limits.max_uri.min(limits.max_head) {
+        // Parse on the first look at a head (the usual case: it is whole, or
+        // garbage is refused at once), then again only when new bytes finish
+        // a line or pass a size limit: a slow head is not re-parsed per byte.
+        let scanned = self.input.scanned;
+        let line_done = bytes[scanned..].contains(&b'\n');
+        if scanned > 0 && !line_done && bytes.len() <= limits.max_uri.min(limits.max_head) {
             self.input.scanned = bytes.len();
-            return false; // nothing new can complete or break a limit yet
+            return false;
         }
         let next = match parse::parse_head(bytes, limits) {
             Ok(Parsed::Partial) => {
@@ -575,8 +579,8 @@ impl Conn {
     /// an idle keep-alive connection holds no buffer memory.
     fn release_buffers(&mut self, cx: &mut Shared) {
         if self.input.start == self.input.end && !self.input.buf.is_empty() {
-            self.input = Input::default();
-            cx.pool.put_input(std::mem::take(&mut self.input.buf));
+            let input = std::mem::take(&mut self.input);
+            cx.pool.put_input(input.buf);
         }
         if self.out.pending() == 0 && self.out.buf.capacity() > 0 {
             self.out.pos = 0;

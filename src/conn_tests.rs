@@ -234,6 +234,11 @@ fn an_idle_connection_holds_no_buffers() {
     io.push(&get("/echo/x"));
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!((c.input.buf.capacity(), c.out.buf.capacity()), (0, 0));
+    // ...and they went back to the pool, to serve the next request unallocated.
+    assert_eq!(cx.pool.spare(), (1, 1));
+    io.push(&get("/echo/y"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(cx.pool.spare(), (1, 1));
     assert!(std::mem::size_of::<Conn>() <= 256, "Conn is {} bytes", std::mem::size_of::<Conn>());
 }
 
@@ -254,4 +259,27 @@ fn lingering_is_bounded_even_if_the_client_keeps_sending() {
     cx.now = end;
     c.on_timeout(&mut io, &mut cx);
     assert!(c.is_closed());
+}
+
+#[test]
+fn garbage_without_a_line_end_is_refused_at_once_not_at_the_timeout() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written)[0].0, 400);
+}
+
+#[test]
+fn a_slow_head_is_parsed_again_only_when_a_line_completes() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    for &b in b"GET /echo/slow HTTP/1.1\r\nHost: t\r\n" {
+        io.push(&[b]);
+        c.on_ready(&mut io, true, false, &mut cx);
+    }
+    assert_eq!(c.input.scanned, c.input.bytes().len(), "prefix scanned, waiting for more");
+    io.push(b"\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written), [(200, b"slow".to_vec())]);
 }

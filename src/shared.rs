@@ -73,6 +73,11 @@ impl BufPool {
         }
     }
 
+    /// Spare (input, output) buffers held: for tests of buffer reuse.
+    pub fn spare(&self) -> (usize, usize) {
+        (self.inputs.len(), self.outputs.len())
+    }
+
     pub fn take_output(&mut self) -> Vec<u8> {
         self.outputs.pop().unwrap_or_else(|| Vec::with_capacity(4096))
     }

@@ -128,15 +128,6 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
     }
 }
 
-/// True once `buf[from..]` (with three bytes of look-behind) holds the empty
-/// line that ends a head. Lets the caller rescan only new bytes instead of
-/// re-running the whole parser on every read.
-pub fn head_end_in(buf: &[u8], from: usize) -> bool {
-    let start = from.saturating_sub(3);
-    let window = &buf[start..];
-    window.windows(2).any(|w| w == b"\n\n") || window.windows(3).any(|w| w == b"\n\r\n")
-}
-
 /// Size checks for a head that is still arriving: a long target is 414 as
 /// soon as it passes the limit, a long head 431, without waiting for the end.
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {

@@ -109,6 +109,9 @@ fn fixtures_parse_whole() {
     }
 }
 
+/// The buffer grows as bytes arrive, so "split at every offset" and "one
+/// byte at a time" are the same for a pure parser: every strict prefix is
+/// Partial (never an error), and the whole gives the same head.
 #[test]
 fn fixtures_split_at_every_offset_are_partial_until_whole() {
     for f in FIXTURES {
@@ -125,23 +128,9 @@ fn fixtures_split_at_every_offset_are_partial_until_whole() {
 }
 
 #[test]
-fn fixtures_byte_at_a_time_with_end_scan_give_the_same_head() {
-    // The way Conn feeds the parser: grow the buffer one byte at a time,
-    // call parse_head only when head_end_in sees the end in new bytes.
-    for f in FIXTURES {
-        let mut scanned = 0;
-        let mut result = None;
-        for len in 1..=f.wire.len() {
-            let buf = &f.wire[..len];
-            if head_end_in(buf, scanned)
-                && let Ok(Parsed::Complete(..)) = parse(buf)
-            {
-                result = Some(parse(buf));
-                break;
-            }
-            scanned = len;
-        }
-        check(f, result.expect("head never completed"));
+fn garbage_is_refused_before_any_line_ends() {
+    for wire in [&b"\x16\x03\x01\x02\x00\x01\x00"[..], b"\xff\xfe\x00hello", b"GET /\x01"] {
+        assert_eq!(parse(wire).map_err(HttpError::status), Err(400), "{:?}", String::from_utf8_lossy(wire));
     }
 }
 
@@ -232,13 +221,4 @@ fn limits_are_enforced_while_the_head_is_still_arriving() {
     let mut wire = b"GET / HTTP/1.1\r\nX: ".to_vec();
     wire.resize(16000, b'a');
     assert_eq!(parse(&wire), Ok(Parsed::Partial));
-}
-
-#[test]
-fn head_end_scan_sees_both_line_ending_styles_across_reads() {
-    assert!(head_end_in(b"GET / HTTP/1.1\r\n\r\n", 0));
-    assert!(head_end_in(b"GET / HTTP/1.1\n\n", 0));
-    // The end straddles the previous scan position: look-behind finds it.
-    assert!(head_end_in(b"GET / HTTP/1.1\r\n\r\n", 16));
-    assert!(!head_end_in(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
 }

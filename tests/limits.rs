@@ -1,0 +1,513 @@
+//! Size limits, `Expect: 100-continue`, the connection limit, backpressure,
+//! and request framing: what a request may look like on the wire, sent as
+//! literal bytes over real sockets.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Eof,
+    Reset,
+    StillOpen,
+}
+
+/// Reads whatever arrives until the server closes or `within` passes.
+fn read_until_end(c: &mut Client, within: Duration) -> (Vec<u8>, End) {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (got, End::StillOpen);
+        }
+        c.stream().set_read_timeout(Some(left)).unwrap();
+        match c.reader.read(&mut buf) {
+            Ok(0) => return (got, End::Eof),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return (got, End::StillOpen);
+            }
+            Err(_) => return (got, End::Reset),
+        }
+    }
+}
+
+/// Sends `raw` on a fresh connection; the answer must be `status`, read
+/// whole, followed by a clean EOF (a graceful close, not a reset).
+fn refused_then_closed(s: &TestServer, raw: &[u8], status: u16) {
+    let what = String::from_utf8_lossy(raw);
+    let mut c = s.client();
+    c.send(raw);
+    let r = c.response();
+    assert_eq!(r.status, status, "{what:?}");
+    assert_eq!(r.header("connection"), Some("close"), "{what:?}");
+    let (rest, end) = read_until_end(&mut c, Duration::from_secs(3));
+    assert_eq!((rest.len(), end), (0, End::Eof), "{what:?}: after the {status}");
+}
+
+fn get_keep_alive(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n")
+}
+
+// ---- request-target and head limits -------------------------------------
+
+#[test]
+fn long_target_is_414_then_close() {
+    let s = TestServer::start();
+    let raw = format!("GET /echo/{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    refused_then_closed(&s, raw.as_bytes(), 414);
+}
+
+#[test]
+fn target_at_the_limit_is_served_one_byte_more_is_414() {
+    let s = TestServer::with(|c| c.max_uri_bytes = 64);
+    let at_limit = format!("/echo/{}", "a".repeat(58));
+    assert_eq!(at_limit.len(), 64);
+    let r = s.get(&at_limit);
+    assert_eq!((r.status, r.body.len()), (200, 58));
+    let raw = format!("GET {at_limit}b HTTP/1.1\r\nHost: t\r\n\r\n");
+    refused_then_closed(&s, raw.as_bytes(), 414);
+}
+
+#[test]
+fn long_target_is_refused_before_the_request_line_ends() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(format!("GET /{}", "a".repeat(9000)).as_bytes());
+    let started = Instant::now();
+    assert_eq!(c.response().status, 414);
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}
+
+/// A head of exactly `len` bytes: request line, Host, one padding header.
+fn head_of_len(len: usize) -> String {
+    let start = "GET /echo/h HTTP/1.1\r\nHost: t\r\nX-Pad: ";
+    let end = "\r\n\r\n";
+    let head = format!("{start}{}{end}", "p".repeat(len - start.len() - end.len()));
+    assert_eq!(head.len(), len);
+    head
+}
+
+#[test]
+fn head_at_the_limit_is_served_one_byte_more_is_431_then_close() {
+    let s = TestServer::with(|c| c.max_head_bytes = 1024);
+    let mut c = s.client();
+    c.send(head_of_len(1024).as_bytes());
+    assert_eq!(c.response().status, 200);
+    refused_then_closed(&s, head_of_len(1025).as_bytes(), 431);
+}
+
+#[test]
+fn oversized_head_is_refused_before_it_ends() {
+    let s = TestServer::with(|c| c.max_head_bytes = 1024);
+    let mut c = s.client();
+    c.send(format!("GET / HTTP/1.1\r\nHost: t\r\nX-Pad: {}", "p".repeat(2000)).as_bytes());
+    let started = Instant::now();
+    assert_eq!(c.response().status, 431);
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn default_head_limit_is_16_kib() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(head_of_len(16384).as_bytes());
+    assert_eq!(c.response().status, 200);
+    refused_then_closed(&s, head_of_len(16385).as_bytes(), 431);
+}
+
+fn with_headers(n_total: usize) -> String {
+    let extra: String = (1..n_total).map(|i| format!("X-H{i}: v\r\n")).collect();
+    format!("GET /echo/h HTTP/1.1\r\nHost: t\r\n{extra}\r\n")
+}
+
+#[test]
+fn more_than_max_headers_is_431_then_close() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(with_headers(100).as_bytes());
+    assert_eq!(c.response().status, 200, "exactly 100 header fields are allowed");
+    refused_then_closed(&s, with_headers(101).as_bytes(), 431);
+}
+
+// ---- body limits ---------------------------------------------------------
+
+#[test]
+fn declared_body_over_the_limit_is_413_before_it_is_read() {
+    let s = TestServer::with(|c| c.max_body_bytes = 1000);
+    // Only the head is sent: the answer must not wait for the body.
+    let raw = b"POST /files/big HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n";
+    refused_then_closed(&s, raw, 413);
+    assert!(dir_entries(s.dir()).is_empty(), "nothing written: {:?}", dir_entries(s.dir()));
+
+    let mut c = s.client();
+    c.send(b"POST /files/fits HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    c.send(&[b'f'; 1000]);
+    assert_eq!(c.response().status, 201, "a body of exactly the limit is accepted");
+    assert_eq!(std::fs::read(s.dir().join("fits")).unwrap(), vec![b'f'; 1000]);
+}
+
+#[test]
+fn client_sending_a_refused_body_anyway_reads_the_413_not_a_reset() {
+    let s = TestServer::with(|c| c.max_body_bytes = 1000);
+    let mut c = s.client();
+    c.send(b"POST /files/big HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+    let mut w = c.stream().try_clone().unwrap();
+    // The client does not wait for an answer; the server must drain this
+    // rather than close with unread input (which would reset the connection).
+    let writer = thread::spawn(move || w.write_all(&vec![b'b'; 1_000_000]).is_ok());
+    let r = c.response();
+    assert_eq!(r.status, 413);
+    let (rest, end) = read_until_end(&mut c, Duration::from_secs(3));
+    assert_eq!((rest.len(), end), (0, End::Eof));
+    assert!(writer.join().unwrap(), "the server reset the connection while the body was still arriving");
+    assert!(dir_entries(s.dir()).is_empty());
+}
+
+#[test]
+fn chunked_body_passing_the_limit_is_413_and_close() {
+    let s = TestServer::with(|c| c.max_body_bytes = 1000);
+    let chunk = format!("1f4\r\n{}\r\n", "c".repeat(500));
+    // 1500 bytes and no last chunk: the 413 must come once the limit is
+    // passed, not when (if ever) the body ends.
+    let raw =
+        format!("POST /files/chunky HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{}", chunk.repeat(3));
+    refused_then_closed(&s, raw.as_bytes(), 413);
+    assert!(dir_entries(s.dir()).is_empty(), "nothing kept: {:?}", dir_entries(s.dir()));
+}
+
+// ---- Expect: 100-continue ------------------------------------------------
+
+#[test]
+fn expect_continue_sends_100_before_the_body_is_sent() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(b"POST /files/e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    let interim = c.response();
+    assert_eq!((interim.status, interim.reason.as_str()), (100, "Continue"));
+    c.send(b"hello");
+    assert_eq!(c.response().status, 201);
+    assert_eq!(s.get("/files/e").body, b"hello");
+}
+
+/// The final status comes instead of 100, and the body is never read.
+fn expect_refused(s: &TestServer, raw: &[u8], status: u16) {
+    let mut c = s.client();
+    c.send(raw);
+    let r = c.response();
+    assert_eq!(r.status, status, "{:?}", String::from_utf8_lossy(raw));
+    let (rest, end) = read_until_end(&mut c, Duration::from_secs(3));
+    assert_eq!((rest.len(), end), (0, End::Eof), "closed after the {status}");
+}
+
+#[test]
+fn expect_continue_over_the_body_limit_gets_413_without_100() {
+    let s = TestServer::with(|c| c.max_body_bytes = 1000);
+    let raw = b"POST /files/e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n";
+    expect_refused(&s, raw, 413);
+    assert!(dir_entries(s.dir()).is_empty());
+}
+
+#[test]
+fn expect_continue_to_a_missing_route_gets_404_without_100() {
+    let s = TestServer::start();
+    expect_refused(&s, b"POST /nowhere HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 404);
+}
+
+#[test]
+fn expect_continue_with_a_wrong_method_gets_405_without_100() {
+    let s = TestServer::start();
+    expect_refused(&s, b"POST /echo/x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 405);
+}
+
+// ---- connection limit and backpressure -----------------------------------
+
+#[test]
+fn past_max_connections_new_clients_wait_in_the_backlog_until_one_closes() {
+    let s = TestServer::with(|c| c.max_connections = 2);
+    let mut a = s.client();
+    let mut b = s.client();
+    for (c, name) in [(&mut a, "a"), (&mut b, "b")] {
+        c.send(get_keep_alive(&format!("/echo/{name}")).as_bytes());
+        assert_eq!(c.response().body, name.as_bytes());
+    }
+    // The kernel completes the handshake from the backlog; the server does not accept.
+    let mut third = s.client();
+    third.send(get_keep_alive("/echo/third").as_bytes());
+    assert!(third.still_open_after(ms(500)), "a third client was served past max_connections=2");
+    drop(a);
+    let started = Instant::now();
+    assert_eq!(third.response().body, b"third");
+    assert!(started.elapsed() < Duration::from_secs(2), "served {:?} after a slot freed", started.elapsed());
+    // The second client is unaffected.
+    b.send(get_keep_alive("/echo/b2").as_bytes());
+    assert_eq!(b.response().body, b"b2");
+}
+
+#[test]
+fn pipelining_client_that_does_not_read_is_answered_in_order_once_it_reads() {
+    const N: usize = 5000;
+    let s = TestServer::start();
+    let mut c = s.client();
+    let mut w = c.stream().try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let mut wire = Vec::new();
+        for i in 0..N {
+            write!(wire, "GET /echo/{i:0100} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        }
+        // May block for a while: that is the backpressure.
+        w.write_all(&wire).is_ok()
+    });
+    // Meanwhile the loop keeps serving others promptly.
+    let stalled = Instant::now();
+    let mut worst = Duration::ZERO;
+    while stalled.elapsed() < ms(1500) {
+        let t = Instant::now();
+        assert_eq!(s.get("/echo/other").body, b"other");
+        worst = worst.max(t.elapsed());
+        thread::sleep(ms(50));
+    }
+    println!("slowest other client while {N} requests were pipelined: {worst:?}");
+    assert!(worst < ms(500), "another client waited {worst:?} behind the pipelining one");
+    for i in 0..N {
+        let r = c.response();
+        assert_eq!(r.status, 200, "response {i}");
+        assert_eq!(r.body, format!("{i:0100}").as_bytes(), "response {i} out of order");
+    }
+    assert!(writer.join().unwrap(), "writing the pipelined requests failed");
+    c.send(get_keep_alive("/echo/after").as_bytes());
+    assert_eq!(c.response().body, b"after");
+}
+
+#[test]
+fn pipelined_responses_larger_than_the_socket_buffers_arrive_whole_and_in_order() {
+    // 8 MB of responses: more than the kernel buffers (tcp_wmem max is
+    // typically 4 MiB), so the server's own queue fills and it must stop
+    // reading, then resume on the writable edge.
+    const N: usize = 1000;
+    let s = TestServer::start();
+    let mut c = s.client();
+    let mut w = c.stream().try_clone().unwrap();
+    let body = |i: usize| format!("{i:08}{}", "b".repeat(8000 - 8));
+    let writer = thread::spawn(move || {
+        let mut wire = Vec::new();
+        for i in 0..N {
+            write!(wire, "GET /echo/{} HTTP/1.1\r\nHost: t\r\n\r\n", body(i)).unwrap();
+        }
+        w.write_all(&wire).is_ok()
+    });
+    thread::sleep(ms(500));
+    for i in 0..N {
+        let r = c.response();
+        assert_eq!(r.status, 200, "response {i}");
+        assert!(r.body == body(i).as_bytes(), "response {i} out of order or damaged");
+    }
+    assert!(writer.join().unwrap(), "writing the pipelined requests failed");
+}
+
+// ---- framing: refused shapes ---------------------------------------------
+
+#[test]
+fn content_length_with_transfer_encoding_is_400() {
+    let s = TestServer::start();
+    for raw in [
+        &b"POST /files/x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+        b"POST /files/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+    ] {
+        refused_then_closed(&s, raw, 400);
+    }
+    assert!(dir_entries(s.dir()).is_empty());
+}
+
+#[test]
+fn differing_duplicate_content_lengths_are_400() {
+    let s = TestServer::start();
+    refused_then_closed(&s, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400);
+}
+
+#[test]
+fn invalid_content_lengths_are_400() {
+    let s = TestServer::start();
+    for value in ["-1", "abc", "99999999999999999999999", "+5", "0x10", ""] {
+        let raw = format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {value}\r\n\r\n");
+        refused_then_closed(&s, raw.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn transfer_coding_other_than_chunked_is_501() {
+    let s = TestServer::start();
+    for te in ["gzip, chunked", "gzip"] {
+        let raw = format!("POST /files/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: {te}\r\n\r\n");
+        refused_then_closed(&s, raw.as_bytes(), 501);
+    }
+}
+
+#[test]
+fn invalid_chunk_size_is_400() {
+    let s = TestServer::start();
+    for body in ["zz\r\nhello\r\n0\r\n\r\n", "-5\r\nhello\r\n0\r\n\r\n", "5\nhello\r\n0\r\n\r\n"] {
+        let raw = format!("POST /files/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{body}");
+        refused_then_closed(&s, raw.as_bytes(), 400);
+    }
+    assert!(dir_entries(s.dir()).is_empty());
+}
+
+#[test]
+fn malformed_header_lines_are_400() {
+    let s = TestServer::start();
+    let cases: &[(&str, &[u8])] = &[
+        ("bare CR", b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n"),
+        ("NUL", b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n"),
+        ("obs-fold", b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n folded\r\n\r\n"),
+        ("space before colon", b"GET / HTTP/1.1\r\nHost: t\r\nX-A : a\r\n\r\n"),
+    ];
+    for (what, raw) in cases {
+        let mut c = s.client();
+        c.send(raw);
+        assert_eq!(c.response().status, 400, "{what}");
+        assert_eq!(read_until_end(&mut c, Duration::from_secs(3)).1, End::Eof, "{what}");
+    }
+}
+
+#[test]
+fn host_is_required_exactly_once_in_http_11() {
+    let s = TestServer::start();
+    refused_then_closed(&s, b"GET /echo/x HTTP/1.1\r\n\r\n", 400);
+    refused_then_closed(&s, b"GET /echo/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+}
+
+#[test]
+fn unsupported_http_version_is_505() {
+    let s = TestServer::start();
+    refused_then_closed(&s, b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505);
+}
+
+#[test]
+fn unknown_method_is_501() {
+    let s = TestServer::start();
+    refused_then_closed(&s, b"BREW / HTTP/1.1\r\nHost: t\r\n\r\n", 501);
+}
+
+#[test]
+fn http_09_request_line_gets_an_http_11_400() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(b"GET /\r\n\r\n");
+    let (got, end) = read_until_end(&mut c, Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 400 "), "{text:?}");
+    assert_eq!(end, End::Eof);
+}
+
+// ---- framing: accepted shapes --------------------------------------------
+
+#[test]
+fn absolute_form_target_is_routed_by_its_path() {
+    let s = TestServer::start();
+    let r = s.request(b"GET http://h/echo/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"x"[..]));
+}
+
+#[test]
+fn head_has_the_content_length_of_get_and_no_body() {
+    let s = TestServer::start();
+    std::fs::write(s.dir().join("f.bin"), vec![7u8; 3000]).unwrap();
+    let mut c = s.client();
+    for path in ["/", "/echo/abc", "/files/f.bin"] {
+        // HEAD, then GET on the same connection: a stray HEAD body would
+        // corrupt the GET response.
+        c.send(format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\nGET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let head = c.head_response();
+        let get = c.response();
+        assert_eq!((head.status, get.status), (200, 200), "{path}");
+        assert!(!get.body.is_empty(), "{path}");
+        assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()), "{path}");
+    }
+    c.send(get_keep_alive("/echo/end").as_bytes());
+    assert_eq!(c.response().body, b"end", "no body bytes followed the HEAD responses");
+}
+
+fn allow_set(r: &Resp) -> BTreeSet<String> {
+    r.header("allow").expect("Allow header").split(',').map(|m| m.trim().to_string()).collect()
+}
+
+fn set(methods: &[&str]) -> BTreeSet<String> {
+    methods.iter().map(|m| m.to_string()).collect()
+}
+
+#[test]
+fn options_lists_the_allowed_methods() {
+    let s = TestServer::start();
+    let r = s.request(b"OPTIONS /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(allow_set(&r), set(&["GET", "HEAD", "OPTIONS"]));
+    let r = s.request(b"OPTIONS /files/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(allow_set(&r), set(&["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]));
+    let r = s.request(b"OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(allow_set(&r).contains("GET"));
+}
+
+#[test]
+fn percent_escapes_are_decoded_in_echo() {
+    let s = TestServer::start();
+    assert_eq!(s.get("/echo/%20x").body, b" x");
+    assert_eq!(s.get("/echo/a%2Fb%41").body, b"a/bA");
+}
+
+#[test]
+fn empty_lines_before_the_request_line_are_ignored() {
+    let s = TestServer::start();
+    let r = s.request(b"\r\n\r\nGET /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"x"[..]));
+}
+
+#[test]
+fn chunked_upload_stores_the_decoded_bytes() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(b"POST /files/ch HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.send(b"5\r\nhello\r\n6\r\n world\r\n");
+    c.send(b"1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n");
+    assert_eq!(c.response().status, 201);
+    assert_eq!(s.get("/files/ch").body, b"hello worldabcdefghijklmnopqrstuvwxyz");
+}
+
+#[test]
+fn chunked_body_with_extensions_and_trailers_is_accepted_and_the_stream_stays_in_sync() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(
+        b"PUT /files/ext HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5;name=value;x\r\nhello\r\n3 ; q=\"1\"\r\nabc\r\n0;last\r\nX-Trailer: yes\r\nX-Other: 2\r\n\r\n\
+          GET /echo/next HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert!(matches!(c.response().status, 201 | 204));
+    assert_eq!(c.response().body, b"next");
+    assert_eq!(s.get("/files/ext").body, b"helloabc");
+}
+
+#[test]
+fn body_on_get_is_answered_and_the_next_pipelined_request_still_works() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /echo/next HTTP/1.1\r\nHost: t\r\n\r\n");
+    let first = c.response();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("connection"), None, "the body was consumed, so the connection stays open");
+    assert_eq!(c.response().body, b"next");
+}
