@@ -25,16 +25,19 @@
 //! sent, which keeps responses in order. Interest follows from the state in
 //! one function, [`Conn::want`]; the time limit likewise from [`Conn::deadline`].
 
+mod buffers;
+mod exchange;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
+use buffers::{Filled, Input, Output};
+use exchange::{Receiving, ReqInfo, Sink, finish_body, queue, start_request};
+
 use crate::error::{HttpError, interrupted, is_disconnect, would_block};
-use crate::files::Upload;
-use crate::http::response::{self, FileBody};
-use crate::http::{Body, BodyDecoder, Framing, Head, Method, Parsed, Response, parse};
-use crate::routes::{self, Action};
+use crate::http::{Parsed, Response, parse};
 use crate::shared::Shared;
 
 /// Stop parsing pipelined requests once this much output is queued, and
@@ -44,8 +47,6 @@ pub const OUT_HIGH_WATER: usize = 64 * 1024;
 pub const MAX_READS_PER_EVENT: usize = 16;
 /// Most bytes sent per readiness event (a fast reader must not starve others).
 pub const MAX_SEND_PER_EVENT: usize = 4 << 20;
-/// Largest piece handed to one `sendfile` call.
-const SENDFILE_CHUNK: usize = 1 << 20;
 
 /// A byte stream the connection reads and writes: a socket in the server,
 /// an in-memory stream in tests.
@@ -92,68 +93,6 @@ enum AfterDrain {
     NextRequest,
     Close,
     Linger,
-}
-
-#[derive(Debug)]
-struct Receiving {
-    decoder: BodyDecoder,
-    sink: Sink,
-    received: u64,
-    req: ReqInfo,
-    keep_alive: bool,
-}
-
-#[derive(Debug)]
-enum Sink {
-    /// Body not needed by the handler (its response is already queued).
-    Discard,
-    Upload(Upload),
-}
-
-/// Unwritten response bytes, then at most one file range.
-#[derive(Debug, Default)]
-struct Output {
-    buf: Vec<u8>,
-    pos: usize,
-    file: Option<FileBody>,
-    /// The last write was short: wait for a writable event.
-    blocked: bool,
-}
-
-impl Output {
-    fn pending(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pending() == 0 && self.file.is_none()
-    }
-}
-
-/// Input bytes `buf[start..end]`; `buf` is fully initialised once, so reads
-/// need no zeroing. Empty (no allocation) while the connection is idle.
-#[derive(Debug, Default)]
-struct Input {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// How far the current head has been scanned for its end.
-    scanned: usize,
-}
-
-impl Input {
-    fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.scanned = 0;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -274,7 +213,7 @@ impl Conn {
         loop {
             self.process(cx);
             if !self.out.is_empty() && !self.out.blocked {
-                sent += self.flush(io, cx);
+                sent += self.flush(io, cx, MAX_SEND_PER_EVENT - sent.min(MAX_SEND_PER_EVENT));
                 if sent >= MAX_SEND_PER_EVENT && !self.out.is_empty() && !self.out.blocked {
                     self.yielded = true;
                     break;
@@ -311,45 +250,28 @@ impl Conn {
 
     /// One read. Returns true if there are new bytes (or an EOF) to process.
     fn read<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) -> bool {
-        if self.input.buf.is_empty() {
-            self.input.buf = cx.pool.take_input();
-        }
-        let inp = &mut self.input;
-        if inp.end == inp.buf.len() && inp.start > 0 {
-            inp.buf.copy_within(inp.start..inp.end, 0);
-            inp.scanned = inp.scanned.saturating_sub(inp.start);
-            inp.end -= inp.start;
-            inp.start = 0;
-        }
-        let room = inp.buf.len() - inp.end;
-        if room == 0 {
-            // Only a head can fill the buffer, and process() refuses heads
-            // larger than the limit, so this is a limit the parser saw first.
-            return false;
-        }
-        match io.read(&mut inp.buf[inp.end..]) {
-            Ok(0) => {
-                // EOF: the client will send nothing more. Answer what it did
-                // send (it may still read), then close.
-                self.peer_eof = true;
-                self.read_ready = false;
-                true
-            }
-            Ok(n) => {
-                inp.end += n;
+        match self.input.fill(io, &mut cx.pool) {
+            Ok(Filled::Data { drained }) => {
                 // Input dropped while lingering is not progress: the linger
                 // is bounded from when it began, however much junk arrives.
                 if !matches!(self.state, State::Linger) {
                     self.last_progress = cx.now;
                 }
-                // A short read on a stream socket has drained it (epoll(7)):
-                // no extra read just to see WouldBlock. Unless the peer hung
-                // up: its EOF came with this same edge and must be read now.
-                if n < room && !self.read_closed {
+                // Drained, unless the peer hung up: its EOF came with this
+                // same edge and must be read now, no later edge will say so.
+                if drained && !self.read_closed {
                     self.read_ready = false;
                 }
                 true
             }
+            Ok(Filled::Eof) => {
+                // The client will send nothing more. Answer what it did
+                // send (it may still be reading), then close.
+                self.peer_eof = true;
+                self.read_ready = false;
+                true
+            }
+            Ok(Filled::NoRoom) => false,
             Err(e) if would_block(&e) => {
                 self.read_ready = false;
                 false
@@ -362,60 +284,20 @@ impl Conn {
         }
     }
 
-    /// Writes queued bytes, then the file, until done or the socket is full.
-    /// Returns the number of bytes sent.
-    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) -> usize {
-        let mut sent = 0;
-        let out = &mut self.out;
-        while out.pos < out.buf.len() {
-            match io.write(&out.buf[out.pos..]) {
-                Ok(0) => return self.io_error("write", &io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    out.pos += n;
-                    sent += n;
+    /// Sends what is queued; returns the bytes sent.
+    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Shared, budget: usize) -> usize {
+        match self.out.send(io, budget) {
+            Ok(sent) => {
+                if sent > 0 {
                     self.last_progress = cx.now;
-                    if out.pos < out.buf.len() {
-                        // Short write: the socket buffer is full. Keep the
-                        // rest and wait for the writable edge.
-                        out.blocked = true;
-                        return sent;
-                    }
                 }
-                Err(e) if would_block(&e) => {
-                    out.blocked = true;
-                    return sent;
-                }
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return sent + self.io_error("write", &e),
+                sent
+            }
+            Err(e) => {
+                self.io_error("write", &e);
+                0
             }
         }
-        out.buf.clear();
-        out.pos = 0;
-        while let Some(f) = &mut out.file {
-            let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
-            match io.send_file(&f.file, f.offset, want) {
-                Ok(0) => return sent + self.io_error("sendfile", &io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    f.offset += n as u64;
-                    f.len -= n as u64;
-                    sent += n;
-                    self.last_progress = cx.now;
-                    if f.len == 0 {
-                        out.file = None;
-                    } else if n < want || sent >= MAX_SEND_PER_EVENT {
-                        out.blocked = n < want;
-                        return sent;
-                    }
-                }
-                Err(e) if would_block(&e) => {
-                    out.blocked = true;
-                    return sent;
-                }
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return sent + self.io_error("sendfile", &e),
-            }
-        }
-        sent
     }
 
     /// Output is empty: leave `Drain` for what comes after. Returns true if
@@ -563,7 +445,7 @@ impl Conn {
     }
 
     /// Socket errors end the connection; disconnects are routine.
-    fn io_error(&mut self, what: &str, e: &io::Error) -> usize {
+    fn io_error(&mut self, what: &str, e: &io::Error) {
         if is_disconnect(e) {
             log::debug!("{what}: peer went away: {e}");
         } else {
@@ -572,7 +454,6 @@ impl Conn {
         self.state = State::Closed;
         self.out.blocked = false;
         self.out.file = None;
-        0
     }
 
     /// Idle with nothing buffered: return the buffers to the loop's pool so
@@ -592,101 +473,5 @@ impl Conn {
     }
 }
 
-/// Starts handling a parsed request: route it, queue what can be answered
-/// now, and say what the connection does next.
-fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) -> State {
-    let has_body = !matches!(head.framing, Framing::None | Framing::Length(0));
-    if let Framing::Length(n) = head.framing
-        && n > cx.settings.max_body
-    {
-        // Refused before reading: the body stays unread, so close after.
-        queue(Response::error(413), ReqInfo::of(head), false, out, cx);
-        return State::Drain(AfterDrain::Linger);
-    }
-    match cx.routes.route(head) {
-        Action::Respond(resp) => {
-            // A success needs the body read and dropped to keep the stream
-            // in sync; an error is answered at once and the body left unread.
-            let discard = has_body && resp.status < 300 && !head.expect_continue;
-            let keep = keep_alive(head, &resp, !has_body || discard);
-            queue(resp, ReqInfo::of(head), keep, out, cx);
-            if discard {
-                return receiving(head, Sink::Discard, keep);
-            }
-            let after = match (keep, has_body) {
-                (true, _) => AfterDrain::NextRequest,
-                (false, false) => AfterDrain::Close,
-                (false, true) => AfterDrain::Linger,
-            };
-            if after == AfterDrain::NextRequest && out.file.is_none() { State::Head } else { State::Drain(after) }
-        }
-        Action::Upload(upload) => {
-            if head.expect_continue {
-                response::continue_100(&mut out.buf);
-            }
-            receiving(head, Sink::Upload(upload), head.keep_alive)
-        }
-    }
-}
-
-fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State {
-    let decoder = match head.framing {
-        Framing::Chunked => BodyDecoder::chunked(),
-        Framing::Length(n) => BodyDecoder::Length(n),
-        Framing::None => BodyDecoder::Length(0),
-    };
-    State::Body(Box::new(Receiving { decoder, sink, received: 0, req: ReqInfo::of(head), keep_alive }))
-}
-
-/// The whole body is in: an upload is committed and answered.
-fn finish_body(rx: Receiving, out: &mut Output, cx: &mut Shared) -> State {
-    let keep = rx.keep_alive;
-    if let Sink::Upload(upload) = rx.sink {
-        let resp = routes::finish_upload(upload, rx.req.method);
-        let keep = keep && !resp.close;
-        queue(resp, rx.req, keep, out, cx);
-    }
-    if keep { State::Head } else { State::Drain(AfterDrain::Close) }
-}
-
-/// The one keep-alive decision: the client wants it, the handler does not
-/// object, and the request body was (or will be) consumed.
-fn keep_alive(head: &Head<'_>, resp: &Response<'_>, body_consumed: bool) -> bool {
-    head.keep_alive && !resp.close && body_consumed
-}
-
-/// What serialising a response needs to know of its request.
-#[derive(Debug, Clone, Copy)]
-struct ReqInfo {
-    method: Method,
-    http11: bool,
-}
-
-impl ReqInfo {
-    fn of(head: &Head<'_>) -> ReqInfo {
-        ReqInfo { method: head.method, http11: head.http11 }
-    }
-
-    /// For answers to requests that could not be parsed.
-    const UNKNOWN: ReqInfo = ReqInfo { method: Method::Get, http11: true };
-}
-
-/// Serialises `resp` into the output queue; a file body is queued behind it.
-fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mut Output, cx: &mut Shared) {
-    if out.buf.capacity() == 0 {
-        out.buf = cx.pool.take_output();
-    }
-    let head_only = req.method == Method::Head;
-    let how = response::Framing { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
-    response::serialize(&resp, &how, &mut out.buf);
-    if let Body::File(f) = resp.body
-        && !head_only
-        && f.len > 0
-    {
-        out.file = Some(f);
-    }
-}
-
 #[cfg(test)]
-#[path = "conn_tests.rs"]
 mod tests;

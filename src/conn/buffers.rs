@@ -1,0 +1,154 @@
+//! A connection's two byte queues and the I/O loops that fill and drain
+//! them. They decide nothing about HTTP: they read until the socket is
+//! drained and write until it is full, and say which happened.
+
+use std::io::{self, Read};
+
+use super::Transport;
+use crate::error::{interrupted, would_block};
+use crate::http::response::FileBody;
+use crate::shared::BufPool;
+
+/// Largest piece handed to one `sendfile` call.
+const SENDFILE_CHUNK: usize = 1 << 20;
+
+/// Input bytes `buf[start..end]`; `buf` is fully initialised once, so reads
+/// need no zeroing. Empty (no allocation) while the connection is idle.
+#[derive(Debug, Default)]
+pub(super) struct Input {
+    pub buf: Vec<u8>,
+    pub start: usize,
+    pub end: usize,
+    /// How much of the current head has been looked at already.
+    pub scanned: usize,
+}
+
+/// What one read gave.
+pub(super) enum Filled {
+    /// New bytes; `drained` if the read was short, which on a stream socket
+    /// means it is empty now (epoll(7)): no extra read to see `WouldBlock`.
+    Data {
+        drained: bool,
+    },
+    Eof,
+    /// The buffer is full of an unfinished head: the parser's size limit
+    /// answers that, so there is nothing to read into.
+    NoRoom,
+}
+
+impl Input {
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.scanned = 0;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// One read into the free space (taking a buffer from the pool if the
+    /// connection had none). `WouldBlock` and other errors are the caller's.
+    pub fn fill(&mut self, io: &mut impl Read, pool: &mut BufPool) -> io::Result<Filled> {
+        if self.buf.is_empty() {
+            self.buf = pool.take_input();
+        }
+        if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.scanned = self.scanned.saturating_sub(self.start);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let room = self.buf.len() - self.end;
+        if room == 0 {
+            return Ok(Filled::NoRoom);
+        }
+        match io.read(&mut self.buf[self.end..])? {
+            0 => Ok(Filled::Eof),
+            n => {
+                self.end += n;
+                Ok(Filled::Data { drained: n < room })
+            }
+        }
+    }
+}
+
+/// Unwritten response bytes, then at most one file range.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    pub buf: Vec<u8>,
+    pub pos: usize,
+    pub file: Option<FileBody>,
+    /// The last write came up short: wait for a writable event.
+    pub blocked: bool,
+}
+
+impl Output {
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending() == 0 && self.file.is_none()
+    }
+
+    /// Writes queued bytes, then the file, until everything is out, the
+    /// socket is full (`blocked`), or `budget` bytes went out. Returns the
+    /// bytes sent; an error means the connection is dead.
+    pub fn send<T: Transport>(&mut self, io: &mut T, budget: usize) -> io::Result<usize> {
+        let mut sent = 0;
+        while self.pos < self.buf.len() {
+            match io.write(&self.buf[self.pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.pos += n;
+                    sent += n;
+                    if self.pos < self.buf.len() {
+                        // Short write: the socket buffer is full. Keep the
+                        // rest and wait for the writable edge.
+                        self.blocked = true;
+                        return Ok(sent);
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    self.blocked = true;
+                    return Ok(sent);
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.buf.clear();
+        self.pos = 0;
+        while let Some(f) = &mut self.file {
+            let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
+            match io.send_file(&f.file, f.offset, want) {
+                // The file shrank under us: the promised length cannot be kept.
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    f.offset += n as u64;
+                    f.len -= n as u64;
+                    sent += n;
+                    if f.len == 0 {
+                        self.file = None;
+                    } else if n < want {
+                        self.blocked = true;
+                        return Ok(sent);
+                    } else if sent >= budget {
+                        return Ok(sent); // more to send, but others go first
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    self.blocked = true;
+                    return Ok(sent);
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+}
