@@ -1,0 +1,207 @@
+//! `/files/{name}`: where loophttp touches the disk.
+//!
+//! - Names are sanitised to exactly one path segment inside `--directory`.
+//! - Downloads are answered with a [`FileBody`] the connection streams with
+//!   `sendfile`, after conditional (`304`) and range (`206` / `416`) checks.
+//! - Uploads go to a temporary file in the same directory, are `fsync`ed and
+//!   renamed over the target only when the whole body has arrived, so readers
+//!   never see a partial file and a cut-off upload leaves nothing behind.
+
+mod conditional;
+mod upload;
+
+pub use upload::Upload;
+
+use std::ffi::OsStr;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use conditional::{RangeAnswer, not_modified, requested_range, validators};
+use upload::TEMP_PREFIX;
+
+use crate::http::request::{accepts_gzip, gzip};
+use crate::http::response::{ContentRange, FileBody};
+use crate::http::{Body, Head, Response};
+
+/// Longest file name accepted (Linux's NAME_MAX).
+pub const MAX_NAME: usize = 255;
+/// Compressible files up to this size are gzip-compressed in memory when the
+/// client accepts gzip; larger ones are streamed as they are.
+pub const GZIP_INLINE_MAX: u64 = 1024 * 1024;
+
+/// Why a name was refused: always a 400.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadName;
+
+/// Exactly one percent-decoded path segment: not empty, not `.`/`..`, no
+/// `/`, `\` or NUL, at most [`MAX_NAME`] bytes.
+pub fn sanitize(name: &[u8]) -> Result<&OsStr, BadName> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name != b"."
+        && name != b".."
+        && !name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0)
+        && !name.starts_with(TEMP_PREFIX.as_bytes());
+    if ok { Ok(OsStr::from_bytes(name)) } else { Err(BadName) }
+}
+
+/// The served directory, canonicalised once at startup.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(dir: &Path) -> io::Result<FileStore> {
+        Ok(FileStore { dir: fs::canonicalize(dir)? })
+    }
+
+    /// Resolves `name`, proves it is a regular file inside the directory
+    /// (symlinks are followed, but only to targets that stay inside) and
+    /// opens it. Special files are refused before they are ever opened.
+    fn open(&self, name: &OsStr) -> Result<(PathBuf, File, Metadata), u16> {
+        let real = fs::canonicalize(self.dir.join(name)).map_err(|e| io_status(&e))?;
+        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| io_status(&e))?.is_file() {
+            return Err(404);
+        }
+        // The path may change between the checks above and the open:
+        // O_NOFOLLOW refuses a symlink swapped in, O_NONBLOCK keeps a FIFO
+        // swapped in from stalling the loop, and the checks are repeated on
+        // what was actually opened (fstat), which also gives the validators.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(&real)
+            .map_err(|e| io_status(&e))?;
+        let meta = file.metadata().map_err(|e| io_status(&e))?;
+        if !meta.is_file() {
+            return Err(404);
+        }
+        Ok((real, file, meta))
+    }
+
+    /// `GET` / `HEAD /files/{name}`.
+    pub fn download<'a>(&self, name: &OsStr, head: &Head<'_>) -> Response<'a> {
+        let (path, file, meta) = match self.open(name) {
+            Ok(found) => found,
+            Err(status) => return Response::error(status),
+        };
+        let mime = mime_guess::from_path(&path).first_raw().unwrap_or("application/octet-stream");
+        let validators = validators(&meta);
+        let mut resp = Response::new(200);
+        resp.content_type = Some(mime);
+        resp.validators = Some(validators);
+        resp.accept_ranges = true;
+        resp.vary_encoding = compressible(mime);
+        if not_modified(head, &validators) {
+            resp.status = 304;
+            return resp;
+        }
+        let size = meta.len();
+        match requested_range(head, &validators, size) {
+            RangeAnswer::Whole => {}
+            RangeAnswer::Part { first, last } => {
+                resp.status = 206;
+                resp.content_range = Some(ContentRange::Bytes { first, last, total: size });
+                resp.body = Body::File(FileBody { file, offset: first, len: last - first + 1 });
+                return resp;
+            }
+            RangeAnswer::Unsatisfiable => {
+                let mut resp = Response::error(416);
+                resp.content_range = Some(ContentRange::Unsatisfied { total: size });
+                return resp;
+            }
+        }
+        if resp.vary_encoding && size <= GZIP_INLINE_MAX && accepts_gzip(head.accept_encoding) {
+            return gzip_whole(resp, file, size, &path);
+        }
+        resp.body = Body::File(FileBody { file, offset: 0, len: size });
+        resp
+    }
+
+    /// `DELETE /files/{name}`: 204, or 404 if there is no such file.
+    pub fn delete(&self, name: &OsStr) -> u16 {
+        let path = self.dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => 404,
+            Ok(_) => match fs::remove_file(&path) {
+                Ok(()) => 204,
+                Err(e) => io_status(&e),
+            },
+            Err(e) => io_status(&e),
+        }
+    }
+}
+
+/// Maps a filesystem error to the status the client sees.
+fn io_status(e: &io::Error) -> u16 {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return 404; // O_NOFOLLOW met a symlink, or a symlink loop
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
+        io::ErrorKind::PermissionDenied => 403,
+        _ => {
+            log::warn!("file error: {e}");
+            500
+        }
+    }
+}
+
+/// Types worth compressing: text, JSON, JavaScript, XML, SVG.
+pub fn compressible(mime: &str) -> bool {
+    mime.starts_with("text/")
+        || matches!(
+            mime,
+            "application/json" | "application/javascript" | "application/xml" | "image/svg+xml" | "application/wasm"
+        )
+}
+
+/// Compresses a small file in memory. `take(size)`: a file that grew since
+/// the size check is still read only up to [`GZIP_INLINE_MAX`].
+fn gzip_whole<'a>(mut resp: Response<'a>, file: File, size: u64, path: &Path) -> Response<'a> {
+    let mut data = Vec::with_capacity(size as usize);
+    if let Err(e) = file.take(size).read_to_end(&mut data) {
+        log::warn!("read {}: {e}", path.display());
+        return Response::error(500);
+    }
+    resp.gzip = true;
+    resp.body = Body::Bytes(gzip(&data).into());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_accepts_plain_names() {
+        for ok in [&b"a.txt"[..], b"x", b"..a", b"a..", b"with space", b"\xff\xfe", &[b'n'; 255]] {
+            assert!(sanitize(ok).is_ok(), "{:?}", String::from_utf8_lossy(ok));
+        }
+    }
+
+    #[test]
+    fn sanitize_refuses_every_escape_shape() {
+        let long = [b'n'; 256];
+        let bad: &[&[u8]] = &[
+            b"",
+            b".",
+            b"..",
+            b"../x",
+            b"a/b",
+            b"/etc/passwd",
+            b"a\\b",
+            b"..\\x",
+            b"a\0b",
+            &long,
+            b".loophttp-upload-1-2",
+        ];
+        for name in bad {
+            assert_eq!(sanitize(name), Err(BadName), "{:?}", String::from_utf8_lossy(name));
+        }
+    }
+}
