@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Benchmark loophttp against nginx with wrk, on loopback.
+#
+# Usage: scripts/bench.sh [--rounds N] [--duration S] [--workers N] [--smoke]
+#                         [--scenarios a,b,...]
+# Environment (flags win): ROUNDS (3), DURATION seconds per run (5),
+#   WORKERS (1; >1 or 0 = unpinned multi-worker run), SMOKE=1 (1 round of 2 s,
+#   fails on any error), SCENARIOS (comma list, default all),
+#   LOOPHTTP_BIN (use this binary, skip the build), KEEP_TMP=1 (keep temp dir),
+#   RESULTS=FILE (copy the raw per-run JSON lines there).
+#
+# Both servers get the same content and run on free loopback ports; with
+# WORKERS=1 on a machine with >= 2 cores each server is pinned to core 1 and
+# wrk to core 0. Scenarios alternate loophttp, nginx, loophttp, nginx ... so
+# drift of the machine hits both alike. Only processes this script started
+# are ever signalled, and its temp dir is removed on exit.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench/common.sh"
+
+CMDLINE="$0${*:+ $*}"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+WORKERS=${WORKERS:-1}
+SMOKE=${SMOKE:-0}
+SCENARIOS=${SCENARIOS:-}
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while (($#)); do
+    case $1 in
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --duration) DURATION=$2; shift 2 ;;
+        --workers) WORKERS=$2; shift 2 ;;
+        --smoke) SMOKE=1; shift ;;
+        --scenarios) SCENARIOS=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+if [[ $SMOKE == 1 ]]; then
+    ROUNDS=1
+    DURATION=2
+fi
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds)"
+[[ $WORKERS =~ ^[0-9]+$ ]] || die "WORKERS must be a non-negative integer"
+
+need_tools wrk nginx curl python3
+
+# ------------------------------------------------------------ scenarios
+# name | path | connections | kind (plain, pipeline, close)
+ALL_SCENARIOS=(
+    "echo-keepalive|/echo/abc|50|plain"
+    "echo-keepalive-256|/echo/abc|256|plain"
+    "json-root|/|50|plain"
+    "file-1KiB|/files/1k.bin|50|plain"
+    "file-64KiB|/files/64k.bin|50|plain"
+    "file-10MiB|/files/10m.bin|8|plain"
+    "echo-pipelined-16|/echo/abc|50|pipeline"
+    "echo-conn-close|/echo/abc|50|close"
+)
+RUN_SCENARIOS=()
+for s in "${ALL_SCENARIOS[@]}"; do
+    name=${s%%|*}
+    if [[ -z $SCENARIOS || ",$SCENARIOS," == *",$name,"* ]]; then
+        RUN_SCENARIOS+=("$s")
+    fi
+done
+((${#RUN_SCENARIOS[@]})) || die "no scenario matches SCENARIOS=$SCENARIOS"
+
+# ------------------------------------------------------------ machine
+NPROC=$(nproc)
+CLK_TCK=$(getconf CLK_TCK)
+PIN_SERVER=()
+PIN_WRK=()
+NOTE=""
+if [[ $WORKERS == 1 ]]; then
+    if ((NPROC >= 2)) && command -v taskset >/dev/null 2>&1; then
+        PIN_SERVER=(taskset -c 1)
+        PIN_WRK=(taskset -c 0)
+        NOTE="pinning: servers on core 1, wrk on core 0"
+    else
+        NOTE="pinning: none (fewer than 2 cores or no taskset): wrk competes with the server"
+    fi
+else
+    NOTE="pinning: none (WORKERS=$WORKERS): wrk competes with the servers for the same cores"
+fi
+NGINX_WORKERS=$WORKERS
+[[ $WORKERS == 0 ]] && NGINX_WORKERS=auto
+
+echo "# loophttp vs nginx (wrk)"
+machine_info
+echo "command:  ROUNDS=$ROUNDS DURATION=$DURATION WORKERS=$WORKERS SMOKE=$SMOKE${SCENARIOS:+ SCENARIOS=$SCENARIOS} $CMDLINE"
+echo "$NOTE"
+read -r load1 load5 _ </proc/loadavg
+echo "load:     $load1 (1 min), $load5 (5 min) before the run (see 'other CPU' in the table for load during the runs)"
+echo
+
+build_loophttp
+install_traps
+make_tmp bench
+TMPD=$WORK_TMP
+FILES=$TMPD/files
+mkdir -p "$FILES"
+head -c 1024 /dev/urandom >"$FILES/1k.bin"
+head -c $((64 * 1024)) /dev/urandom >"$FILES/64k.bin"
+head -c $((10 * 1024 * 1024)) /dev/urandom >"$FILES/10m.bin"
+
+# Raise the fd limit for 256+ connections (best effort).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+PORT_L=$(free_port 18080)
+PORT_N=$(free_port 18081 "$PORT_L")
+
+# ------------------------------------------------------------ servers
+start_bg "$TMPD/loophttp.log" "${PIN_SERVER[@]}" "$LOOPHTTP" \
+    --host 127.0.0.1 --port "$PORT_L" --directory "$FILES" --workers "$WORKERS" \
+    --backlog 1024 --max-connections 4096 --log-level "${LOOPHTTP_LOG_LEVEL:-warn}"
+PID_L=$LAST_PID
+wait_ready loophttp "$PID_L" "http://127.0.0.1:$PORT_L/echo/abc" "$TMPD/loophttp.log"
+
+# nginx answers GET / with exactly loophttp's JSON body when it can be quoted.
+curl -s --max-time 5 "http://127.0.0.1:$PORT_L/" >"$TMPD/root.body" || true
+if python3 "$BENCH_DIR/benchlib.py" nginx-quote "$TMPD/root.body" >"$TMPD/root.quoted" 2>/dev/null; then
+    :
+else
+    log "note: loophttp's GET / body cannot be copied into nginx.conf; nginx serves a stand-in JSON"
+    printf '%s' '{"name":"loophttp","status":"ok"}' >"$TMPD/root.quoted"
+fi
+render_nginx_conf "$TMPD/nginx" "$PORT_N" "$FILES" "$NGINX_WORKERS" 4096 4096 1024 "$TMPD/root.quoted"
+start_bg "$TMPD/nginx.log" "${PIN_SERVER[@]}" nginx -p "$TMPD/nginx/" -c "$TMPD/nginx/nginx.conf" \
+    -e "$TMPD/nginx/nginx-error.log"
+PID_N=$LAST_PID
+wait_ready nginx "$PID_N" "http://127.0.0.1:$PORT_N/echo/abc" "$TMPD/nginx/nginx-error.log"
+
+# Same content from both?
+for path in /echo/abc / /files/1k.bin /files/10m.bin; do
+    a=$(curl -s --max-time 5 "http://127.0.0.1:$PORT_L$path" | cksum)
+    b=$(curl -s --max-time 5 "http://127.0.0.1:$PORT_N$path" | cksum)
+    [[ $a == "$b" ]] || log "note: bodies of $path differ between loophttp and nginx ($a vs $b)"
+done
+
+echo "loophttp pid $PID_L on 127.0.0.1:$PORT_L (--workers $WORKERS); nginx pid $PID_N on 127.0.0.1:$PORT_N (worker_processes $NGINX_WORKERS, master + workers measured)"
+echo "rounds $ROUNDS x ${DURATION}s per run, wrk -t1, ${#RUN_SCENARIOS[@]} scenarios"
+echo
+
+# ------------------------------------------------------------ runs
+# cpu_ticks PID: utime+stime (/proc/PID/stat fields 14+15) of PID and its
+# descendants, in clock ticks.
+cpu_ticks() {
+    local total=0 p stat rest
+    local -a f
+    for p in $(descendants "$1"); do
+        stat=$(<"/proc/$p/stat") 2>/dev/null || continue
+        rest=${stat##*) }     # fields from 3 (state) on
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+RESULTS_FILE=$TMPD/results.jsonl
+: >"$RESULTS_FILE"
+export BENCH_LUA_DIR=$BENCH_DIR
+
+# sys_busy_ticks: busy time of all CPUs (user+nice+system+irq+softirq+steal
+# from /proc/stat), in clock ticks.
+sys_busy_ticks() {
+    local user nice system irq softirq steal
+    read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# run_wrk OUTFILE SECONDS CONNS KIND URL: runs wrk (bounded by -d and by
+# timeout), its output in OUTFILE and its user+sys CPU seconds in OUTFILE.cpu.
+run_wrk() {
+    local out=$1 secs=$2 conns=$3 kind=$4 url=$5 rc=0
+    local -a args=(-t1 -c"$conns" -d"${secs}s" --timeout 5s --latency)
+    case $kind in
+        plain) args+=(-s "$BENCH_DIR/report.lua") ;;
+        pipeline) args+=(-s "$BENCH_DIR/pipeline.lua") ;;
+        close) args+=(-s "$BENCH_DIR/report.lua" -H "Connection: close") ;;
+    esac
+    local TIMEFORMAT='%3R %3U %3S'
+    { time "${PIN_WRK[@]}" timeout -k 5 $((secs + 30)) wrk "${args[@]}" "$url" >"$out" 2>&1 || rc=$?; } 2>"$out.cpu"
+    return "$rc"
+}
+
+# Warm-up (not recorded): page cache, server caches, TCP.
+for target in "loophttp $PORT_L" "nginx $PORT_N"; do
+    read -r server port <<<"$target"
+    run_wrk "$TMPD/warmup-$server.txt" 1 50 plain "http://127.0.0.1:$port/echo/abc" \
+        || log "warning: warm-up against $server failed: $(tail -n 3 "$TMPD/warmup-$server.txt")"
+    run_wrk "$TMPD/warmup2-$server.txt" 1 8 plain "http://127.0.0.1:$port/files/10m.bin" || true
+done
+
+for ((round = 1; round <= ROUNDS; round++)); do
+    for s in "${RUN_SCENARIOS[@]}"; do
+        IFS='|' read -r name path conns kind <<<"$s"
+        for server in loophttp nginx; do
+            if [[ $server == loophttp ]]; then pid=$PID_L port=$PORT_L; else pid=$PID_N port=$PORT_N; fi
+            alive "$pid" || die "$server (pid $pid) died before $name round $round"
+            out=$TMPD/wrk-$name-$server-$round.txt
+            before=$(cpu_ticks "$pid")
+            sys_before=$(sys_busy_ticks)
+            rc=0
+            run_wrk "$out" "$DURATION" "$conns" "$kind" "http://127.0.0.1:$port$path" || rc=$?
+            after=$(cpu_ticks "$pid")
+            sys_after=$(sys_busy_ticks)
+            read -r wall wrk_user wrk_sys <"$out.cpu" || { wall=0 wrk_user=0 wrk_sys=0; }
+            json=$(sed -n 's/^BENCHJSON //p' "$out" | tail -n 1)
+            if [[ $rc != 0 || -z $json ]]; then
+                log "wrk failed (rc $rc) for $name against $server:"
+                tail -n 20 "$out" >&2 || true
+                json='{"requests":0,"duration_us":0,"bytes":0,"connect":0,"read":0,"write":0,"timeout":0,"status":0,"p50_us":null,"p99_us":null,"max_us":null}'
+            fi
+            printf '{"round":%d,"scenario":"%s","conns":%d,"server":"%s","cpu_ticks":%d,"clk_tck":%d,"nproc":%d,"sys_busy_ticks":%d,"wall_s":%s,"wrk_cpu_s":%s,"wrk":%s}\n' \
+                "$round" "$name" "$conns" "$server" $((after - before)) "$CLK_TCK" "$NPROC" \
+                $((sys_after - sys_before)) "$wall" "$(awk -v a="$wrk_user" -v b="$wrk_sys" 'BEGIN {print a + b}')" \
+                "$json" >>"$RESULTS_FILE"
+            rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+            errs=$(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';' || true)
+            log "round $round/$ROUNDS  $(printf '%-20s %-8s' "$name" "$server") ${rps:-?} req/s${errs:+  $errs}"
+        done
+    done
+done
+
+alive "$PID_L" || die "loophttp died during the benchmark; log: $(tail -n 5 "$TMPD/loophttp.log")"
+alive "$PID_N" || die "nginx died during the benchmark"
+if [[ -n ${RESULTS:-} ]]; then
+    cp "$RESULTS_FILE" "$RESULTS"
+fi
+if [[ -s $TMPD/loophttp.log ]]; then
+    log "loophttp log (last lines):"
+    tail -n 5 "$TMPD/loophttp.log" >&2
+fi
+
+echo
+smoke_flag=()
+[[ $SMOKE == 1 ]] && smoke_flag=(--smoke)
+python3 "$BENCH_DIR/benchlib.py" report "$RESULTS_FILE" "${smoke_flag[@]}"
