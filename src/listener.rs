@@ -1,7 +1,9 @@
 //! The listening socket, built with socket2 so every option is explicit:
 //! `[::]` with `IPV6_V6ONLY` off (IPv4 clients arrive as `::ffff:a.b.c.d`
 //! on the same socket), `SO_REUSEADDR` for quick restarts, `SO_REUSEPORT`
-//! when several workers share a port, non-blocking, and a sized backlog.
+//! when several workers share a port, non-blocking, a sized backlog, and
+//! `TCP_NODELAY`, which Linux copies to every accepted socket (one
+//! `setsockopt` per connection saved; the server checks it did).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -45,6 +47,8 @@ fn bind_one(addr: SocketAddr, backlog: i32, reuse_port: bool, dual: bool) -> io:
         socket.set_reuse_port(true)?;
     }
     socket.set_nonblocking(true)?;
+    // Responses are written whole; Nagle would only delay them.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -64,7 +68,9 @@ mod tests {
     fn dual_stack_listener_accepts_ipv4_and_ipv6() {
         let bound = bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, 16, false).unwrap();
         let port = bound.listener.local_addr().unwrap().port();
-        TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _v4 = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, _) = bound.listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is inherited from the listener");
         if bound.dual_stack && TcpStream::connect(("::1", port)).is_err() {
             panic!("dual-stack listener refused ::1");
         }

@@ -148,6 +148,10 @@ impl Transport for TcpStream {
         sys::sendfile(self.as_raw_fd(), file, offset, len)
     }
 
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buf)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
@@ -170,6 +174,9 @@ struct Worker {
     yielded: Vec<usize>,
     closed: Vec<usize>,
     stop: Arc<AtomicBool>,
+    /// Whether accepted sockets come with the listener's TCP_NODELAY
+    /// (learnt from the first one).
+    nodelay_inherited: Option<bool>,
 }
 
 impl Worker {
@@ -192,6 +199,7 @@ impl Worker {
             yielded: Vec::new(),
             closed: Vec::new(),
             stop,
+            nodelay_inherited: None,
         })
     }
 
@@ -274,8 +282,11 @@ impl Worker {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        // Responses are written whole; Nagle would only delay them.
-        if let Err(e) = stream.set_nodelay(true) {
+        // Linux copies TCP_NODELAY from the listener to accepted sockets;
+        // the first connection checks that, and only where it is not so
+        // does every connection pay a setsockopt.
+        let inherited = *self.nodelay_inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+        if !inherited && let Err(e) = stream.set_nodelay(true) {
             log::debug!("set_nodelay {peer}: {e}");
         }
         let entry = self.conns.vacant_entry();
@@ -357,8 +368,10 @@ impl Worker {
     fn remove_closed(&mut self) {
         for key in self.closed.drain(..) {
             if self.conns.get(key).is_some_and(|e| e.conn.is_closed()) {
-                let mut e = self.conns.remove(key);
-                let _ = self.poll.registry().deregister(&mut e.stream);
+                // No EPOLL_CTL_DEL: closing the socket (dropping the entry)
+                // removes it from epoll, as no other descriptor shares it.
+                // Its token cannot come back this pass: the batch is done.
+                let e = self.conns.remove(key);
                 log::debug!("close #{}", e.serial);
             }
         }

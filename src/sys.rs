@@ -1,9 +1,12 @@
-//! The two system calls std does not wrap: `sendfile(2)` and raising the
-//! open-file limit. Each is one small unsafe call with its contract stated.
+//! The system calls std does not wrap: `sendfile(2)`, `openat2(2)`,
+//! `send(2)` with `MSG_MORE`, and raising the open-file limit. Each is one
+//! small unsafe call with its contract stated.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// Sends up to `len` bytes of `file` from `offset` to the socket `sock`
 /// without copying through user space. On a non-blocking socket it returns
@@ -13,6 +16,43 @@ pub fn sendfile(sock: RawFd, file: &File, offset: u64, len: usize) -> io::Result
     // SAFETY: both descriptors are open for the duration of the call and
     // `off` is a valid, exclusively borrowed off_t.
     let n = unsafe { libc::sendfile(sock, file.as_raw_fd(), &mut off, len) };
+    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+}
+
+/// Opens `name` (one path segment, no NUL) in the directory `dir` for
+/// reading, in one system call: relative symlinks are followed only while
+/// they stay beneath `dir` (`RESOLVE_BENEATH`); one that escapes, and any
+/// absolute symlink, gives `EXDEV`. `O_NONBLOCK` keeps a FIFO from stalling
+/// the loop. The name is copied to a stack buffer: no allocation. Kernels before 5.6 (or a
+/// seccomp filter) answer `ENOSYS`/`EPERM`: the caller falls back.
+pub fn open_beneath(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
+    let bytes = name.as_bytes();
+    let mut path = [0u8; 256];
+    if bytes.len() >= path.len() || bytes.contains(&0) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    path[..bytes.len()].copy_from_slice(bytes);
+    // SAFETY: open_how is plain integers; all-zero is its valid default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `path` is NUL-terminated and outlives the call; `how` is a
+    // valid open_how whose size we pass; `dir` is an open descriptor.
+    let fd =
+        unsafe { libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), path.as_ptr(), &how, size_of::<libc::open_how>()) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+    Ok(unsafe { File::from_raw_fd(fd as RawFd) })
+}
+
+/// `send(2)` with `MSG_MORE`: the kernel may hold these bytes to share a
+/// segment with what follows (a response head before its `sendfile` body),
+/// as nginx's `tcp_nopush` does, without two `setsockopt` calls.
+pub fn send_more(sock: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
+    let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL) };
     if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
@@ -49,6 +89,48 @@ mod tests {
         let mut got = [0u8; 4];
         b.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"3456");
+    }
+
+    #[test]
+    fn open_beneath_follows_only_links_that_stay_inside() {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::symlink;
+        let root = tempfile::tempdir().unwrap();
+        let inside = root.path().join("in");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::write(inside.join("a.txt"), b"A").unwrap();
+        std::fs::write(root.path().join("secret"), b"S").unwrap();
+        symlink("a.txt", inside.join("ok")).unwrap();
+        symlink(inside.join("a.txt"), inside.join("abs")).unwrap();
+        symlink(root.path().join("secret"), inside.join("out")).unwrap();
+        symlink("../secret", inside.join("rel")).unwrap();
+        let dir = File::open(&inside).unwrap();
+        let read = |name: &str| -> io::Result<String> {
+            let mut s = String::new();
+            open_beneath(dir.as_fd(), OsStr::new(name))?.read_to_string(&mut s)?;
+            Ok(s)
+        };
+        match read("a.txt") {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return, // kernel < 5.6
+            got => assert_eq!(got.unwrap(), "A"),
+        }
+        assert_eq!(read("ok").unwrap(), "A");
+        assert_eq!(read("abs").unwrap_err().raw_os_error(), Some(libc::EXDEV), "absolute: the caller's to check");
+        assert_eq!(read("out").unwrap_err().raw_os_error(), Some(libc::EXDEV));
+        assert_eq!(read("rel").unwrap_err().raw_os_error(), Some(libc::EXDEV));
+        assert_eq!(read("missing").unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn send_more_delivers_the_bytes() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut b, _) = l.accept().unwrap();
+        assert_eq!(send_more(a.as_raw_fd(), b"head").unwrap(), 4);
+        drop(a); // closing flushes what MSG_MORE held back
+        let mut got = String::new();
+        b.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "head");
     }
 
     #[test]

@@ -117,6 +117,6 @@ pub(super) fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mu
         && !head_only
         && f.len > 0
     {
-        out.file = Some(f);
+        out.push_file(f);
     }
 }

@@ -63,6 +63,12 @@ pub trait Transport: Read + Write {
         self.write(&chunk[..n])
     }
 
+    /// Writes bytes that more will follow at once (a head before its file
+    /// body); sockets pass `MSG_MORE` so both can share a segment.
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
     /// Half-closes: the peer sees EOF after the queued bytes.
     fn shutdown_write(&mut self) -> io::Result<()>;
 }
