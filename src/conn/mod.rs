@@ -219,10 +219,16 @@ impl Conn {
         loop {
             self.process(cx);
             if !self.out.is_empty() && !self.out.blocked {
+                let held_back = self.backpressured();
                 sent += self.flush(io, cx, MAX_SEND_PER_EVENT - sent.min(MAX_SEND_PER_EVENT));
                 if sent >= MAX_SEND_PER_EVENT && !self.out.is_empty() && !self.out.blocked {
                     self.yielded = true;
                     break;
+                }
+                // The output mark stopped parsing and the write made room:
+                // the requests still buffered have no event to wake them.
+                if held_back && !self.backpressured() && !self.input.bytes().is_empty() {
+                    continue;
                 }
             }
             if self.out.is_empty() && self.finish_drain(io) {
@@ -342,28 +348,55 @@ impl Conn {
             }
         }
         if self.peer_eof {
-            self.close_after_eof();
+            self.close_after_eof(cx);
         }
     }
 
     /// The client sent EOF: whatever cannot complete any more is closed once
     /// the responses already queued are out.
-    fn close_after_eof(&mut self) {
-        match &self.state {
-            State::Head | State::Body(_) => {
-                // A partial head or body can never finish now; an upload in
-                // progress is dropped, which removes its temporary file.
-                self.state = if self.out.is_empty() { State::Closed } else { State::Drain(AfterDrain::Close) };
+    fn close_after_eof(&mut self, cx: &mut Shared) {
+        match self.state {
+            State::Head if !self.input.bytes().is_empty() => {
+                // Whole requests may still be buffered behind the output
+                // mark: answer them once the output drains, then decide again.
+                if !self.backpressured() && !self.rejects_partial_head(cx) {
+                    self.close_when_sent();
+                }
             }
+            // A partial head or body can never finish now; an upload in
+            // progress is dropped, which removes its temporary file.
+            State::Head | State::Body(_) => self.close_when_sent(),
             State::Linger => self.state = State::Closed,
             State::Drain(_) | State::Closed => {}
         }
     }
 
+    fn close_when_sent(&mut self) {
+        self.state = if self.out.is_empty() { State::Closed } else { State::Drain(AfterDrain::Close) };
+    }
+
+    /// Enough output is queued: parse no more requests until it drains.
+    fn backpressured(&self) -> bool {
+        self.out.pending() >= OUT_HIGH_WATER
+    }
+
+    /// At EOF, the unfinished head is parsed once more, whatever was
+    /// skipped: if it is already malformed the client gets the same 400 it
+    /// would have got had the bytes come in one piece. True if it failed.
+    fn rejects_partial_head(&mut self, cx: &mut Shared) -> bool {
+        match parse::parse_head(self.input.bytes(), &cx.settings.parse) {
+            Err(e) => {
+                self.fail(e, cx);
+                true
+            }
+            Ok(_) => false,
+        }
+    }
+
     /// Parses one head if a whole one is buffered. Returns true on progress.
     fn process_head(&mut self, cx: &mut Shared) -> bool {
-        if self.out.pending() >= OUT_HIGH_WATER {
-            return false; // backpressure: answer more only once this drains
+        if self.backpressured() {
+            return false; // answer more only once this drains
         }
         let bytes = self.input.bytes();
         if bytes.is_empty() {
@@ -444,10 +477,20 @@ impl Conn {
     }
 
     fn fail_with(&mut self, status: u16, cx: &mut Shared) {
+        self.head_started = None;
+        if let State::Body(rx) = &self.state
+            && matches!(rx.sink, Sink::Discard)
+        {
+            // This request was answered before its body (which we only
+            // read to stay in sync): one request, one response. The stream
+            // is out of sync now, so close after what is queued.
+            log::debug!("discarded body failed ({status}); closing");
+            self.state = State::Drain(AfterDrain::Linger);
+            return;
+        }
         let resp = Response::error(status);
         queue(resp, ReqInfo::UNKNOWN, false, &mut self.out, cx);
         self.state = State::Drain(AfterDrain::Linger);
-        self.head_started = None;
     }
 
     /// Socket errors end the connection; disconnects are routine.

@@ -283,3 +283,78 @@ fn a_slow_head_is_parsed_again_only_when_a_line_completes() {
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!(responses(&io.written), [(200, b"slow".to_vec())]);
 }
+
+/// Drives `c` as the server does after one readable edge: resume while it
+/// yielded, and nothing else (no further event will come).
+fn one_edge(c: &mut Conn, io: &mut MemStream, cx: &mut Shared) {
+    c.on_ready(io, true, false, cx);
+    let mut resumes = 0;
+    while c.yielded() {
+        c.resume(io, cx);
+        resumes += 1;
+        assert!(resumes < 10_000, "no progress");
+    }
+}
+
+#[test]
+fn requests_held_back_by_the_output_mark_are_answered_without_another_event() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    // "/" answers ~170 bytes for 27: one read fills the output past the mark.
+    io.push(&get("/").repeat(2000));
+    one_edge(&mut c, &mut io, &mut cx);
+    let got = responses(&io.written);
+    assert_eq!(got.len(), 2000, "every pipelined request answered");
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn eof_after_many_pipelined_requests_answers_them_all_then_closes() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(&get("/").repeat(2000));
+    io.push_eof();
+    c.on_read_closed();
+    one_edge(&mut c, &mut io, &mut cx);
+    assert_eq!(responses(&io.written).len(), 2000);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn malformed_partial_head_at_eof_gets_its_400_as_if_whole() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    // The second piece has no line end, so it is not parsed on arrival.
+    io.push(b"GET / HTTP/1.1\r\nHo");
+    c.on_ready(&mut io, true, false, &mut cx);
+    io.push(b"st\x01: x");
+    io.push_eof();
+    c.on_read_closed();
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written).iter().map(|r| r.0).collect::<Vec<_>>(), [400]);
+}
+
+#[test]
+fn a_discarded_body_that_fails_gets_no_second_response() {
+    for bad_body in [&b"zz\r\n"[..], b"5\r\nabcdeXX"] {
+        let (mut io, mut cx) = (MemStream::new(), shared());
+        let mut c = Conn::new(cx.now);
+        io.push(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+        io.push(bad_body);
+        c.on_ready(&mut io, true, false, &mut cx);
+        let got = responses(&io.written);
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), [200], "{:?}", String::from_utf8_lossy(bad_body));
+        assert!(io.shut_write, "closed gracefully: the stream is out of sync");
+    }
+}
+
+#[test]
+fn a_stalled_discarded_body_times_out_without_a_408_after_the_200() {
+    let (mut io, mut cx) = (MemStream::new(), shared());
+    let mut c = Conn::new(cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    c.on_ready(&mut io, true, false, &mut cx);
+    cx.now = c.deadline(&cx).unwrap();
+    c.on_timeout(&mut io, &mut cx);
+    assert_eq!(responses(&io.written).iter().map(|r| r.0).collect::<Vec<_>>(), [200]);
+}
