@@ -123,6 +123,12 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
             Ok(Parsed::Complete(head, len))
         }
         Err(httparse::Error::TooManyHeaders) => Err(HttpError::HeadersTooLarge),
+        // httparse refuses `HTTP/2` before the `.0` arrives: wait for the
+        // line, so the answer (400 or 505) never depends on the split.
+        Err(httparse::Error::Version) if version_may_continue(buf) => {
+            check_partial(buf, limits)?;
+            Ok(Parsed::Partial)
+        }
         Err(httparse::Error::Version) => Err(version_error(buf)),
         Err(e) => Err(HttpError::BadRequest(parse_error_reason(e))),
     }
@@ -146,6 +152,22 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
 
 fn unknown_method() -> HttpError {
     HttpError::NotImplemented("unknown method")
+}
+
+/// The request line is unfinished and its last word could still become a
+/// well-formed `HTTP/d.d`.
+fn version_may_continue(buf: &[u8]) -> bool {
+    let line = buf.trim_ascii_start();
+    if line.iter().any(|&b| b == b'\r' || b == b'\n') || !line.contains(&b' ') {
+        return false;
+    }
+    let word = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
+    word.len() < 8
+        && word.iter().enumerate().all(|(i, &b)| match i {
+            5 | 7 => b.is_ascii_digit(),
+            6 => b == b'.',
+            _ => b == b"HTTP/"[i],
+        })
 }
 
 /// `HTTP/2.0` is well-formed but unsupported (505); `FOO/1.1`, no version at
@@ -243,7 +265,8 @@ fn read_header<'a>(h: &httparse::Header<'a>, head: &mut Head<'a>, seen: &mut See
             seen.close |= token.eq_ignore_ascii_case(b"close");
             seen.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
         }
-    } else if name.eq_ignore_ascii_case("expect") {
+    } else if name.eq_ignore_ascii_case("expect") && head.http11 {
+        // HTTP/1.0 has no expectations: RFC 9110 §10.1.1 says ignore them.
         if !value.eq_ignore_ascii_case(b"100-continue") {
             return Err(HttpError::ExpectationFailed);
         }

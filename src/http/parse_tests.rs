@@ -222,3 +222,33 @@ fn limits_are_enforced_while_the_head_is_still_arriving() {
     wire.resize(16000, b'a');
     assert_eq!(parse(&wire), Ok(Parsed::Partial));
 }
+
+#[test]
+fn an_unsupported_version_is_505_however_the_line_is_split() {
+    let wire = b"GET / HTTP/2.0\r\nHost: x\r\n\r\n";
+    for cut in 1..wire.len() {
+        match parse(&wire[..cut]) {
+            Ok(Parsed::Partial) => {}
+            // Once the version is whole the answer is final, and the same.
+            Err(HttpError::VersionNotSupported) if cut >= b"GET / HTTP/2.0".len() => {}
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    assert_eq!(parse(wire), Err(HttpError::VersionNotSupported));
+    // Not on its way to HTTP/d.d: refused at once.
+    assert!(matches!(parse(b"GET / HTTP/x"), Err(HttpError::BadRequest(_))));
+    assert!(matches!(parse(b"GET / HTTQ"), Err(HttpError::BadRequest(_))));
+}
+
+#[test]
+fn http_10_expectations_are_ignored() {
+    for expect in ["100-continue", "something-else"] {
+        let wire = format!("POST / HTTP/1.0\r\nExpect: {expect}\r\nContent-Length: 1\r\n\r\n");
+        let Ok(Parsed::Complete(head, _)) = parse(wire.as_bytes()) else { panic!("{expect}: refused") };
+        assert!(!head.expect_continue, "{expect}");
+    }
+    let Ok(Parsed::Complete(head, _)) = parse(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n") else {
+        panic!()
+    };
+    assert!(head.expect_continue);
+}
