@@ -45,6 +45,14 @@ impl Deadlines {
         }
     }
 
+    /// Drops the entries `live` says are stale. Entries of closed
+    /// connections otherwise wait until they fire (up to the keep-alive
+    /// timeout), so under a high connection rate the loop compacts the heap
+    /// once it outgrows the connections it serves: O(n), amortised O(1).
+    pub fn retain(&mut self, mut live: impl FnMut(Instant, Owner) -> bool) {
+        self.heap.retain(|Reverse((at, owner))| live(*at, *owner));
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -73,5 +81,19 @@ mod tests {
         assert_eq!(d.timeout(t0 + Duration::from_secs(9)), Some(Duration::ZERO));
         assert_eq!(d.pop_due(t0 + Duration::from_secs(9)).map(|e| e.1), Some(a));
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn retain_drops_stale_entries_and_keeps_the_order() {
+        let t0 = Instant::now();
+        let mut d = Deadlines::default();
+        for key in 0..10 {
+            d.push(t0 + Duration::from_secs(10 - key as u64), Owner { key, serial: 0 });
+        }
+        d.retain(|_, o| o.key % 2 == 0);
+        assert_eq!(d.len(), 5);
+        let order: Vec<usize> =
+            std::iter::from_fn(|| d.pop_due(t0 + Duration::from_secs(99)).map(|e| e.1.key)).collect();
+        assert_eq!(order, [8, 6, 4, 2, 0]);
     }
 }

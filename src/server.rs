@@ -39,6 +39,9 @@ const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// Readiness events taken per poll.
 const EVENTS_CAPACITY: usize = 1024;
+/// Stale deadline entries tolerated beyond two per connection before the
+/// heap is compacted (see [`Deadlines::retain`]).
+const DEADLINE_SLACK: usize = 1024;
 /// After EMFILE and friends, wait this long before accepting again rather
 /// than spinning on a listener that stays readable.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -374,6 +377,11 @@ impl Worker {
                 let e = self.conns.remove(key);
                 log::debug!("close #{}", e.serial);
             }
+        }
+        if self.deadlines.len() > 2 * self.conns.len() + DEADLINE_SLACK {
+            let conns = &self.conns;
+            self.deadlines
+                .retain(|at, o| conns.get(o.key).is_some_and(|e| e.serial == o.serial && e.queued == Some(at)));
         }
         if self.accept_paused && self.conns.len() < self.max_connections {
             self.accept_paused = false;
