@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds loophttp in release mode (quietly; instant when already built) and
-# runs it with the given flags, from any working directory.
+# runs it with the given flags. Works from any working directory, and
+# relative paths in the flags (--directory ./public) mean the caller's.
 set -e
-cd "$(dirname "$0")"
-cargo build --release --quiet --locked
-exec ./target/release/loophttp "$@"
+here="$(cd "$(dirname "$0")" && pwd)"
+cargo build --release --quiet --locked --manifest-path "$here/Cargo.toml"
+exec "$here/target/release/loophttp" "$@"
