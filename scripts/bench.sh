@@ -2,12 +2,14 @@
 # Benchmark loophttp against nginx with wrk, on loopback.
 #
 # Usage: scripts/bench.sh [--rounds N] [--duration S] [--workers N] [--smoke]
-#                         [--scenarios a,b,...]
+#                         [--scenarios a,b,...] [--floor]
 # Environment (flags win): ROUNDS (3), DURATION seconds per run (5),
 #   WORKERS (1; >1 or 0 = unpinned multi-worker run), SMOKE=1 (1 round of 2 s,
 #   fails on any error), SCENARIOS (comma list, default all),
 #   LOOPHTTP_BIN (use this binary, skip the build), KEEP_TMP=1 (keep temp dir),
-#   RESULTS=FILE (copy the raw per-run JSON lines there).
+#   RESULTS=FILE (copy the raw per-run JSON lines there), FLOOR=1 (also run
+#   examples/floor.rs, a bare mio loop answering a fixed response, in the
+#   keep-alive /echo scenarios: the practical floor, measured in the same run).
 #
 # Both servers get the same content and run on free loopback ports; with
 # WORKERS=1 on a machine with >= 2 cores each server is pinned to core 1 and
@@ -25,8 +27,9 @@ DURATION=${DURATION:-5}
 WORKERS=${WORKERS:-1}
 SMOKE=${SMOKE:-0}
 SCENARIOS=${SCENARIOS:-}
+FLOOR=${FLOOR:-0}
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
     case $1 in
@@ -35,6 +38,7 @@ while (($#)); do
         --workers) WORKERS=$2; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
+        --floor) FLOOR=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -135,6 +139,16 @@ start_bg "$TMPD/nginx.log" "${PIN_SERVER[@]}" nginx -p "$TMPD/nginx/" -c "$TMPD/
 PID_N=$LAST_PID
 wait_ready nginx "$PID_N" "http://127.0.0.1:$PORT_N/echo/abc" "$TMPD/nginx/nginx-error.log"
 
+PID_F="" PORT_F=""
+if [[ $FLOOR == 1 ]]; then
+    log "building examples/floor.rs ..."
+    (cd "$ROOT" && cargo build --release --quiet --example floor) || die "cargo build --example floor failed"
+    PORT_F=$(free_port 18082 "$PORT_L" "$PORT_N")
+    start_bg "$TMPD/floor.log" "${PIN_SERVER[@]}" "$ROOT/target/release/examples/floor" --host 127.0.0.1 --port "$PORT_F"
+    PID_F=$LAST_PID
+    wait_ready floor "$PID_F" "http://127.0.0.1:$PORT_F/echo/abc" "$TMPD/floor.log"
+fi
+
 # Same content from both?
 for path in /echo/abc / /files/1k.bin /files/10m.bin; do
     a=$(curl -s --max-time 5 "http://127.0.0.1:$PORT_L$path" | cksum)
@@ -199,8 +213,15 @@ done
 for ((round = 1; round <= ROUNDS; round++)); do
     for s in "${RUN_SCENARIOS[@]}"; do
         IFS='|' read -r name path conns kind <<<"$s"
-        for server in loophttp nginx; do
-            if [[ $server == loophttp ]]; then pid=$PID_L port=$PORT_L; else pid=$PID_N port=$PORT_N; fi
+        servers=(loophttp nginx)
+        # The floor answers only keep-alive /echo requests correctly.
+        [[ -n $PID_F && $path == /echo/* && $kind != close ]] && servers+=(floor)
+        for server in "${servers[@]}"; do
+            case $server in
+                loophttp) pid=$PID_L port=$PORT_L ;;
+                nginx) pid=$PID_N port=$PORT_N ;;
+                floor) pid=$PID_F port=$PORT_F ;;
+            esac
             alive "$pid" || die "$server (pid $pid) died before $name round $round"
             out=$TMPD/wrk-$name-$server-$round.txt
             before=$(cpu_ticks "$pid")

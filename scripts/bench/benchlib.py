@@ -88,6 +88,13 @@ def fmt_pct(x):
     return "-" if x is None else "%.0f%%" % x
 
 
+def cpu_ratio(a, b):
+    """CPU µs/req of a over b, formatted; '-' when either is missing."""
+    if not a or not b or not a["cpu_us"] or not b["cpu_us"]:
+        return "-"
+    return "%.2f" % (a["cpu_us"] / b["cpu_us"])
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -136,10 +143,14 @@ def report(path, smoke):
             scenarios.append(r["scenario"])
             conns[r["scenario"]] = r["conns"]
 
+    with_floor = any(r["server"] == "floor" for r in rows)
     head = ["scenario", "conns",
             "loophttp req/s", "loophttp MiB/s", "nginx req/s", "nginx MiB/s",
             "ratio L/N (median)",
-            "CPU µs/req L", "CPU µs/req N",
+            "CPU µs/req L", "CPU µs/req N", "CPU L/N"]
+    if with_floor:
+        head += ["CPU µs/req floor", "CPU L/floor"]
+    head += [
             "p50 L", "p50 N", "p99 L", "p99 N", "wrk CPU L/N", "other CPU",
             "errors L / N"]
     out = [head]
@@ -147,11 +158,11 @@ def report(path, smoke):
     all_other = []
     for s in scenarios:
         S = {}
-        for srv in ("loophttp", "nginx"):
+        for srv in ("loophttp", "nginx", "floor"):
             runs = sorted((r for r in rows if r["scenario"] == s and r["server"] == srv),
                           key=lambda r: r["round"])
             S[srv] = summarise(runs, clk_tck) if runs else None
-        L, N = S["loophttp"], S["nginx"]
+        L, N, F = S["loophttp"], S["nginx"], S["floor"]
         ratio = None
         if L and N:
             ratios = [a / b for a, b in zip(L["rps"], N["rps"]) if b]
@@ -180,18 +191,21 @@ def report(path, smoke):
         def g(x, k, f):
             return f(x[k]) if x and x[k] is not None else "-"
 
-        out.append([s, str(conns[s]),
-                    g(L, "rps_med", fmt_rate), g(L, "mbs_med", fmt_rate),
-                    g(N, "rps_med", fmt_rate), g(N, "mbs_med", fmt_rate),
-                    "%.2f" % ratio if ratio is not None else "-",
-                    g(L, "cpu_us", fmt_cpu), g(N, "cpu_us", fmt_cpu),
-                    g(L, "p50", fmt_lat), g(N, "p50", fmt_lat),
-                    g(L, "p99", fmt_lat), g(N, "p99", fmt_lat),
-                    "%s/%s" % (g(L, "wrk_pct", fmt_pct), g(N, "wrk_pct", fmt_pct)),
-                    fmt_pct(max([x["other_max"] for x in (L, N)
-                                 if x and x["other_max"] is not None], default=None)),
-                    "%s / %s" % (errstr(L), errstr(N))])
-        for x in (L, N):
+        row = [s, str(conns[s]),
+               g(L, "rps_med", fmt_rate), g(L, "mbs_med", fmt_rate),
+               g(N, "rps_med", fmt_rate), g(N, "mbs_med", fmt_rate),
+               "%.2f" % ratio if ratio is not None else "-",
+               g(L, "cpu_us", fmt_cpu), g(N, "cpu_us", fmt_cpu), cpu_ratio(L, N)]
+        if with_floor:
+            row += [g(F, "cpu_us", fmt_cpu), cpu_ratio(L, F)]
+        row += [g(L, "p50", fmt_lat), g(N, "p50", fmt_lat),
+                g(L, "p99", fmt_lat), g(N, "p99", fmt_lat),
+                "%s/%s" % (g(L, "wrk_pct", fmt_pct), g(N, "wrk_pct", fmt_pct)),
+                fmt_pct(max([x["other_max"] for x in (L, N, F)
+                             if x and x["other_max"] is not None], default=None)),
+                "%s / %s" % (errstr(L), errstr(N))]
+        out.append(row)
+        for x in (L, N, F):
             if x:
                 all_other.extend(x["others"])
 
@@ -212,6 +226,11 @@ def report(path, smoke):
     print("req/s, MiB/s, p50, p99: median over rounds; ratio: median of the per-round "
           "loophttp/nginx req/s ratios; CPU µs/req: server utime+stime (all its "
           "processes) summed over rounds / requests completed.")
+    print("CPU L/N: loophttp's CPU µs/req over nginx's (the issue's targets: <= 0.85 for "
+          "small keep-alive responses, <= 1 for files and connection-per-request).")
+    if with_floor:
+        print("floor: examples/floor.rs, a bare mio loop answering a fixed response of the "
+              "same size without parsing; CPU L/floor is how far above that floor loophttp is.")
     print("wrk CPU: median share of one core used by wrk (near 100% = the client, "
           "not the server, is the bottleneck); other CPU: worst share of all cores "
           "used by other processes during the scenario's runs.")
