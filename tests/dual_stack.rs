@@ -50,15 +50,36 @@ fn ipv4_and_ipv6_keep_alive_clients_interleave() {
     }
 }
 
+/// Sends one request on `c` and returns the server's "open #N from PEER"
+/// debug line for it: the only place the server says whom it accepted.
+fn accepted_as(b: &mut LoggedBin, c: &mut Client) -> String {
+    let port = c.stream().local_addr().unwrap().port();
+    assert_eq!(echo_over(c, "who").body, b"who");
+    let suffix = format!(":{port}");
+    let line = b.wait_for_line(Duration::from_secs(5), |l| l.contains(" open #") && l.ends_with(&suffix));
+    let line = line.unwrap_or_else(|| panic!("no \"open #N from ...{suffix}\" line; log: {:#?}", b.lines));
+    line.split(" from ").nth(1).expect("peer address").to_string()
+}
+
 #[test]
-fn ipv4_client_is_seen_as_ipv4_mapped_on_the_same_port() {
-    let s = TestServer::start();
-    let mut c4 = s.client();
-    assert_eq!(c4.stream().peer_addr().unwrap().port(), s.port);
-    assert_eq!(echo_over(&mut c4, "mapped").body, b"mapped");
-    if let Some(mut c6) = s.client_v6() {
-        assert_eq!(c6.stream().peer_addr().unwrap().port(), s.port, "one listener, one port");
+fn ipv4_client_is_seen_as_ipv4_mapped_by_the_dual_stack_listener() {
+    let mut b = LoggedBin::start(&["--log-level", "debug"]);
+    let dual = b.lines.iter().any(|l| l.contains("listening on") && l.contains("dual-stack"));
+    let mut c4 = Client::connect(([127, 0, 0, 1], b.port).into());
+    let me = c4.stream().local_addr().unwrap();
+    let peer = accepted_as(&mut b, &mut c4);
+    if !have_ipv6_loopback() {
+        println!("note: no IPv6 loopback on this host; the listener is IPv4 only");
+        assert_eq!(peer, me.to_string(), "an IPv4 listener sees the client's own address");
+        return;
     }
+    assert!(dual, "default host :: should be dual-stack on a host with IPv6; log: {:#?}", b.lines);
+    // One AF_INET6 socket serves both families: the kernel hands it the
+    // IPv4 client as ::ffff:127.0.0.1, with the client's own port.
+    assert_eq!(peer, format!("[::ffff:127.0.0.1]:{}", me.port()));
+    let mut c6 = Client::connect((Ipv6Addr::LOCALHOST, b.port).into());
+    let me6 = c6.stream().local_addr().unwrap();
+    assert_eq!(accepted_as(&mut b, &mut c6), me6.to_string(), "an IPv6 client is seen as itself");
 }
 
 #[test]

@@ -283,3 +283,81 @@ pub fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// The real binary on port 0 with its whole log captured: a thread reads
+/// stderr line by line (so the pipe never fills and stalls the server) and
+/// every line, the startup ones included, can be searched with a deadline.
+pub struct LoggedBin {
+    pub child: Child,
+    pub port: u16,
+    /// Every line received so far, in order.
+    pub lines: Vec<String>,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl LoggedBin {
+    pub fn start(args: &[&str]) -> LoggedBin {
+        LoggedBin::start_with(args, |_| {})
+    }
+
+    /// Like [`LoggedBin::start`], with the command changed by `adjust` first
+    /// (resource limits, environment).
+    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> LoggedBin {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loophttp"));
+        cmd.args(["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        adjust(&mut cmd);
+        let mut child = cmd.spawn().expect("start loophttp");
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut bin = LoggedBin { child, port: 0, lines: Vec::new(), rx };
+        let Some(line) = bin.wait_for_line(IO_TIMEOUT, |l| l.contains("listening on ")) else {
+            panic!("loophttp did not start listening; log: {:#?}", bin.lines);
+        };
+        let addr = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).expect("address");
+        bin.port = addr.trim_end_matches(':').parse::<SocketAddr>().expect("socket address in log").port();
+        bin
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Takes the lines logged so far without waiting.
+    pub fn collect(&mut self) -> &[String] {
+        self.lines.extend(self.rx.try_iter());
+        &self.lines
+    }
+
+    /// The first line (already seen or arriving within `within`) matching
+    /// `pred`; None if none came in time or the log ended.
+    pub fn wait_for_line(&mut self, within: Duration, mut pred: impl FnMut(&str) -> bool) -> Option<String> {
+        if let Some(l) = self.lines.iter().find(|l| pred(l)) {
+            return Some(l.clone());
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.rx.recv_timeout(left).ok()?;
+            self.lines.push(line);
+            let line = self.lines.last().expect("just pushed");
+            if pred(line) {
+                return Some(line.clone());
+            }
+        }
+    }
+}
+
+impl Drop for LoggedBin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
