@@ -12,7 +12,7 @@ use std::net::Shutdown;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -191,6 +191,27 @@ fn if_modified_since_last_modified_gives_304_and_an_older_date_200() {
     assert_eq!(fetch(&s, "GET", "/files/m.bin", &[&format!("If-Modified-Since: {lm}")]).status, 304);
     let old = fetch(&s, "GET", "/files/m.bin", &["If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT"]);
     assert_eq!((old.status, old.body.as_slice()), (200, &b"dated"[..]));
+}
+
+#[test]
+fn file_dated_before_1970_is_served_and_the_server_lives_on() {
+    let s = TestServer::start();
+    let path = s.dir().join("old.txt");
+    fs::write(&path, b"from 1965").unwrap();
+    // 1965-01-01T00:00:00Z: earlier than any date HTTP can express.
+    let y1965 = UNIX_EPOCH - Duration::from_secs(157_766_400);
+    fs::File::options().write(true).open(&path).unwrap().set_modified(y1965).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), y1965, "the filesystem kept the date");
+    let epoch = "Thu, 01 Jan 1970 00:00:00 GMT";
+    let r = s.get("/files/old.txt");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"from 1965"[..]));
+    assert_eq!(r.header("last-modified"), Some(epoch), "the earliest HTTP date stands in");
+    assert_eq!(fetch(&s, "HEAD", "/files/old.txt", &[]).header("last-modified"), Some(epoch));
+    // The conditions compare against the date as sent.
+    assert_eq!(fetch(&s, "GET", "/files/old.txt", &[&format!("If-Modified-Since: {epoch}")]).status, 304);
+    let part = fetch(&s, "GET", "/files/old.txt", &["Range: bytes=0-3", &format!("If-Range: {epoch}")]);
+    assert_eq!((part.status, part.body.as_slice()), (206, &b"from"[..]));
+    assert_eq!(s.get("/echo/alive").body, b"alive", "the worker survived");
 }
 
 #[test]

@@ -10,10 +10,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::http::response::{ETag, Validators};
 use crate::http::{Head, Method};
 
+/// Seconds from the epoch to 9999-12-31T23:59:59Z, the last instant an HTTP
+/// date (four-digit year) can name.
+const HTTP_DATE_MAX_SECS: u64 = 253_402_300_799;
+
 pub(super) fn validators(meta: &Metadata) -> Validators {
-    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-    let mtime_nanos = modified.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    Validators { etag: ETag { size: meta.len(), mtime_nanos, inode: meta.ino() }, modified }
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let mtime_nanos = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    Validators { etag: ETag { size: meta.len(), mtime_nanos, inode: meta.ino() }, modified: http_date_range(mtime) }
+}
+
+/// The file time as Last-Modified can carry it: HTTP dates run from 1970 to
+/// year 9999, and formatting one outside that range panics (httpdate), so a
+/// file dated earlier (`touch -d 1965-01-01`) says 1970-01-01 and one dated
+/// later says 9999-12-31. The conditions compare against this same value,
+/// so what a client sends back from Last-Modified still matches.
+fn http_date_range(t: SystemTime) -> SystemTime {
+    t.clamp(UNIX_EPOCH, UNIX_EPOCH + Duration::from_secs(HTTP_DATE_MAX_SECS))
 }
 
 /// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins; If-Modified-Since only
@@ -209,6 +222,43 @@ mod tests {
         assert_eq!(ranged(Some(SECOND_1)), part, "exact Last-Modified");
         assert_eq!(ranged(Some(SECOND_2)), Whole, "any other date");
         assert_eq!(ranged(Some(b"garbage")), Whole);
+    }
+
+    #[test]
+    fn file_times_outside_http_dates_are_clamped_and_format_without_panic() {
+        let latest = UNIX_EPOCH + Duration::from_secs(HTTP_DATE_MAX_SECS);
+        let cases = [
+            (UNIX_EPOCH - Duration::from_secs(157_766_400), "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (UNIX_EPOCH - Duration::from_nanos(1), "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (UNIX_EPOCH + Duration::from_secs(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT"),
+            (latest, "Fri, 31 Dec 9999 23:59:59 GMT"),
+            (latest + Duration::from_secs(1), "Fri, 31 Dec 9999 23:59:59 GMT"),
+            (latest + Duration::from_secs(1 << 40), "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(httpdate::fmt_http_date(http_date_range(t)), want, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn if_modified_since_outside_http_dates_is_ignored_without_panic() {
+        let v = Validators { etag: ETAG, modified: UNIX_EPOCH };
+        let cases: &[(&[u8], bool)] = &[
+            (b"Thu, 01 Jan 1969 23:59:59 GMT", false),
+            (b"Sat, 01 Jan 10000 00:00:00 GMT", false),
+            (b"Fri, 31 Dec 9999 23:59:59 GMT", true),
+            (b"Mon, 31 Feb 2025 00:00:00 GMT", false),
+            (b"Thu, 00 Jan 1970 00:00:00 GMT", false),
+            (b"Sunday, 06-Nov-94 08:49:37 GMT", true),
+            (b"Sun Nov  6 08:49:37 1994", true),
+            (b"\xff\xfe", false),
+            (b"", false),
+        ];
+        for &(date, is_304) in cases {
+            let head = Head { if_modified_since: Some(date), range: Some(b"bytes=0-1"), if_range: Some(date), ..get() };
+            assert_eq!(not_modified(&head, &v), is_304, "{:?}", String::from_utf8_lossy(date));
+            assert_eq!(requested_range(&head, &v, 100), RangeAnswer::Whole, "{:?}", String::from_utf8_lossy(date));
+        }
     }
 
     #[test]
