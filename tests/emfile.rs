@@ -33,6 +33,9 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 1000 / per_second)
 }
 
+/// A flood client and its number.
+type Numbered = (usize, Client);
+
 /// True if a response has arrived on `c` (checked without waiting).
 fn answered(c: &Client) -> bool {
     let s = c.reader.get_ref();
@@ -88,7 +91,7 @@ fn at_emfile_the_server_backs_off_instead_of_spinning_and_recovers() {
     );
 
     // The accepted clients were served all along; the others wait.
-    let (mut served, mut waiting): (Vec<(usize, Client)>, Vec<(usize, Client)>) =
+    let (mut served, mut waiting): (Vec<Numbered>, Vec<Numbered>) =
         flood.into_iter().enumerate().partition(|(_, c)| answered(c));
     println!("{} clients served at the limit, {} waiting in the backlog", served.len(), waiting.len());
     assert!(!served.is_empty() && !waiting.is_empty(), "{} served of {FLOOD}", served.len());
