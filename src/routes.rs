@@ -90,14 +90,14 @@ impl Routes {
     }
 }
 
-/// The answer once an upload's whole body has arrived: POST → 201, PUT → 201
-/// when created, 204 when it replaced a file.
+/// The answer once an upload's whole body has arrived, the same for POST and
+/// PUT: 201 when the file was created, 204 when it replaced one.
 pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
     match upload.commit() {
-        Ok(true) if method == Method::Put => Response::new(204),
-        Ok(_) => Response::text(201, &b"Created"[..]),
+        Ok(true) => Response::new(204),
+        Ok(false) => Response::text(201, &b"Created"[..]),
         Err(e) => {
-            log::warn!("upload commit failed: {e}");
+            log::warn!("{} upload commit failed: {e}", method.as_str());
             Response::error(500)
         }
     }

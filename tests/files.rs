@@ -145,13 +145,19 @@ fn upload_and_downloads_pipelined_on_one_connection_stay_in_order() {
 }
 
 #[test]
-fn put_creates_with_201_then_replaces_with_204() {
+fn post_and_put_create_with_201_then_replace_with_204() {
     let s = TestServer::start();
-    assert_eq!(upload(&s, "PUT", "/files/p.bin", b"first").status, 201);
-    assert_eq!(upload(&s, "PUT", "/files/p.bin", b"second").status, 204);
-    assert_eq!(s.get("/files/p.bin").body, b"second");
-    assert_eq!(upload(&s, "POST", "/files/p.bin", b"third").status, 201, "POST is always 201");
-    assert_eq!(s.get("/files/p.bin").body, b"third");
+    for method in ["POST", "PUT"] {
+        let path = format!("/files/{method}.bin");
+        let created = upload(&s, method, &path, b"first");
+        assert_eq!((created.status, created.reason.as_str()), (201, "Created"), "{method} creating");
+        let replaced = upload(&s, method, &path, b"second");
+        assert_eq!((replaced.status, replaced.reason.as_str()), (204, "No Content"), "{method} replacing");
+        assert_eq!(replaced.header("content-length"), None, "a 204 has no body");
+        assert_eq!(s.get(&path).body, b"second", "{method}");
+    }
+    assert_eq!(upload(&s, "POST", "/files/PUT.bin", b"third").status, 204, "POST replaces a PUT file");
+    assert_eq!(s.get("/files/PUT.bin").body, b"third");
 }
 
 #[test]
