@@ -20,9 +20,10 @@
 //! ```
 //!
 //! Output is a byte queue plus at most one file being sent with `sendfile`.
-//! Small responses to pipelined requests are appended to the queue and
-//! written with one call; a file response stops parsing (`Drain`) until it is
-//! sent, which keeps responses in order. Interest follows from the state in
+//! Small responses to pipelined requests (small files included: they are
+//! read into the queue) are appended and written with one call; a file sent
+//! with `sendfile` stops parsing (`Drain`) until it is out, which keeps
+//! responses in order. Interest follows from the state in
 //! one function, [`Conn::want`]; the time limit likewise from [`Conn::deadline`].
 
 mod buffers;
