@@ -32,8 +32,11 @@ use crate::sys;
 /// Longest file name accepted (Linux's NAME_MAX).
 pub const MAX_NAME: usize = 255;
 /// Compressible files up to this size are gzip-compressed in memory when the
-/// client accepts gzip; larger ones are streamed as they are.
-pub const GZIP_INLINE_MAX: u64 = 1024 * 1024;
+/// client accepts gzip; larger ones are streamed as they are. Compression
+/// runs inside the loop, stalling every other client while it does, and the
+/// compressed body stays in memory until a slow reader takes it. Deflating
+/// 1 MiB takes milliseconds; 128 KiB keeps both the stall and the memory small.
+pub const GZIP_INLINE_MAX: u64 = 128 * 1024;
 
 /// Why a name was refused: always a 400.
 #[derive(Debug, PartialEq, Eq)]
