@@ -63,9 +63,12 @@ pub struct FileStore {
 }
 
 impl FileStore {
+    /// Opens the directory and removes uploads that processes killed
+    /// earlier left behind.
     pub fn new(dir: &Path) -> io::Result<FileStore> {
         let dir = fs::canonicalize(dir)?;
         let fd = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&dir)?;
+        upload::remove_leftovers(&dir);
         Ok(FileStore { dir, dir_fd: Arc::new(fd.into()) })
     }
 

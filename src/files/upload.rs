@@ -7,8 +7,9 @@ use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{FileStore, io_status};
@@ -48,6 +49,47 @@ impl FileStore {
     }
 }
 
+/// Removes the temporary files of loophttp processes that no longer run:
+/// killed (SIGKILL, a crash, power loss) before [`Upload`]'s `Drop` could,
+/// they can never be finished. Those of running processes, this one
+/// included, are kept: they may be uploads in flight. A process is running
+/// if `/proc/PID` exists, so a reused PID keeps a leftover (harmless), and
+/// a loophttp in another PID namespace sharing the directory must not be
+/// uploading at our start. Without `/proc` nothing is removed.
+pub(super) fn remove_leftovers(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            log::warn!("look for leftover uploads in {}: {e}", dir.display());
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = temp_pid(entry.file_name().as_bytes()) else { continue };
+        if Path::new(&format!("/proc/{pid}")).exists() || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => log::info!("removed {}: an upload left by process {pid}, which is gone", entry.path().display()),
+            Err(e) => log::warn!("remove leftover upload {}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// The PID in a temporary name `{TEMP_PREFIX}{pid}-{n}`.
+fn temp_pid(name: &[u8]) -> Option<u32> {
+    let rest = std::str::from_utf8(name.strip_prefix(TEMP_PREFIX.as_bytes())?).ok()?;
+    let (pid, n) = rest.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(n) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// A body being received into a temporary file. Dropping it without
 /// [`Upload::commit`] removes the temporary file: nothing partial remains.
 #[derive(Debug)]
@@ -78,9 +120,9 @@ impl Upload {
     /// for it. Otherwise the whole body sits dirty in the page cache until
     /// [`Upload::commit`]'s `fsync`, which then writes all of it while the
     /// loop, and every client on it, waits: a body at the default 64 MiB
-    /// limit is a second's work for a disk that writes 64 MB/s. Started as the body arrives, the writes
-    /// overlap the network and the `fsync` has only the tail left (and waits
-    /// for what is still in flight). `sync_file_range` makes no durability
+    /// limit is a second's work for a disk that writes 64 MB/s. Started as
+    /// the body arrives, the writes overlap the network and the `fsync` has
+    /// only the tail left (and waits for what is still in flight). `sync_file_range` makes no durability
     /// promise, which is why `commit` still syncs; it can block briefly when
     /// the disk's request queue is full. Its failure costs only that head
     /// start, so it is logged, not returned.
@@ -144,6 +186,43 @@ mod tests {
         assert!(up.commit().unwrap());
         assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn leftovers_of_processes_gone_are_removed_and_the_rest_kept() {
+        // PIDs stay below pid_max, which can be at most 2^22 (the kernel's
+        // PID_MAX_LIMIT): no process ever has this one.
+        let gone: u32 = 1 << 22;
+        let pid_max: u32 = fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+        assert!(gone >= pid_max);
+        let dir = tempfile::tempdir().unwrap();
+        let name = |pid: u32, n: u32| format!("{TEMP_PREFIX}{pid}-{n}");
+        let kept = [name(std::process::id(), 0), format!("{TEMP_PREFIX}x-1"), name(1, 7), "notes.txt".into()];
+        for f in kept.iter().chain(&[name(gone, 0), name(gone, 1)]) {
+            fs::write(dir.path().join(f), b"partial").unwrap();
+        }
+        fs::create_dir(dir.path().join(name(gone, 2))).unwrap(); // not ours to remove
+        FileStore::new(dir.path()).unwrap();
+        let mut left: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        let mut want: Vec<String> = kept.into_iter().chain([name(gone, 2)]).collect();
+        want.sort();
+        assert_eq!(left, want);
+    }
+
+    #[test]
+    fn temp_names_give_their_pid() {
+        assert_eq!(temp_pid(b".loophttp-upload-123-4"), Some(123));
+        for bad in [
+            &b".loophttp-upload-123"[..],
+            b".loophttp-upload--4",
+            b".loophttp-upload-1-",
+            b"x-1-2",
+            b".loophttp-upload-1-2x",
+        ] {
+            assert_eq!(temp_pid(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     /// `struct cachestat` of cachestat(2) (Linux 6.5): page-cache state of a
