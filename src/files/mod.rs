@@ -86,9 +86,9 @@ impl FileStore {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EXDEV)) => {
                 return self.open_resolved(name);
             }
-            Err(e) => return Err(io_status(&e)),
+            Err(e) => return Err(io_status(&e, Path::new(name))),
         };
-        let meta = file.metadata().map_err(|e| io_status(&e))?;
+        let meta = file.metadata().map_err(|e| io_status(&e, Path::new(name)))?;
         if !meta.is_file() {
             return Err(404); // a directory, FIFO or device: never read
         }
@@ -99,8 +99,9 @@ impl FileStore {
     /// the directory, and open it. Special files are refused before they are
     /// ever opened.
     fn open_resolved(&self, name: &OsStr) -> Result<(File, Metadata), u16> {
-        let real = fs::canonicalize(self.dir.join(name)).map_err(|e| io_status(&e))?;
-        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| io_status(&e))?.is_file() {
+        let joined = self.dir.join(name);
+        let real = fs::canonicalize(&joined).map_err(|e| io_status(&e, &joined))?;
+        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| io_status(&e, &real))?.is_file() {
             return Err(404);
         }
         // The path may change between the checks above and the open:
@@ -111,8 +112,8 @@ impl FileStore {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
             .open(&real)
-            .map_err(|e| io_status(&e))?;
-        let meta = file.metadata().map_err(|e| io_status(&e))?;
+            .map_err(|e| io_status(&e, &real))?;
+        let meta = file.metadata().map_err(|e| io_status(&e, &real))?;
         if !meta.is_file() {
             return Err(404);
         }
@@ -167,15 +168,15 @@ impl FileStore {
             Ok(m) if m.is_dir() => 404,
             Ok(_) => match fs::remove_file(&path) {
                 Ok(()) => 204,
-                Err(e) => io_status(&e),
+                Err(e) => io_status(&e, &path),
             },
-            Err(e) => io_status(&e),
+            Err(e) => io_status(&e, &path),
         }
     }
 }
 
-/// Maps a filesystem error to the status the client sees.
-fn io_status(e: &io::Error) -> u16 {
+/// Maps a filesystem error on `path` to the status the client sees.
+fn io_status(e: &io::Error, path: &Path) -> u16 {
     // ELOOP: O_NOFOLLOW met a symlink, or a symlink loop; EXDEV: a symlink
     // leads outside the directory; ENXIO: a socket or a device with no driver.
     if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV | libc::ENXIO)) {
@@ -183,9 +184,13 @@ fn io_status(e: &io::Error) -> u16 {
     }
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
-        io::ErrorKind::PermissionDenied => 403,
+        io::ErrorKind::PermissionDenied => {
+            // Clients cannot make a file unreadable: the operator should know.
+            log::warn!("{}: {e} (403)", path.display());
+            403
+        }
         _ => {
-            log::warn!("file error: {e}");
+            log::warn!("{}: {e} (500)", path.display());
             500
         }
     }
@@ -216,6 +221,66 @@ fn gzip_whole<'a>(mut resp: Response<'a>, file: File, size: u64, name: &OsStr) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Log lines of the calling test's thread, captured by a process-wide
+    /// logger installed on first use.
+    fn logged_here() -> Vec<(log::Level, String)> {
+        use std::sync::{Mutex, Once};
+        use std::thread::{self, ThreadId};
+        static LINES: Mutex<Vec<(ThreadId, log::Level, String)>> = Mutex::new(Vec::new());
+        struct Capture;
+        impl log::Log for Capture {
+            fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+                true
+            }
+            fn log(&self, r: &log::Record<'_>) {
+                LINES.lock().unwrap().push((thread::current().id(), r.level(), r.args().to_string()));
+            }
+            fn flush(&self) {}
+        }
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            log::set_logger(&Capture).expect("no other logger in unit tests");
+            log::set_max_level(log::LevelFilter::Info);
+        });
+        let me = thread::current().id();
+        let mut lines = LINES.lock().unwrap();
+        let (mine, others) = lines.drain(..).partition(|(id, ..)| *id == me);
+        *lines = others;
+        mine.into_iter().map(|(_, level, text)| (level, text)).collect()
+    }
+
+    #[test]
+    fn io_errors_map_to_statuses_and_refusals_are_logged() {
+        use io::ErrorKind::*;
+        use log::Level::Warn;
+        let os = io::Error::from_raw_os_error;
+        let cases = [
+            (PermissionDenied.into(), 403, Some(Warn)),
+            (os(libc::EACCES), 403, Some(Warn)),
+            (os(libc::EPERM), 403, Some(Warn)),
+            (os(libc::ELOOP), 404, None),
+            (os(libc::EXDEV), 404, None),
+            (os(libc::ENXIO), 404, None),
+            (os(libc::ENOENT), 404, None),
+            (os(libc::ENOTDIR), 404, None),
+            (NotFound.into(), 404, None),
+            (os(libc::EIO), 500, Some(Warn)),
+            (io::Error::other("odd"), 500, Some(Warn)),
+        ];
+        logged_here();
+        for (e, status, level) in cases {
+            assert_eq!(io_status(&e, Path::new("dir/some.file")), status, "{e}");
+            let logged = logged_here();
+            match level {
+                Some(level) => assert!(
+                    logged.iter().any(|(l, text)| *l == level && text.contains("dir/some.file")),
+                    "{e}: want a {level} line naming the file, got {logged:?}"
+                ),
+                None => assert!(logged.is_empty(), "{e}: {logged:?}"),
+            }
+        }
+    }
 
     #[test]
     fn sanitize_accepts_plain_names() {

@@ -40,10 +40,7 @@ impl FileStore {
                 // A leftover of an earlier process that had our PID (killed
                 // before its Drop ran): take the next number.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => attempts += 1,
-                Err(e) => {
-                    log::warn!("create {}: {e}", temp.display());
-                    return Err(io_status(&e));
-                }
+                Err(e) => return Err(io_status(&e, &temp)), // logs what needs the operator
             }
         }
     }
