@@ -406,11 +406,14 @@ impl Conn {
         self.head_started.get_or_insert(cx.now);
         let limits = &cx.settings.parse;
         // Parse on the first look at a head (the usual case: it is whole, or
-        // garbage is refused at once), then again only when new bytes finish
-        // a line or pass a size limit: a slow head is not re-parsed per byte.
+        // garbage is refused at once), then again for every new piece, except
+        // one that only lengthens a header value: a slow head is not
+        // re-parsed per byte, and the answer never depends on the split.
         let scanned = self.input.scanned;
-        let line_done = bytes[scanned..].contains(&b'\n');
-        if scanned > 0 && !line_done && bytes.len() <= limits.max_uri.min(limits.max_head) {
+        if scanned > 0
+            && bytes.len() <= limits.max_uri.min(limits.max_head)
+            && only_extends_a_value(&bytes[..scanned], &bytes[scanned..])
+        {
             self.input.scanned = bytes.len();
             return false;
         }
@@ -521,6 +524,18 @@ impl Conn {
             self.out.file = None;
         }
     }
+}
+
+/// True if `fresh`, appended to the partial head `seen`, can only extend a
+/// header value: `seen` ends inside a header line past its colon, and
+/// `fresh` holds only bytes valid anywhere in a value (no line end, no CR,
+/// no other control byte). Such bytes can neither finish the head nor make
+/// it invalid, so parsing again would tell nothing new.
+fn only_extends_a_value(seen: &[u8], fresh: &[u8]) -> bool {
+    let Some(line_start) = seen.iter().rposition(|&b| b == b'\n') else { return false };
+    let line = &seen[line_start + 1..];
+    let value_byte = |b: u8| b == b'\t' || (b >= b' ' && b != 0x7f);
+    line.contains(&b':') && line.last().is_some_and(|&b| b != b'\r') && fresh.iter().all(|&b| value_byte(b))
 }
 
 #[cfg(test)]

@@ -123,8 +123,8 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
             Ok(Parsed::Complete(head, len))
         }
         Err(httparse::Error::TooManyHeaders) => Err(HttpError::HeadersTooLarge),
-        // httparse refuses `HTTP/2` before the `.0` arrives: wait for the
-        // line, so the answer (400 or 505) never depends on the split.
+        // Wait for the line to end, so the answer (400 or 505) never
+        // depends on how the bytes were split.
         Err(httparse::Error::Version) if version_may_continue(buf) => {
             check_partial(buf, limits)?;
             Ok(Parsed::Partial)
@@ -154,20 +154,11 @@ fn unknown_method() -> HttpError {
     HttpError::NotImplemented("unknown method")
 }
 
-/// The request line is unfinished and its last word could still become a
-/// well-formed `HTTP/d.d`.
+/// The request line has not ended yet. httparse judges a version from its
+/// first bytes (`HTTP/2` before the `.0`, and not even consistently for
+/// garbage), so a version error is only final once the line is whole.
 fn version_may_continue(buf: &[u8]) -> bool {
-    let line = buf.trim_ascii_start();
-    if line.iter().any(|&b| b == b'\r' || b == b'\n') || !line.contains(&b' ') {
-        return false;
-    }
-    let word = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
-    word.len() < 8
-        && word.iter().enumerate().all(|(i, &b)| match i {
-            5 | 7 => b.is_ascii_digit(),
-            6 => b == b'.',
-            _ => b == b"HTTP/"[i],
-        })
+    !buf.trim_ascii_start().iter().any(|&b| b == b'\r' || b == b'\n')
 }
 
 /// `HTTP/2.0` is well-formed but unsupported (505); `FOO/1.1`, no version at

@@ -235,9 +235,12 @@ fn an_unsupported_version_is_505_however_the_line_is_split() {
         }
     }
     assert_eq!(parse(wire), Err(HttpError::VersionNotSupported));
-    // Not on its way to HTTP/d.d: refused at once.
-    assert!(matches!(parse(b"GET / HTTP/x"), Err(HttpError::BadRequest(_))));
-    assert!(matches!(parse(b"GET / HTTQ"), Err(HttpError::BadRequest(_))));
+    // A bad version is refused when its line ends, whole or split.
+    for bad in [&b"GET / HTTP/x"[..], b"GET / HTTQ", b"A ?? ?", b"A ?? ? "] {
+        assert_eq!(parse(bad), Ok(Parsed::Partial), "{:?}", String::from_utf8_lossy(bad));
+        let line = [bad, b"\r\n"].concat();
+        assert!(matches!(parse(&line), Err(HttpError::BadRequest(_))), "{:?}", String::from_utf8_lossy(bad));
+    }
 }
 
 #[test]
