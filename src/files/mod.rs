@@ -1,8 +1,13 @@
 //! `/files/{name}`: where loophttp touches the disk.
 //!
 //! - Names are sanitised to exactly one path segment inside `--directory`.
-//! - Downloads are answered with a [`FileBody`] the connection streams with
-//!   `sendfile`, after conditional (`304`) and range (`206` / `416`) checks.
+//! - Downloads are answered with a [`FileBody`] (the file, or one range of
+//!   it) after conditional (`304`) and range (`206` / `416`) checks. The
+//!   connection reads a body of up to 16 KiB (`conn::buffers::INLINE_FILE_MAX`)
+//!   into its output queue, to leave with the head in one write; a larger
+//!   one goes by `sendfile`, a piece at a time as the client reads, so memory
+//!   stays bounded whatever the file size. Compressible files up to
+//!   [`GZIP_INLINE_MAX`] are gzipped in memory instead when the client asks.
 //! - Uploads go to a temporary file in the same directory, are `fsync`ed and
 //!   renamed over the target only when the whole body has arrived, so readers
 //!   never see a partial file and a cut-off upload leaves nothing behind.
@@ -279,6 +284,51 @@ mod tests {
                 ),
                 None => assert!(logged.is_empty(), "{e}: {logged:?}"),
             }
+        }
+    }
+
+    /// What `open_resolved` (the way without openat2) makes of `name`: the
+    /// contents it would serve, or the status.
+    fn resolved(store: &FileStore, name: &str) -> Result<Vec<u8>, u16> {
+        let (mut file, meta) = store.open_resolved(OsStr::new(name))?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).unwrap();
+        assert_eq!(meta.len(), data.len() as u64, "{name}: metadata of what was opened");
+        Ok(data)
+    }
+
+    #[test]
+    fn open_resolved_serves_regular_files_inside_and_nothing_else() {
+        use std::os::unix::fs::symlink;
+        let root = tempfile::tempdir().unwrap();
+        let (served, outside) = (root.path().join("served"), root.path().join("outside"));
+        fs::create_dir(&served).unwrap();
+        fs::create_dir(&outside).unwrap();
+        fs::write(served.join("plain.txt"), b"plain").unwrap();
+        fs::write(outside.join("secret"), b"secret").unwrap();
+        fs::create_dir(served.join("sub")).unwrap();
+        let fifo = std::ffi::CString::new(served.join("pipe").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        symlink(served.join("plain.txt"), served.join("absolute")).unwrap();
+        symlink("plain.txt", served.join("relative")).unwrap();
+        symlink(outside.join("secret"), served.join("out-absolute")).unwrap();
+        symlink("../outside/secret", served.join("out-relative")).unwrap();
+        symlink("missing", served.join("dangling")).unwrap();
+        let store = FileStore::new(&served).unwrap();
+        let cases: &[(&str, Result<&[u8], u16>)] = &[
+            ("plain.txt", Ok(b"plain")),
+            ("absolute", Ok(b"plain")),
+            ("relative", Ok(b"plain")),
+            ("sub", Err(404)),
+            ("pipe", Err(404)), // refused before it is opened: no blocking open
+            ("out-absolute", Err(404)),
+            ("out-relative", Err(404)),
+            ("dangling", Err(404)),
+            ("absent", Err(404)),
+        ];
+        for &(name, want) in cases {
+            assert_eq!(resolved(&store, name), want.map(<[u8]>::to_vec), "{name}");
         }
     }
 
