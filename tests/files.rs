@@ -7,11 +7,12 @@ use common::*;
 
 use std::ffi::CString;
 use std::fs;
-use std::io::Read;
-use std::net::Shutdown;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -236,6 +237,28 @@ fn ranges_give_206_with_content_range_and_exact_bytes() {
 }
 
 #[test]
+fn ranges_of_a_large_file_are_sent_from_their_offset() {
+    // Parts past conn::buffers::INLINE_FILE_MAX (16 KiB) go by sendfile from
+    // their offset; the one-byte part is read into the output buffer.
+    let s = TestServer::start();
+    let size = 1 << 20;
+    let data = binary(size, 13);
+    fs::write(s.dir().join("big.bin"), &data).unwrap();
+    let cases = [
+        ("300001-700000", 300_001, 700_000),
+        ("1000000-", 1_000_000, size - 1),
+        ("-70000", size - 70_000, size - 1),
+        ("5-5", 5, 5),
+    ];
+    for (range, first, last) in cases {
+        let r = fetch(&s, "GET", "/files/big.bin", &[&format!("Range: bytes={range}")]);
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(r.header("content-range"), Some(format!("bytes {first}-{last}/{size}").as_str()), "{range}");
+        assert_same_bytes(&r.body, &data[first..=last], range);
+    }
+}
+
+#[test]
 fn unsatisfiable_range_gives_416_with_star_size() {
     let s = TestServer::start();
     fs::write(s.dir().join("r.bin"), binary(100, 4)).unwrap();
@@ -363,20 +386,32 @@ fn text_files_over_128_kib_are_sent_uncompressed() {
 fn concurrent_uploads_to_one_name_leave_one_complete_body_and_no_temp_files() {
     let s = TestServer::start();
     let bodies: Vec<Vec<u8>> = (0..8).map(|i| binary(1 << 20, 100 + i)).collect();
-    std::thread::scope(|scope| {
-        for body in &bodies {
-            let s = &s;
-            scope.spawn(move || assert!(matches!(upload(s, "PUT", "/files/same.bin", body).status, 201 | 204)));
-        }
-    });
+    let half = bodies[0].len() / 2;
+    // Every upload is begun and half sent before any is finished, so all
+    // eight are in flight at once: eight temporary files side by side.
+    let mut clients: Vec<Client> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let method = if i % 2 == 0 { "PUT" } else { "POST" };
+            let mut c = s.client();
+            c.send(raw(method, "/files/same.bin", &[&format!("Content-Length: {}", body.len())]).as_bytes());
+            c.send(&body[..half]);
+            c
+        })
+        .collect();
+    let overlap = eventually(CLEANUP, || (temp_files(s.dir()).len() == bodies.len()).then_some(()));
+    assert!(overlap.is_some(), "uploads in flight: {:?}", temp_files(s.dir()));
+    assert!(!s.dir().join("same.bin").exists(), "nothing is visible before a body is complete");
+    for (c, body) in clients.iter_mut().zip(&bodies) {
+        c.send(&body[half..]);
+    }
+    let mut statuses: Vec<u16> = clients.iter_mut().map(|c| c.response().status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 204, 204, 204, 204, 204, 204, 204], "the first to finish creates, the rest replace");
     assert_eq!(dir_entries(s.dir()), [Path::new("same.bin")]);
     let stored = fs::read(s.dir().join("same.bin")).unwrap();
-    let digest = Sha256::digest(&stored);
-    assert!(
-        bodies.iter().any(|b| Sha256::digest(b) == digest),
-        "stored body ({} B) is not one of the uploads",
-        stored.len()
-    );
+    assert!(bodies.contains(&stored), "stored body ({} B) is not one of the uploads", stored.len());
 }
 
 /// Sends headers and half the body, waits until the server has started the
@@ -526,13 +561,51 @@ fn directory_name_is_404() {
     assert!(s.dir().join("sub").join("f").exists());
 }
 
+/// The real binary without `--directory`, started in `cwd`: where a server
+/// that resolved names against an empty or missing directory would look.
+fn bin_server_in(cwd: &Path) -> BinServer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loophttp"))
+        .args(["--port", "0"])
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start loophttp");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let port = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).expect("read log") > 0, "loophttp exited before listening");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr = rest.split_whitespace().next().expect("address").trim_end_matches(':');
+            break addr.parse::<SocketAddr>().expect("socket address in log").port();
+        }
+    };
+    BinServer { child, port, stderr }
+}
+
 #[test]
-fn without_directory_files_are_404_and_nothing_is_written() {
-    let s = TestServer::with(|c| c.directory = None);
-    assert_eq!(s.get("/files/x").status, 404);
-    assert_eq!(upload(&s, "POST", "/files/x", b"data").status, 404);
-    assert_eq!(upload(&s, "PUT", "/files/x", b"data").status, 404);
-    assert_eq!(dir_entries(s.dir()), Vec::<std::path::PathBuf>::new());
+fn without_directory_files_are_404_and_nothing_is_read_written_or_deleted() {
+    let cwd = tempfile::tempdir().unwrap();
+    fs::write(cwd.path().join("here.txt"), b"in the working directory").unwrap();
+    let s = bin_server_in(cwd.path());
+    let addr = SocketAddr::from(([127, 0, 0, 1], s.port));
+    let send = |method: &str, name: &str, body: &[u8]| {
+        let mut c = Client::connect(addr);
+        let length = format!("Content-Length: {}", body.len());
+        c.send(raw(method, &format!("/files/{name}"), &[&length]).as_bytes());
+        c.send(body);
+        if method == "HEAD" { c.head_response() } else { c.response() }
+    };
+    for method in ["GET", "HEAD", "DELETE"] {
+        assert_eq!(send(method, "here.txt", b"").status, 404, "{method} of a file in the working directory");
+    }
+    for method in ["POST", "PUT"] {
+        assert_eq!(send(method, "new.txt", b"data").status, 404, "{method} new");
+        assert_eq!(send(method, "here.txt", b"data").status, 404, "{method} over an existing file");
+    }
+    assert_eq!(dir_entries(cwd.path()), [Path::new("here.txt")], "nothing written or removed");
+    assert_eq!(fs::read(cwd.path().join("here.txt")).unwrap(), b"in the working directory");
 }
 
 #[test]
