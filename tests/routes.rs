@@ -53,7 +53,16 @@ fn root_answers_json_description_of_the_request() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     let json: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON body");
     assert_eq!(json, serde_json::json!({"message": "Request received successfully", "method": "GET", "path": "/"}));
+    // Byte for byte as documented, for clients that compare text.
+    assert_eq!(r.body, br#"{"message": "Request received successfully", "method": "GET", "path": "/"}"#);
     assert_standard_headers(&r);
+}
+
+#[test]
+fn root_json_names_the_method_and_routes_by_path_without_query() {
+    let s = TestServer::start();
+    let r = s.request(b"POST /?q=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(r.body, br#"{"message": "Request received successfully", "method": "POST", "path": "/"}"#);
 }
 
 #[test]
