@@ -5,8 +5,13 @@
 mod common;
 use common::*;
 
+use loophttp::config::DEFAULT_MAX_HEAD;
+use loophttp::conn::OUT_HIGH_WATER;
+use socket2::{Domain, Socket, Type};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -291,30 +296,144 @@ fn pipelining_client_that_does_not_read_is_answered_in_order_once_it_reads() {
     assert_eq!(c.response().body, b"after");
 }
 
-#[test]
-fn pipelined_responses_larger_than_the_socket_buffers_arrive_whole_and_in_order() {
-    // 8 MB of responses: more than the kernel buffers (tcp_wmem max is
-    // typically 4 MiB), so the server's own queue fills and it must stop
-    // reading, then resume on the writable edge.
-    const N: usize = 1000;
-    let s = TestServer::start();
-    let mut c = s.client();
-    let mut w = c.stream().try_clone().unwrap();
-    let body = |i: usize| format!("{i:08}{}", "b".repeat(8000 - 8));
-    let writer = thread::spawn(move || {
-        let mut wire = Vec::new();
-        for i in 0..N {
-            write!(wire, "GET /echo/{} HTTP/1.1\r\nHost: t\r\n\r\n", body(i)).unwrap();
+/// True if `s` becomes writable within `within`: poll(2) for POLLOUT.
+fn writable_within(s: &TcpStream, within: Duration) -> bool {
+    let mut p = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let timeout = libc::c_int::try_from(within.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd, and we pass a count of one.
+    let n = unsafe { libc::poll(&mut p, 1, timeout) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1
+}
+
+/// A TCP socket's kernel queues, from /proc/net/tcp{,6}: bytes written
+/// but not yet acknowledged by the peer, and bytes received but not yet
+/// read by the application.
+#[derive(Debug)]
+struct Queues {
+    tx: usize,
+    rx: usize,
+}
+
+/// The queues of the socket on this host whose local port is `local` and
+/// whose peer's port is `remote` (both ends are on loopback).
+fn kernel_queues(local: u16, remote: u16) -> Queues {
+    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap(), 16).unwrap();
+    let hex = |n: &str| usize::from_str_radix(n, 16).unwrap();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for row in text.lines().skip(1) {
+            // sl local_address rem_address st tx_queue:rx_queue ...
+            let f: Vec<&str> = row.split_whitespace().collect();
+            if port(f[1]) == local && port(f[2]) == remote {
+                let (tx, rx) = f[4].split_once(':').unwrap();
+                return Queues { tx: hex(tx), rx: hex(rx) };
+            }
         }
-        w.write_all(&wire).is_ok()
-    });
-    thread::sleep(ms(500));
-    for i in 0..N {
+    }
+    panic!("no socket {local} -> {remote} in /proc/net/tcp or tcp6");
+}
+
+/// The size on the wire of the response to `request`, sent alone.
+fn response_size(s: &TestServer, request: &[u8]) -> usize {
+    let mut c = s.client();
+    c.send(request);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        let n = c.reader.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before a response head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+    let len = head.split("\r\ncontent-length: ").nth(1).and_then(|r| r.split("\r\n").next()).expect("Content-Length");
+    head_end + len.parse::<usize>().unwrap()
+}
+
+/// Writes `wire` without blocking until all of it is taken or nothing more
+/// is taken for `stall` (the peer stopped reading); returns the bytes taken.
+fn write_until_stalled(stream: &TcpStream, wire: &[u8], stall: Duration) -> usize {
+    stream.set_nonblocking(true).unwrap();
+    let mut taken = 0;
+    while taken < wire.len() {
+        match (&*stream).write(&wire[taken..]) {
+            Ok(n) => taken += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if !writable_within(stream, stall) {
+                    break;
+                }
+            }
+            Err(e) => panic!("write after {taken} bytes: {e}"),
+        }
+    }
+    stream.set_nonblocking(false).unwrap();
+    taken
+}
+
+/// The most a socket's send buffer can grow to (net.ipv4.tcp_wmem max).
+fn tcp_wmem_max() -> usize {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem").unwrap_or_default();
+    text.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or(4 << 20)
+}
+
+#[test]
+fn pipelining_client_that_never_reads_is_stopped_by_backpressure_then_served_in_order() {
+    /// A write-side stall this long means the server stopped reading.
+    const STALL: Duration = Duration::from_millis(500);
+    let s = TestServer::start();
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    // Small client buffers, set before connect so the window is small from
+    // the start: the client's kernel holds little of what follows.
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.set_send_buffer_size(4096).unwrap();
+    sock.connect_timeout(&s.addr_v4().into(), IO_TIMEOUT).unwrap();
+    let stream: TcpStream = sock.into();
+    // 8 KB requests for 8 KB responses that the client does not read. More
+    // than the server's kernel buffers can absorb (its send buffer grows to
+    // tcp_wmem max): without backpressure the server would read it all.
+    let body = |i: usize| format!("{i:08}{}", "b".repeat(8000 - 8));
+    let request = |i: usize| format!("GET /echo/{} HTTP/1.1\r\nHost: t\r\n\r\n", body(i));
+    let (req, resp) = (request(0).len(), response_size(&s, request(0).as_bytes()));
+    let n = (2 * tcp_wmem_max() + (4 << 20)) / req;
+    let mut wire: Vec<u8> = (0..n).flat_map(|i| request(i).into_bytes()).collect();
+    let started = Instant::now();
+    let taken = write_until_stalled(&stream, &wire, STALL);
+    assert!(taken < wire.len(), "the server read all {} bytes while no response was read: no backpressure", wire.len());
+
+    // Where the bytes are now. What the kernel buffers is not the server's
+    // doing; the rest the server holds itself, and that must stay small.
+    let (me, server) = (stream.local_addr().unwrap().port(), s.port);
+    let (client_q, server_q) = (kernel_queues(me, server), kernel_queues(server, me));
+    let read_by_server = taken - client_q.tx - server_q.rx; // request bytes
+    let written_by_server = server_q.tx + client_q.rx; // response bytes
+    // Requests read but not answered and answers not written: at most the
+    // output mark, one response past it, and the input buffer.
+    let held = (read_by_server * resp / req).saturating_sub(written_by_server);
+    let bound = OUT_HIGH_WATER + resp + 2 * DEFAULT_MAX_HEAD;
+    println!(
+        "the server took {taken} of {} bytes in {:?}; kernel: client {client_q:?}, server {server_q:?}; \
+         the server read {} requests, wrote {} responses, holds ~{held} bytes",
+        wire.len(),
+        started.elapsed(),
+        read_by_server / req,
+        written_by_server / resp
+    );
+    assert!(held <= bound, "the server holds ~{held} bytes for one client that does not read (bound {bound})");
+
+    // Reading resumes the server: every response arrives whole and in order.
+    let mut w = stream.try_clone().unwrap();
+    let rest = wire.split_off(taken);
+    let writer = thread::spawn(move || w.write_all(&rest).is_ok());
+    let mut c = Client::from_stream(stream);
+    for i in 0..n {
         let r = c.response();
         assert_eq!(r.status, 200, "response {i}");
         assert!(r.body == body(i).as_bytes(), "response {i} out of order or damaged");
     }
-    assert!(writer.join().unwrap(), "writing the pipelined requests failed");
+    assert!(writer.join().unwrap(), "writing the rest of the pipelined requests failed");
 }
 
 // ---- framing: refused shapes ---------------------------------------------
