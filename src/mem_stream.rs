@@ -64,6 +64,18 @@ impl MemStream {
         self.reads.push_back(ReadStep::Eof);
     }
 
+    /// How much scripted input is left: bytes, plus one for each
+    /// `WouldBlock` or EOF step (what a read can still change).
+    pub fn unread(&self) -> usize {
+        self.reads
+            .iter()
+            .map(|s| match s {
+                ReadStep::Data(d) => d.len(),
+                ReadStep::WouldBlock | ReadStep::Eof => 1,
+            })
+            .sum()
+    }
+
     /// Takes what the server wrote so far.
     pub fn take_written(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.written)

@@ -240,15 +240,7 @@ impl Driver {
 
     /// What an event can visibly change: input left, output, interest.
     fn snapshot(&self) -> (usize, usize, bool, bool) {
-        let input: usize = self
-            .io
-            .reads
-            .iter()
-            .map(|s| match s {
-                ReadStep::Data(d) => d.len(),
-                ReadStep::WouldBlock | ReadStep::Eof => 1,
-            })
-            .sum();
+        let input = self.io.unread();
         let want = self.conn.want();
         (input, self.io.written.len(), want.read, want.write)
     }

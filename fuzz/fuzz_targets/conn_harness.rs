@@ -97,15 +97,7 @@ impl Harness {
 
     /// What an event can change that the harness can see.
     fn snapshot(&self) -> Snapshot {
-        let script: usize = self
-            .io
-            .reads
-            .iter()
-            .map(|s| match s {
-                ReadStep::Data(d) => d.len(),
-                ReadStep::WouldBlock | ReadStep::Eof => 1,
-            })
-            .sum();
+        let script = self.io.unread();
         let want = self.conn.want();
         (script, self.io.written.len(), self.conn.is_closed(), want.read, want.write, self.io.shut_write)
     }
