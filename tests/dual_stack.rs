@@ -52,7 +52,7 @@ fn ipv4_and_ipv6_keep_alive_clients_interleave() {
 
 /// Sends one request on `c` and returns the server's "open #N from PEER"
 /// debug line for it: the only place the server says whom it accepted.
-fn accepted_as(b: &mut LoggedBin, c: &mut Client) -> String {
+fn accepted_as(b: &mut BinServer, c: &mut Client) -> String {
     let port = c.stream().local_addr().unwrap().port();
     assert_eq!(echo_over(c, "who").body, b"who");
     let suffix = format!(":{port}");
@@ -63,7 +63,7 @@ fn accepted_as(b: &mut LoggedBin, c: &mut Client) -> String {
 
 #[test]
 fn ipv4_client_is_seen_as_ipv4_mapped_by_the_dual_stack_listener() {
-    let mut b = LoggedBin::start(&["--log-level", "debug"]);
+    let mut b = BinServer::start(&["--log-level", "debug"]);
     let dual = b.lines.iter().any(|l| l.contains("listening on") && l.contains("dual-stack"));
     let mut c4 = Client::connect(([127, 0, 0, 1], b.port).into());
     let me = c4.stream().local_addr().unwrap();

@@ -48,7 +48,7 @@ fn answered(c: &Client) -> bool {
 
 #[test]
 fn at_emfile_the_server_backs_off_instead_of_spinning_and_recovers() {
-    let mut b = LoggedBin::start_with(&[], |cmd| {
+    let mut b = BinServer::start_with(&[], |cmd| {
         // SAFETY: setrlimit is async-signal-safe and touches only the child.
         unsafe {
             cmd.pre_exec(|| {

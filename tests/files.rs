@@ -7,12 +7,11 @@ use common::*;
 
 use std::ffi::CString;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -561,34 +560,15 @@ fn directory_name_is_404() {
     assert!(s.dir().join("sub").join("f").exists());
 }
 
-/// The real binary without `--directory`, started in `cwd`: where a server
-/// that resolved names against an empty or missing directory would look.
-fn bin_server_in(cwd: &Path) -> BinServer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loophttp"))
-        .args(["--port", "0"])
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loophttp");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let port = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).expect("read log") > 0, "loophttp exited before listening");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            let addr = rest.split_whitespace().next().expect("address").trim_end_matches(':');
-            break addr.parse::<SocketAddr>().expect("socket address in log").port();
-        }
-    };
-    BinServer { child, port, stderr }
-}
-
 #[test]
 fn without_directory_files_are_404_and_nothing_is_read_written_or_deleted() {
     let cwd = tempfile::tempdir().unwrap();
     fs::write(cwd.path().join("here.txt"), b"in the working directory").unwrap();
-    let s = bin_server_in(cwd.path());
+    // Started in `cwd`: where a server that resolved names against an empty
+    // or missing directory would look.
+    let s = BinServer::start_with(&[], |cmd| {
+        cmd.current_dir(cwd.path());
+    });
     let addr = SocketAddr::from(([127, 0, 0, 1], s.port));
     let send = |method: &str, name: &str, body: &[u8]| {
         let mut c = Client::connect(addr);

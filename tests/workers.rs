@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use std::collections::HashSet;
+use std::time::Duration;
 
 #[test]
 fn two_workers_serve_the_same_port_and_keep_connections_apart() {
@@ -34,16 +34,7 @@ fn workers_zero_means_one_per_core_and_the_binary_names_its_threads_in_logs() {
     // With several workers each log line names its loop thread.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
-        let mut seen = HashSet::new();
-        let mut line = String::new();
-        while seen.is_empty() {
-            line.clear();
-            use std::io::BufRead;
-            assert!(s.stderr.read_line(&mut line).unwrap() > 0, "log ended");
-            if line.contains("open #") {
-                seen.insert(line.contains("loophttp-"));
-            }
-        }
-        assert!(seen.contains(&true), "worker thread not named in: {line}");
+        let line = s.wait_for_line(Duration::from_secs(5), |l| l.contains("open #")).expect("open line logged");
+        assert!(line.contains("loophttp-"), "worker thread not named in: {line}");
     }
 }

@@ -80,48 +80,6 @@ impl Drop for TestServer {
     }
 }
 
-/// The real binary on port 0; the port is read from its startup log line.
-pub struct BinServer {
-    pub child: Child,
-    pub port: u16,
-    pub stderr: BufReader<std::process::ChildStderr>,
-}
-
-impl BinServer {
-    pub fn start(args: &[&str]) -> BinServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loophttp"))
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start loophttp");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        let port = loop {
-            line.clear();
-            let n = stderr.read_line(&mut line).expect("read log");
-            assert!(n > 0, "loophttp exited before listening");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().expect("address").trim_end_matches(':');
-                break addr.parse::<SocketAddr>().expect("socket address in log").port();
-            }
-        };
-        BinServer { child, port, stderr }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for BinServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A parsed response.
 #[derive(Debug, Clone)]
 pub struct Resp {
@@ -284,10 +242,11 @@ pub fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// The real binary on port 0 with its whole log captured: a thread reads
-/// stderr line by line (so the pipe never fills and stalls the server) and
-/// every line, the startup ones included, can be searched with a deadline.
-pub struct LoggedBin {
+/// The real binary on port 0 (the port is read from its startup log line)
+/// with its whole log captured: a thread reads stderr line by line (so the
+/// pipe never fills and stalls the server) and every line, the startup ones
+/// included, can be searched with a deadline.
+pub struct BinServer {
     pub child: Child,
     pub port: u16,
     /// Every line received so far, in order.
@@ -295,14 +254,14 @@ pub struct LoggedBin {
     rx: std::sync::mpsc::Receiver<String>,
 }
 
-impl LoggedBin {
-    pub fn start(args: &[&str]) -> LoggedBin {
-        LoggedBin::start_with(args, |_| {})
+impl BinServer {
+    pub fn start(args: &[&str]) -> BinServer {
+        BinServer::start_with(args, |_| {})
     }
 
-    /// Like [`LoggedBin::start`], with the command changed by `adjust` first
+    /// Like [`BinServer::start`], with the command changed by `adjust` first
     /// (resource limits, environment).
-    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> LoggedBin {
+    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> BinServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_loophttp"));
         cmd.args(["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped());
         adjust(&mut cmd);
@@ -317,7 +276,7 @@ impl LoggedBin {
                 }
             }
         });
-        let mut bin = LoggedBin { child, port: 0, lines: Vec::new(), rx };
+        let mut bin = BinServer { child, port: 0, lines: Vec::new(), rx };
         let Some(line) = bin.wait_for_line(IO_TIMEOUT, |l| l.contains("listening on ")) else {
             panic!("loophttp did not start listening; log: {:#?}", bin.lines);
         };
@@ -355,7 +314,7 @@ impl LoggedBin {
     }
 }
 
-impl Drop for LoggedBin {
+impl Drop for BinServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
