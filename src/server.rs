@@ -174,6 +174,8 @@ struct Worker {
     accept_paused: bool,
     /// Accepting failed for lack of resources: retry at this time.
     accept_retry_at: Option<Instant>,
+    /// An accept error was warned about and none has succeeded since.
+    accept_failing: bool,
     yielded: Vec<usize>,
     closed: Vec<usize>,
     stop: Arc<AtomicBool>,
@@ -199,6 +201,7 @@ impl Worker {
             next_serial: 0,
             accept_paused: false,
             accept_retry_at: None,
+            accept_failing: false,
             yielded: Vec::new(),
             closed: Vec::new(),
             stop,
@@ -269,7 +272,12 @@ impl Worker {
                 return;
             }
             match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    if std::mem::take(&mut self.accept_failing) {
+                        log::info!("accepting again");
+                    }
+                    self.admit(stream, peer);
+                }
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => {}
                 // The client gave up before we accepted: not our problem.
@@ -277,7 +285,13 @@ impl Worker {
                 Err(e) => {
                     // EMFILE, ENFILE, ENOBUFS...: the listener stays readable,
                     // so back off instead of spinning; never end the loop.
-                    log::warn!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                    // Warn once per episode, not every backoff.
+                    if self.accept_failing {
+                        log::debug!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                    } else {
+                        log::warn!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?} (repeats logged at debug)");
+                    }
+                    self.accept_failing = true;
                     self.accept_retry_at = Some(Instant::now() + ACCEPT_BACKOFF);
                 }
             }

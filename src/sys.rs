@@ -66,7 +66,10 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     if lim.rlim_cur < lim.rlim_max {
         let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        // SAFETY: `raised` is a valid rlimit the kernel only reads.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            // Keep running with the old limit; the caller logs what is in force.
+            log::warn!("could not raise the open-file limit: {}", io::Error::last_os_error());
             return Ok(lim.rlim_cur);
         }
         lim = raised;

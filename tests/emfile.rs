@@ -84,7 +84,8 @@ fn at_emfile_the_server_backs_off_instead_of_spinning_and_recovers() {
     let _ = b.wait_for_line(WINDOW, |_| false);
     let (cpu, took) = (cpu_time(b.pid()) - cpu0, started.elapsed());
     let warnings = b.collect().iter().filter(|l| l.contains("accept: ")).count() - warnings_before;
-    println!("at EMFILE for {took:?}: server CPU {cpu:?}, {warnings} accept warnings");
+    println!("at EMFILE for {took:?}: server CPU {cpu:?}, {warnings} more accept warnings");
+    assert_eq!(warnings, 0, "one warning per episode, repeats at debug: {:#?}", b.lines);
     assert!(
         cpu.as_secs_f64() < MAX_CPU_SHARE * took.as_secs_f64(),
         "the server used {cpu:?} of CPU in {took:?} while out of descriptors: it spins"
@@ -118,5 +119,6 @@ fn at_emfile_the_server_backs_off_instead_of_spinning_and_recovers() {
         got.ends_with(b"\r\n\r\nfresh").then_some(())
     });
     assert!(fresh.is_some(), "a fresh client was not answered after the flood; log: {:#?}", b.collect());
+    assert!(b.wait_for_line(Duration::from_secs(5), |l| l.contains("accepting again")).is_some(), "recovery logged");
     assert!(b.child.try_wait().unwrap().is_none(), "the server exited");
 }
