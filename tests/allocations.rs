@@ -1,0 +1,87 @@
+//! The keep-alive small-response path allocates nothing per request beyond
+//! what a response body needs: a counting global allocator watches a
+//! connection answer requests over an in-memory stream, after a warm-up
+//! that fills the loop's buffer pool.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use loophttp::Config;
+use loophttp::conn::Conn;
+use loophttp::mem_stream::MemStream;
+use loophttp::routes::Routes;
+use loophttp::shared::{Settings, Shared};
+
+/// Counts allocations made by the current thread (other test threads and
+/// the harness do not disturb the count).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Allocations made while one connection answers `rounds` requests for
+/// `path`, one request per read as a keep-alive client sends them.
+fn allocations_per_request(path: &str) -> f64 {
+    let mut cx = Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let mut conn = Conn::new(cx.now);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n").into_bytes();
+    let mut io = MemStream::new();
+    let answer = |io: &mut MemStream, conn: &mut Conn, cx: &mut Shared| {
+        io.push(&request);
+        conn.on_ready(io, true, false, cx);
+        assert!(io.written.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&io.written));
+        io.written.clear();
+    };
+    // Warm-up: the pool gets its buffers, the MemStream its capacity.
+    for _ in 0..10 {
+        answer(&mut io, &mut conn, &mut cx);
+    }
+    let rounds = 1000;
+    let before = allocations();
+    for _ in 0..rounds {
+        answer(&mut io, &mut conn, &mut cx);
+    }
+    // MemStream::push copies each request into a Vec: that is the test's
+    // own allocation, one per round, not the server's.
+    (allocations() - before - rounds) as f64 / rounds as f64
+}
+
+#[test]
+fn echo_keep_alive_requests_allocate_nothing() {
+    assert_eq!(allocations_per_request("/echo/abc"), 0.0);
+}
+
+#[test]
+fn user_agent_keep_alive_requests_allocate_nothing() {
+    assert_eq!(allocations_per_request("/user-agent"), 0.0);
+}
+
+#[test]
+fn root_json_allocates_only_its_body() {
+    assert_eq!(allocations_per_request("/"), 1.0);
+}
