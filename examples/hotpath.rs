@@ -1,0 +1,45 @@
+//! loophttp's own work per request, without the kernel: one connection
+//! answers N keep-alive requests over an in-memory stream. Run it under
+//! callgrind for instruction counts that do not drift with machine noise:
+//!
+//! ```sh
+//! cargo build --release --example hotpath
+//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \
+//!     target/release/examples/hotpath /echo/abc 100000
+//! callgrind_annotate /tmp/cg.out | head -30
+//! ```
+//!
+//! It prints the wall time per request too, which is only indicative.
+
+use std::time::Instant;
+
+use loophttp::Config;
+use loophttp::conn::Conn;
+use loophttp::mem_stream::MemStream;
+use loophttp::routes::Routes;
+use loophttp::shared::{Settings, Shared};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "/echo/abc".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // The request wrk sends.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n").into_bytes();
+    let mut cx = Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let mut conn = Conn::new(cx.now);
+    let mut io = MemStream::new();
+    let started = Instant::now();
+    let mut bytes = 0;
+    for _ in 0..n {
+        io.push(&request);
+        conn.on_ready(&mut io, true, false, &mut cx);
+        bytes += io.written.len();
+        io.written.clear();
+    }
+    let took = started.elapsed();
+    println!(
+        "{n} requests for {path}: {:.0} ns each, {} response bytes each",
+        took.as_nanos() as f64 / n as f64,
+        bytes / n
+    );
+}
