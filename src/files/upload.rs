@@ -119,10 +119,11 @@ impl Upload {
     /// loop, and every client on it, waits: a body at the default 64 MiB
     /// limit is a second's work for a disk that writes 64 MB/s. Started as
     /// the body arrives, the writes overlap the network and the `fsync` has
-    /// only the tail left (and waits for what is still in flight). `sync_file_range` makes no durability
-    /// promise, which is why `commit` still syncs; it can block briefly when
-    /// the disk's request queue is full. Its failure costs only that head
-    /// start, so it is logged, not returned.
+    /// only the tail left (and waits for what is still in flight).
+    /// `sync_file_range` makes no durability promise, which is why `commit`
+    /// still syncs; it can block briefly when the disk's request queue is
+    /// full. Its failure costs only that head start, so it is logged, not
+    /// returned.
     fn start_writeback(&mut self) {
         let (Ok(offset), Ok(len)) = (self.written_back.try_into(), (self.written - self.written_back).try_into())
         else {
