@@ -364,21 +364,54 @@ fn gzip_response_etag_is_weak_so_if_range_cannot_splice_encodings() {
     assert_eq!(r.status, 200);
 }
 
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(data).read_to_end(&mut plain).expect("a whole gzip stream");
+    plain
+}
+
 #[test]
-fn text_files_over_128_kib_are_sent_uncompressed() {
-    // Compressing happens inside the loop and holds the whole result in
-    // memory: only files up to GZIP_INLINE_MAX (128 KiB) are worth that.
+fn text_files_over_128_kib_are_gzipped_as_they_are_sent_in_chunks() {
+    // Up to GZIP_INLINE_MAX (128 KiB) a file is compressed whole and sent
+    // with its length; beyond, a piece at a time as the client reads.
     let s = TestServer::start();
     let limit = 128 * 1024;
-    let text: Vec<u8> = "big text ".bytes().cycle().take(limit + 1).collect();
+    let text: Vec<u8> =
+        (0..).flat_map(|i: u32| format!("line {i} of a big text\n").into_bytes()).take(3 << 20).collect();
     fs::write(s.dir().join("at.txt"), &text[..limit]).unwrap();
-    fs::write(s.dir().join("over.txt"), &text).unwrap();
+    fs::write(s.dir().join("big.txt"), &text).unwrap();
     let at = fetch(&s, "GET", "/files/at.txt", &["Accept-Encoding: gzip"]);
-    assert_eq!(at.header("content-encoding"), Some("gzip"), "exactly 128 KiB is compressed");
-    let over = fetch(&s, "GET", "/files/over.txt", &["Accept-Encoding: gzip"]);
-    assert_eq!(over.header("content-encoding"), None, "128 KiB + 1 is not");
-    assert_eq!(over.header("vary"), Some("Accept-Encoding"));
-    assert_same_bytes(&over.body, &text, "over.txt");
+    assert_eq!(at.header("content-encoding"), Some("gzip"), "exactly 128 KiB is compressed whole");
+    assert!(at.header("content-length").is_some() && at.header("transfer-encoding").is_none());
+    assert_same_bytes(&gunzip(&at.body), &text[..limit], "at.txt");
+
+    // Two on one connection: the chunked body ends exactly where it says.
+    let mut c = s.client();
+    let get = "GET /files/big.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n";
+    c.send(format!("{get}{get}").as_bytes());
+    for round in 0..2 {
+        let big = c.response();
+        assert_eq!(big.status, 200);
+        assert_eq!(big.header("content-encoding"), Some("gzip"), "round {round}");
+        assert_eq!(big.header("transfer-encoding"), Some("chunked"));
+        assert_eq!(big.header("content-length"), None);
+        assert_eq!(big.header("vary"), Some("Accept-Encoding"));
+        assert!(big.header("etag").is_some_and(|t| t.starts_with("W/")), "gzip bytes, weak tag");
+        assert!(big.body.len() < text.len() / 3, "compressed: {} bytes", big.body.len());
+        assert_same_bytes(&gunzip(&big.body), &text, "big.txt");
+    }
+
+    // HEAD has the same headers and no body.
+    let head = fetch(&s, "HEAD", "/files/big.txt", &["Accept-Encoding: gzip"]);
+    assert_eq!((head.header("transfer-encoding"), head.header("content-encoding")), (Some("chunked"), Some("gzip")));
+
+    // HTTP/1.0 cannot be sent chunks: it gets the file as it is.
+    let mut c = s.client();
+    c.send(b"GET /files/big.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+    let old = c.response();
+    assert_eq!(old.header("content-encoding"), None);
+    assert_eq!(old.header("content-length"), Some(text.len().to_string().as_str()));
+    assert_same_bytes(&old.body, &text, "big.txt over HTTP/1.0");
 }
 
 #[test]

@@ -85,6 +85,23 @@ fn curl_compressed_gets_gzip_and_decodes_it() {
 }
 
 #[test]
+fn curl_compressed_decodes_a_large_file_gzipped_in_chunks() {
+    if !have_curl() {
+        return;
+    }
+    let s = TestServer::start();
+    let text: String = (0..200_000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(s.dir().join("big.txt"), &text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("headers");
+    let out = curl(&["--compressed", "--dump-header", dump.to_str().unwrap(), &url(&s, "/files/big.txt")]);
+    assert!(out.stdout == text.as_bytes(), "curl decoded {} bytes, want {}", out.stdout.len(), text.len());
+    let headers = headers_of(&dump);
+    assert!(headers.contains("\r\ncontent-encoding: gzip\r\n"), "{headers}");
+    assert!(headers.contains("\r\ntransfer-encoding: chunked\r\n"), "{headers}");
+}
+
+#[test]
 fn curl_uploads_a_file_then_downloads_it_back() {
     if !have_curl() {
         return;

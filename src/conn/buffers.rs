@@ -6,12 +6,17 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
 use super::Transport;
+use super::source::{GzipStream, Source};
 use crate::error::{interrupted, would_block};
 use crate::http::response::FileBody;
 use crate::shared::BufPool;
 
 /// Largest piece handed to one `sendfile` call.
 const SENDFILE_CHUNK: usize = 1 << 20;
+/// File bytes compressed per `send` call at most: compressing runs in the
+/// loop, so a fast reader of a large gzip body must yield to the others
+/// (about a millisecond of work).
+const GZIP_PER_SEND: usize = 256 * 1024;
 /// File bodies up to this size are read into the output queue behind their
 /// head and leave with it in one write: `pread` + one `send` is one call
 /// fewer than `send` + `sendfile`, and pipelined small files batch too.
@@ -82,12 +87,12 @@ impl Input {
     }
 }
 
-/// Unwritten response bytes, then at most one file range.
+/// Unwritten response bytes, then at most one file being sent.
 #[derive(Debug, Default)]
 pub(super) struct Output {
     pub buf: Vec<u8>,
     pub pos: usize,
-    pub file: Option<FileBody>,
+    pub source: Option<Source>,
     /// The last write came up short: wait for a writable event.
     pub blocked: bool,
 }
@@ -98,7 +103,7 @@ impl Output {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending() == 0 && self.file.is_none()
+        self.pending() == 0 && self.source.is_none()
     }
 
     /// Queues a file body behind the bytes already queued: read in now if
@@ -125,16 +130,64 @@ impl Output {
                 return; // all in the queue; dropping `f` closes the file
             }
         }
-        self.file = Some(f);
+        self.source = Some(Source::Sendfile(f));
     }
 
-    /// Writes queued bytes, then the file, until everything is out, the
-    /// socket is full (`blocked`), or `budget` bytes went out. Returns the
-    /// bytes sent; an error means the connection is dead.
+    /// Queues a file to be gzip-compressed as it is sent (chunked).
+    pub fn push_gzip(&mut self, f: FileBody) {
+        self.source = Some(Source::Gzip(Box::new(GzipStream::new(f))));
+    }
+
+    /// Writes queued bytes, then the source, until everything is out, the
+    /// socket is full (`blocked`), or `budget` bytes went out (or
+    /// [`GZIP_PER_SEND`] bytes were compressed): then it returns with work
+    /// left and not blocked, and the caller yields to other connections.
+    /// Returns the bytes sent; an error means the connection is dead.
     pub fn send<T: Transport>(&mut self, io: &mut T, budget: usize) -> io::Result<usize> {
+        let (mut sent, mut compressed) = (0, 0);
+        loop {
+            sent += self.write_queue(io)?;
+            if self.blocked || sent >= budget || compressed >= GZIP_PER_SEND {
+                return Ok(sent);
+            }
+            match &mut self.source {
+                None => return Ok(sent),
+                Some(Source::Sendfile(f)) => {
+                    let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
+                    match io.send_file(&f.file, f.offset, want) {
+                        // The file shrank under us: the promised length cannot be kept.
+                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        Ok(n) => {
+                            f.offset += n as u64;
+                            f.len -= n as u64;
+                            sent += n;
+                            if f.len == 0 {
+                                self.source = None;
+                            } else if n < want {
+                                self.blocked = true; // the socket buffer is full
+                            }
+                        }
+                        Err(e) if would_block(&e) => self.blocked = true,
+                        Err(e) if interrupted(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(Source::Gzip(g)) => {
+                    let (used, done) = g.refill(&mut self.buf)?;
+                    compressed += used;
+                    if done {
+                        self.source = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the queued bytes until they are all out or the socket is full.
+    fn write_queue<T: Transport>(&mut self, io: &mut T) -> io::Result<usize> {
         let mut sent = 0;
         // A head with a file behind it may wait to share a segment with it.
-        let more = self.file.is_some();
+        let more = matches!(self.source, Some(Source::Sendfile(_)));
         while self.pos < self.buf.len() {
             let queued = &self.buf[self.pos..];
             match if more { io.write_more(queued) } else { io.write(queued) } {
@@ -159,32 +212,6 @@ impl Output {
         }
         self.buf.clear();
         self.pos = 0;
-        while let Some(f) = &mut self.file {
-            let want = usize::try_from(f.len).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
-            match io.send_file(&f.file, f.offset, want) {
-                // The file shrank under us: the promised length cannot be kept.
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    f.offset += n as u64;
-                    f.len -= n as u64;
-                    sent += n;
-                    if f.len == 0 {
-                        self.file = None;
-                    } else if n < want {
-                        self.blocked = true;
-                        return Ok(sent);
-                    } else if sent >= budget {
-                        return Ok(sent); // more to send, but others go first
-                    }
-                }
-                Err(e) if would_block(&e) => {
-                    self.blocked = true;
-                    return Ok(sent);
-                }
-                Err(e) if interrupted(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
         Ok(sent)
     }
 }
@@ -205,7 +232,7 @@ mod tests {
         let mut out = Output { buf: b"HEAD\r\n\r\n".to_vec(), ..Output::default() };
         out.push_file(file_body(b"0123456789", 2, 5));
         assert_eq!(out.buf, b"HEAD\r\n\r\n23456");
-        assert!(out.file.is_none(), "nothing left for sendfile");
+        assert!(out.source.is_none(), "nothing left for sendfile");
     }
 
     #[test]
@@ -214,7 +241,7 @@ mod tests {
         let mut out = Output::default();
         out.push_file(file_body(&big, 0, big.len() as u64));
         assert!(out.buf.is_empty());
-        assert_eq!(out.file.as_ref().map(|f| f.len), Some(big.len() as u64));
+        assert!(matches!(&out.source, Some(Source::Sendfile(f)) if f.len == big.len() as u64));
     }
 
     #[test]
@@ -224,7 +251,7 @@ mod tests {
         let mut out = Output::default();
         out.push_file(file_body(b"abcd", 0, 8));
         assert_eq!(out.buf, b"abcd");
-        let f = out.file.as_ref().expect("the rest is still owed");
+        let Some(Source::Sendfile(f)) = &out.source else { panic!("the rest is still owed") };
         assert_eq!((f.offset, f.len), (4, 4));
     }
 }

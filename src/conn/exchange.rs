@@ -52,7 +52,7 @@ pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) 
                 (false, false) => AfterDrain::Close,
                 (false, true) => AfterDrain::Linger,
             };
-            if after == AfterDrain::NextRequest && out.file.is_none() { State::Head } else { State::Drain(after) }
+            if after == AfterDrain::NextRequest && out.source.is_none() { State::Head } else { State::Drain(after) }
         }
         Action::Upload(upload) => {
             if head.expect_continue {
@@ -113,10 +113,12 @@ pub(super) fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mu
     let head_only = req.method == Method::Head;
     let how = response::Framing { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
     response::serialize(&resp, &how, &mut out.buf);
-    if let Body::File(f) = resp.body
-        && !head_only
-        && f.len > 0
-    {
-        out.push_file(f);
+    if head_only {
+        return;
+    }
+    match resp.body {
+        Body::File(f) if f.len > 0 => out.push_file(f),
+        Body::GzipFile(f) => out.push_gzip(f),
+        _ => {}
     }
 }

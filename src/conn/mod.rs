@@ -19,15 +19,17 @@
 //!                  write side shut  deadline        └─ peer EOF, I/O error, idle timeout
 //! ```
 //!
-//! Output is a byte queue plus at most one file being sent with `sendfile`.
-//! Small responses to pipelined requests (small files included: they are
-//! read into the queue) are appended and written with one call; a file sent
-//! with `sendfile` stops parsing (`Drain`) until it is out, which keeps
-//! responses in order. Interest follows from the state in
-//! one function, [`Conn::want`]; the time limit likewise from [`Conn::deadline`].
+//! Output is a byte queue plus at most one `source::Source`: a file sent
+//! with `sendfile`, or one gzip-compressed as it goes. Small responses to
+//! pipelined requests (small files included: they are read into the queue)
+//! are appended and written with one call; a source stops parsing (`Drain`)
+//! until it is out, which keeps responses in order. Interest follows from
+//! the state in one function, [`Conn::want`]; the time limit likewise from
+//! [`Conn::deadline`].
 
 mod buffers;
 mod exchange;
+mod source;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -222,7 +224,9 @@ impl Conn {
             if !self.out.is_empty() && !self.out.blocked {
                 let held_back = self.backpressured();
                 sent += self.flush(io, cx, MAX_SEND_PER_EVENT - sent.min(MAX_SEND_PER_EVENT));
-                if sent >= MAX_SEND_PER_EVENT && !self.out.is_empty() && !self.out.blocked {
+                if !self.out.is_empty() && !self.out.blocked && !self.is_closed() {
+                    // Not all out and the socket not full: the send budget
+                    // ran out. The others go first; resume next pass.
                     self.yielded = true;
                     break;
                 }
@@ -506,7 +510,7 @@ impl Conn {
         }
         self.state = State::Closed;
         self.out.blocked = false;
-        self.out.file = None;
+        self.out.source = None;
     }
 
     /// Idle with nothing buffered: return the buffers to the loop's pool so
@@ -521,7 +525,7 @@ impl Conn {
             cx.pool.put_output(std::mem::take(&mut self.out.buf));
         }
         if self.is_closed() {
-            self.out.file = None;
+            self.out.source = None;
         }
     }
 }

@@ -384,3 +384,60 @@ fn a_bad_byte_in_a_later_piece_is_refused_at_once_as_when_whole() {
         assert_eq!(responses(&io.written).first().map(|r| r.0), Some(400), "{piece:?}");
     }
 }
+
+/// A connection serving `dir`'s files, and a 3 MiB compressible file in it.
+fn with_big_text(dir: &std::path::Path) -> (Shared, Vec<u8>) {
+    let text: Vec<u8> = (0..).flat_map(|i: u32| format!("line {i}\n").into_bytes()).take(3 << 20).collect();
+    std::fs::write(dir.join("big.txt"), &text).unwrap();
+    let store = crate::files::FileStore::new(dir).unwrap();
+    (Shared::new(Routes::new(Some(store)), Settings::from_config(&Config::defaults())), text)
+}
+
+fn gunzip_chunked(written: &[u8]) -> Vec<u8> {
+    let end = written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(std::str::from_utf8(&written[..end]).unwrap().contains("Transfer-Encoding: chunked\r\n"));
+    let mut plain = Vec::new();
+    let gz = super::source::tests::dechunk(&written[end..]);
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    plain
+}
+
+const GZIP_GET: &[u8] = b"GET /files/big.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n";
+
+#[test]
+fn a_streamed_gzip_body_holds_little_memory_for_a_slow_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cx, text) = with_big_text(dir.path());
+    let (mut io, mut c) = (MemStream::new(), Conn::new(cx.now));
+    io.max_write = 4096;
+    io.push(GZIP_GET);
+    c.on_ready(&mut io, true, false, &mut cx);
+    let (mut events, mut most_queued) = (0, 0);
+    while !c.out.is_empty() {
+        most_queued = most_queued.max(c.out.pending());
+        c.on_ready(&mut io, false, true, &mut cx);
+        events += 1;
+        assert!(events < 100_000, "no progress");
+    }
+    assert!(most_queued < 64 * 1024, "queued up to {most_queued} bytes for a slow reader");
+    assert_eq!(gunzip_chunked(&io.written), text);
+    assert!(!c.is_closed() && c.want().read, "ready for the next request");
+}
+
+#[test]
+fn a_fast_reader_of_a_streamed_gzip_body_yields_to_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cx, text) = with_big_text(dir.path());
+    let (mut io, mut c) = (MemStream::new(), Conn::new(cx.now));
+    io.push(GZIP_GET);
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(c.yielded(), "3 MiB is compressed over several passes, not in one");
+    let mut passes = 1;
+    while c.yielded() {
+        c.resume(&mut io, &mut cx);
+        passes += 1;
+        assert!(passes < 1000);
+    }
+    assert!(passes >= 3, "{passes} passes");
+    assert_eq!(gunzip_chunked(&io.written), text);
+}

@@ -6,8 +6,9 @@
 //!   connection reads a body of up to 16 KiB (`conn::buffers::INLINE_FILE_MAX`)
 //!   into its output queue, to leave with the head in one write; a larger
 //!   one goes by `sendfile`, a piece at a time as the client reads, so memory
-//!   stays bounded whatever the file size. Compressible files up to
-//!   [`GZIP_INLINE_MAX`] are gzipped in memory instead when the client asks.
+//!   stays bounded whatever the file size. Compressible files are gzipped
+//!   when the client asks: in memory up to [`GZIP_INLINE_MAX`], beyond that
+//!   as they are sent, a bounded piece at a time, in chunked coding.
 //! - Uploads go to a temporary file in the same directory, are `fsync`ed and
 //!   renamed over the target only when the whole body has arrived, so readers
 //!   never see a partial file and a cut-off upload leaves nothing behind.
@@ -37,10 +38,11 @@ use crate::sys;
 /// Longest file name accepted (Linux's NAME_MAX).
 pub const MAX_NAME: usize = 255;
 /// Compressible files up to this size are gzip-compressed in memory when the
-/// client accepts gzip; larger ones are streamed as they are. Compression
-/// runs inside the loop, stalling every other client while it does, and the
-/// compressed body stays in memory until a slow reader takes it. Deflating
-/// 1 MiB takes milliseconds; 128 KiB keeps both the stall and the memory small.
+/// client accepts gzip, and sent with a `Content-Length`; larger ones are
+/// compressed a piece at a time as the client reads, in chunked coding
+/// (`conn::source`). Compression runs inside the loop, stalling every other
+/// client while it does, and the compressed body stays in memory until a
+/// slow reader takes it: 128 KiB keeps both the stall and the memory small.
 pub const GZIP_INLINE_MAX: u64 = 128 * 1024;
 
 /// Why a name was refused: always a 400.
@@ -159,10 +161,20 @@ impl FileStore {
                 return resp;
             }
         }
-        if resp.vary_encoding && size <= GZIP_INLINE_MAX && accepts_gzip(head.accept_encoding) {
-            return gzip_whole(resp, file, size, name);
+        let body = FileBody { file, offset: 0, len: size };
+        if resp.vary_encoding && accepts_gzip(head.accept_encoding) {
+            if size <= GZIP_INLINE_MAX {
+                return gzip_whole(resp, body.file, size, name);
+            }
+            // Larger: compressed as it is sent, chunked, which HTTP/1.0
+            // cannot frame; an HTTP/1.0 client gets the file as it is.
+            if head.http11 {
+                resp.gzip = true;
+                resp.body = Body::GzipFile(body);
+                return resp;
+            }
         }
-        resp.body = Body::File(FileBody { file, offset: 0, len: size });
+        resp.body = Body::File(body);
         resp
     }
 

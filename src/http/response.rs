@@ -52,19 +52,20 @@ pub enum Body<'a> {
     /// In memory; borrowed from the request where possible (`/echo`).
     Bytes(Cow<'a, [u8]>),
     File(FileBody),
+    /// A file gzip-compressed as it is sent: its length is known only at
+    /// the end, so it goes chunked (HTTP/1.1 requests only).
+    GzipFile(FileBody),
 }
 
 impl Body<'_> {
-    pub fn len(&self) -> u64 {
+    /// The `Content-Length`; None for a chunked body.
+    pub fn content_length(&self) -> Option<u64> {
         match self {
-            Body::Empty => 0,
-            Body::Bytes(b) => b.len() as u64,
-            Body::File(f) => f.len,
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::File(f) => Some(f.len),
+            Body::GzipFile(_) => None,
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -169,8 +170,10 @@ pub fn serialize(resp: &Response<'_>, how: &Framing<'_>, out: &mut Vec<u8>) {
         header(out, "Content-Type", ct.as_bytes());
     }
     if !resp.bodiless() {
-        let mut n = itoa::Buffer::new();
-        header(out, "Content-Length", n.format(resp.body.len()).as_bytes());
+        match resp.body.content_length() {
+            Some(len) => header(out, "Content-Length", itoa::Buffer::new().format(len).as_bytes()),
+            None => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        }
     }
     optional_headers(resp, out);
     if !how.keep_alive {
