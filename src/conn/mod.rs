@@ -29,6 +29,7 @@
 
 mod buffers;
 mod exchange;
+mod input;
 mod source;
 
 use std::fs::File;
@@ -37,10 +38,9 @@ use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use buffers::{Filled, Input, Output};
-use exchange::{Receiving, ReqInfo, Sink, finish_body, queue, start_request};
+use exchange::Receiving;
 
 use crate::error::{HttpError, interrupted, is_disconnect, would_block};
-use crate::http::{Parsed, Response, parse};
 use crate::shared::Shared;
 
 /// Stop parsing pipelined requests once this much output is queued, and
@@ -332,175 +332,6 @@ impl Conn {
         true
     }
 
-    /// Handles buffered input as far as the state allows.
-    fn process(&mut self, cx: &mut Shared) {
-        loop {
-            let progressed = match self.state {
-                State::Head => self.process_head(cx),
-                State::Body(_) => self.process_body(cx),
-                State::Linger => {
-                    let n = self.input.bytes().len();
-                    self.input.consume(n);
-                    if self.peer_eof {
-                        self.state = State::Closed;
-                    }
-                    false
-                }
-                State::Drain(_) | State::Closed => false,
-            };
-            if !progressed {
-                break;
-            }
-        }
-        if self.peer_eof {
-            self.close_after_eof(cx);
-        }
-    }
-
-    /// The client sent EOF: whatever cannot complete any more is closed once
-    /// the responses already queued are out.
-    fn close_after_eof(&mut self, cx: &mut Shared) {
-        match self.state {
-            State::Head if !self.input.bytes().is_empty() => {
-                // Whole requests may still be buffered behind the output
-                // mark: answer them once the output drains, then decide again.
-                if !self.backpressured() && !self.rejects_partial_head(cx) {
-                    self.close_when_sent();
-                }
-            }
-            // A partial head or body can never finish now; an upload in
-            // progress is dropped, which removes its temporary file.
-            State::Head | State::Body(_) => self.close_when_sent(),
-            State::Linger => self.state = State::Closed,
-            State::Drain(_) | State::Closed => {}
-        }
-    }
-
-    fn close_when_sent(&mut self) {
-        self.state = if self.out.is_empty() { State::Closed } else { State::Drain(AfterDrain::Close) };
-    }
-
-    /// Enough output is queued: parse no more requests until it drains.
-    fn backpressured(&self) -> bool {
-        self.out.pending() >= OUT_HIGH_WATER
-    }
-
-    /// At EOF, the unfinished head is parsed once more, whatever was
-    /// skipped: if it is already malformed the client gets the same 400 it
-    /// would have got had the bytes come in one piece. True if it failed.
-    fn rejects_partial_head(&mut self, cx: &mut Shared) -> bool {
-        match parse::parse_head(self.input.bytes(), &cx.settings.parse) {
-            Err(e) => {
-                self.fail(e, cx);
-                true
-            }
-            Ok(_) => false,
-        }
-    }
-
-    /// Parses one head if a whole one is buffered. Returns true on progress.
-    fn process_head(&mut self, cx: &mut Shared) -> bool {
-        if self.backpressured() {
-            return false; // answer more only once this drains
-        }
-        let bytes = self.input.bytes();
-        if bytes.is_empty() {
-            return false;
-        }
-        self.head_started.get_or_insert(cx.now);
-        let limits = &cx.settings.parse;
-        // Parse on the first look at a head (the usual case: it is whole, or
-        // garbage is refused at once), then again for every new piece, except
-        // one that only lengthens a header value: a slow head is not
-        // re-parsed per byte, and the answer never depends on the split.
-        let scanned = self.input.scanned;
-        if scanned > 0
-            && bytes.len() <= limits.max_uri.min(limits.max_head)
-            && only_extends_a_value(&bytes[..scanned], &bytes[scanned..])
-        {
-            self.input.scanned = bytes.len();
-            return false;
-        }
-        let next = match parse::parse_head(bytes, limits) {
-            Ok(Parsed::Partial) => {
-                self.input.scanned = bytes.len();
-                return false;
-            }
-            Ok(Parsed::Complete(head, len)) => {
-                let next = start_request(&head, &mut self.out, cx);
-                self.input.consume(len);
-                next
-            }
-            Err(e) => {
-                self.fail(e, cx);
-                return true;
-            }
-        };
-        self.head_started = None;
-        self.state = next;
-        true
-    }
-
-    /// Feeds buffered body bytes to the decoder and the sink.
-    fn process_body(&mut self, cx: &mut Shared) -> bool {
-        let State::Body(rx) = &mut self.state else { return false };
-        let bytes = &self.input.buf[self.input.start..self.input.end];
-        let step = match rx.decoder.decode(bytes) {
-            Ok(step) => step,
-            Err(e) => {
-                self.fail(e, cx);
-                return true;
-            }
-        };
-        let used = step.used;
-        rx.received += step.data.len() as u64;
-        let result = if rx.received > cx.settings.max_body {
-            Err(HttpError::PayloadTooLarge)
-        } else if let Sink::Upload(up) = &mut rx.sink {
-            up.write(step.data).map_err(|e| {
-                log::warn!("upload write failed: {e}");
-                HttpError::BadRequest("upload could not be stored")
-            })
-        } else {
-            Ok(())
-        };
-        if let Err(e) = result {
-            let status = if e == HttpError::PayloadTooLarge { 413 } else { 500 };
-            self.fail_with(status, cx);
-            return true;
-        }
-        self.input.consume(used);
-        if rx.decoder.is_done() {
-            let State::Body(rx) = std::mem::replace(&mut self.state, State::Head) else { unreachable!() };
-            self.state = finish_body(*rx, &mut self.out, cx);
-            return true;
-        }
-        used > 0
-    }
-
-    /// A request error: queue its status, then close gracefully.
-    fn fail(&mut self, e: HttpError, cx: &mut Shared) {
-        log::debug!("request error: {e}");
-        self.fail_with(e.status(), cx);
-    }
-
-    fn fail_with(&mut self, status: u16, cx: &mut Shared) {
-        self.head_started = None;
-        if let State::Body(rx) = &self.state
-            && matches!(rx.sink, Sink::Discard)
-        {
-            // This request was answered before its body (which we only
-            // read to stay in sync): one request, one response. The stream
-            // is out of sync now, so close after what is queued.
-            log::debug!("discarded body failed ({status}); closing");
-            self.state = State::Drain(AfterDrain::Linger);
-            return;
-        }
-        let resp = Response::error(status);
-        queue(resp, ReqInfo::UNKNOWN, false, &mut self.out, cx);
-        self.state = State::Drain(AfterDrain::Linger);
-    }
-
     /// Socket errors end the connection; disconnects are routine.
     fn io_error(&mut self, what: &str, e: &io::Error) {
         if is_disconnect(e) {
@@ -528,18 +359,6 @@ impl Conn {
             self.out.source = None;
         }
     }
-}
-
-/// True if `fresh`, appended to the partial head `seen`, can only extend a
-/// header value: `seen` ends inside a header line past its colon, and
-/// `fresh` holds only bytes valid anywhere in a value (no line end, no CR,
-/// no other control byte). Such bytes can neither finish the head nor make
-/// it invalid, so parsing again would tell nothing new.
-fn only_extends_a_value(seen: &[u8], fresh: &[u8]) -> bool {
-    let Some(line_start) = seen.iter().rposition(|&b| b == b'\n') else { return false };
-    let line = &seen[line_start + 1..];
-    let value_byte = |b: u8| b == b'\t' || (b >= b' ' && b != 0x7f);
-    line.contains(&b':') && line.last().is_some_and(|&b| b != b'\r') && fresh.iter().all(|&b| value_byte(b))
 }
 
 #[cfg(test)]

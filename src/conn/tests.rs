@@ -360,19 +360,6 @@ fn a_stalled_discarded_body_times_out_without_a_408_after_the_200() {
 }
 
 #[test]
-fn only_pieces_that_lengthen_a_header_value_skip_the_parse() {
-    let head = b"GET / HTTP/1.1\r\nHost: exam";
-    assert!(only_extends_a_value(head, b"ple.org"));
-    assert!(only_extends_a_value(head, b" \t\x80\xff"));
-    assert!(!only_extends_a_value(head, b"\x01"), "a control byte is refused at once");
-    assert!(!only_extends_a_value(head, b"x\r"), "CR may end the line");
-    assert!(!only_extends_a_value(head, b"\n"));
-    assert!(!only_extends_a_value(b"GET / HTTP/1.1\r\nHo", b"st"), "a name is checked byte by byte");
-    assert!(!only_extends_a_value(b"GET /long-targ", b"et"), "the request line is always parsed");
-    assert!(!only_extends_a_value(b"GET / HTTP/1.1\r\nA: b\r", b"x"), "bare CR");
-}
-
-#[test]
 fn a_bad_byte_in_a_later_piece_is_refused_at_once_as_when_whole() {
     for piece in [&b"\x01"[..], b"\x7f", b" x\rx"] {
         let (mut io, mut cx) = (MemStream::new(), shared());
