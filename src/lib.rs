@@ -22,6 +22,7 @@ pub mod deadlines;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod lifecycle;
 pub mod listener;
 pub mod mem_stream;
 pub mod routes;

@@ -4,9 +4,16 @@
 //! when several workers share a port, non-blocking, a sized backlog, and
 //! `TCP_NODELAY`, which Linux copies to every accepted socket (one
 //! `setsockopt` per connection saved; the server checks it did).
+//!
+//! Or no socket of our own: under socket activation ([`activated`]) the
+//! listening sockets are inherited, already bound, from systemd or any
+//! launcher speaking its protocol. A restarted process picks up the same
+//! socket, so while it restarts the kernel queues connections instead of
+//! refusing them.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::os::fd::{FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -59,6 +66,80 @@ fn no_ipv6(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT))
 }
 
+/// The first descriptor passed by socket activation (`SD_LISTEN_FDS_START`).
+pub const LISTEN_FDS_START: RawFd = 3;
+/// More passed sockets than this is a misconfiguration, not a plan.
+const MAX_LISTEN_FDS: usize = 64;
+
+/// Listening sockets passed by systemd socket activation (the
+/// `sd_listen_fds(3)` protocol), if this process was given any: when
+/// `LISTEN_PID` is our pid and `LISTEN_FDS` is N ≥ 1, descriptors 3..3+N
+/// are ours. Each must be a listening TCP socket; it is made non-blocking
+/// and close-on-exec. Like `sd_listen_fds(1)`, the variables are removed
+/// from the environment either way, so a child never mistakes them for its own.
+///
+/// Call it once, at startup, before any other thread exists: changing the
+/// environment is only sound while no other thread reads it.
+pub fn activated() -> io::Result<Option<Vec<TcpListener>>> {
+    let pid = std::env::var("LISTEN_PID").ok();
+    let fds = std::env::var("LISTEN_FDS").ok();
+    // SAFETY: the caller runs this before spawning threads (see above), so
+    // nothing reads the environment concurrently.
+    unsafe {
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    let Some(count) = passed_count(pid.as_deref(), fds.as_deref(), std::process::id()).map_err(io::Error::other)?
+    else {
+        return Ok(None);
+    };
+    let first = LISTEN_FDS_START;
+    (first..first + count as RawFd).map(adopt).collect::<io::Result<Vec<_>>>().map(Some)
+}
+
+/// How many sockets `LISTEN_PID` / `LISTEN_FDS` pass to process `our_pid`:
+/// None when they are absent or meant for another process (a parent that
+/// was activated and did not clear them).
+fn passed_count(pid: Option<&str>, fds: Option<&str>, our_pid: u32) -> Result<Option<usize>, String> {
+    let (Some(pid), Some(fds)) = (pid, fds) else { return Ok(None) };
+    if pid.trim().parse::<u32>().ok() != Some(our_pid) {
+        return Ok(None);
+    }
+    match fds.trim().parse::<usize>() {
+        Ok(0) => Ok(None),
+        Ok(n) if n <= MAX_LISTEN_FDS => Ok(Some(n)),
+        _ => Err(format!("LISTEN_FDS={fds:?}: expected a number from 0 to {MAX_LISTEN_FDS}")),
+    }
+}
+
+/// Takes ownership of a passed descriptor, checking that it is what we
+/// serve on: a listening TCP socket (IPv4 or IPv6; a `[::]` socket made
+/// dual-stack by whoever created it serves both).
+fn adopt(fd: RawFd) -> io::Result<TcpListener> {
+    // SAFETY: the activation protocol hands descriptors 3..3+N to this
+    // process and nothing else in it has claimed them; from here the
+    // socket is owned (and closed) by exactly one value.
+    let socket = unsafe { Socket::from_raw_fd(fd) };
+    let tcp = matches!(socket.domain(), Ok(Domain::IPV4 | Domain::IPV6))
+        && socket.r#type().is_ok_and(|t| t == Type::STREAM)
+        && socket.protocol().is_ok_and(|p| p == Some(Protocol::TCP));
+    if !tcp || !socket.is_listener().unwrap_or(false) {
+        return Err(io::Error::other(format!("passed descriptor {fd} is not a listening TCP socket")));
+    }
+    socket.set_cloexec(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Whether a listener accepts IPv4 as well: an IPv6 socket on `[::]`
+/// with `IPV6_V6ONLY` off (for a passed socket, its creator decided).
+pub fn is_dual_stack(l: &TcpListener) -> bool {
+    let socket = socket2::SockRef::from(l);
+    let any = l.local_addr().is_ok_and(|a| a.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    any && socket.only_v6().is_ok_and(|only| !only)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +163,52 @@ mod tests {
         let port = a.listener.local_addr().unwrap().port();
         let err = bind(IpAddr::V4(Ipv4Addr::LOCALHOST), port, 16, false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn activation_needs_our_pid_and_a_count() {
+        assert_eq!(passed_count(None, None, 7), Ok(None));
+        assert_eq!(passed_count(Some("7"), None, 7), Ok(None));
+        assert_eq!(passed_count(Some("8"), Some("1"), 7), Ok(None), "meant for another process");
+        assert_eq!(passed_count(Some("x"), Some("1"), 7), Ok(None));
+        assert_eq!(passed_count(Some("7"), Some("0"), 7), Ok(None));
+        assert_eq!(passed_count(Some("7"), Some("1"), 7), Ok(Some(1)));
+        assert_eq!(passed_count(Some("7"), Some("2"), 7), Ok(Some(2)));
+        assert!(passed_count(Some("7"), Some("-1"), 7).is_err());
+        assert!(passed_count(Some("7"), Some("65"), 7).is_err());
+    }
+
+    #[test]
+    fn a_passed_listener_is_adopted_non_blocking_and_close_on_exec() {
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        socket2::SockRef::from(&l).set_cloexec(false).unwrap();
+        let adopted = adopt(l.into_raw_fd()).unwrap();
+        // SAFETY: F_GETFD on a descriptor we own only reads its flags.
+        let flags = unsafe { libc::fcntl(adopted.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        assert_eq!(adopted.accept().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        let c = TcpStream::connect(addr).unwrap();
+        adopted.set_nonblocking(false).unwrap();
+        assert_eq!(adopted.accept().unwrap().0.peer_addr().unwrap(), c.local_addr().unwrap());
+        assert!(!is_dual_stack(&adopted));
+    }
+
+    #[test]
+    fn anything_but_a_listening_tcp_socket_is_refused() {
+        use std::os::fd::IntoRawFd;
+        let file = std::fs::File::open("/dev/null").unwrap().into_raw_fd();
+        assert!(adopt(file).is_err());
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into_raw_fd();
+        assert!(adopt(udp).is_err());
+        let unconnected = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        assert!(adopt(unconnected.into_raw_fd()).is_err(), "a TCP socket that is not listening");
+    }
+
+    #[test]
+    fn a_dual_stack_listener_says_so() {
+        let bound = bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, 16, false).unwrap();
+        assert_eq!(is_dual_stack(&bound.listener), bound.dual_stack);
     }
 }
