@@ -1,11 +1,13 @@
 //! Flags, defaults, limits and timeouts: every number the server obeys has a
 //! name here, so the loop itself contains no magic numbers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::access_log::{Destination, Format};
 
 /// Largest request-target, in bytes (→ 414).
 pub const DEFAULT_MAX_URI: usize = 8 * 1024;
@@ -89,6 +91,22 @@ pub struct Config {
     /// Longest pause in sending to a client that stopped reading (then close).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub write_timeout: Duration,
+
+    /// Access log: `-` (stdout), `off`, or a file appended to (reopened on SIGUSR1).
+    #[arg(long, default_value = "-", value_name = "PATH|-|off")]
+    pub access_log: Destination,
+
+    /// Access-log line format: Combined (plus request time) or JSON lines.
+    #[arg(long, value_enum, default_value_t = Format::Combined)]
+    pub access_log_format: Format,
+
+    /// Serve /metrics and /healthz on this address only (say 127.0.0.1:9090), not on the main port.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// No /metrics at all (counting still costs next to nothing).
+    #[arg(long, conflicts_with = "metrics_addr")]
+    pub no_metrics: bool,
 }
 
 impl Config {
@@ -170,6 +188,29 @@ mod tests {
         assert_eq!(c.max_body_bytes, 64 << 20);
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.keepalive_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn observability_flags() {
+        let c = Config::defaults();
+        assert_eq!(c.access_log, Destination::Stdout);
+        assert_eq!(c.access_log_format, Format::Combined);
+        assert_eq!((c.metrics_addr, c.no_metrics), (None, false));
+        let c = Config::parse_from([
+            "loophttp",
+            "--access-log",
+            "/tmp/a.log",
+            "--access-log-format",
+            "json",
+            "--metrics-addr",
+            "127.0.0.1:9100",
+        ]);
+        assert_eq!(c.access_log, Destination::File("/tmp/a.log".into()));
+        assert_eq!(c.access_log_format, Format::Json);
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(Config::parse_from(["loophttp", "--access-log", "off"]).access_log, Destination::Off);
+        assert!(Config::try_parse_from(["loophttp", "--no-metrics", "--metrics-addr", "127.0.0.1:1"]).is_err());
+        assert!(Config::try_parse_from(["loophttp", "--access-log-format", "xml"]).is_err());
     }
 
     #[test]

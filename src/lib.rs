@@ -16,6 +16,7 @@
 //!    when ([`deadlines`]) follows from its state; the server registers
 //!    exactly that.
 
+pub mod access_log;
 pub mod config;
 pub mod conn;
 pub mod deadlines;
@@ -25,6 +26,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod listener;
 pub mod mem_stream;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod shared;

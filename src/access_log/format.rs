@@ -1,0 +1,181 @@
+//! One access-log line per [`Entry`], in either format, appended to a
+//! reused buffer: no allocation per line once the buffers have grown.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::clock::LogClock;
+use super::escape::{self, TRUNCATED};
+
+/// Longest request-target logged, in raw bytes; longer ones are cut and
+/// marked with [`TRUNCATED`].
+pub const MAX_TARGET: usize = 2048;
+/// Longest `User-Agent` or `Referer` logged, in raw bytes.
+pub const MAX_HEADER: usize = 512;
+/// Longest method or version token logged (only garbage is longer).
+pub const MAX_TOKEN: usize = 32;
+
+/// Which line format (`--access-log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Apache/nginx Combined Log Format plus the request time in seconds.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything one line says about one request. Client-controlled values
+/// are raw bytes; the formatter escapes and bounds them.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub peer: IpAddr,
+    /// Empty when the request line never arrived (Combined then logs `-`).
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub version: &'a [u8],
+    pub status: u16,
+    /// Bytes written for this response, head included.
+    pub bytes_sent: u64,
+    /// Of those, bytes of the body (Combined's `%b`, nginx's `$body_bytes_sent`).
+    pub body_bytes_sent: u64,
+    /// Bytes of the request: head and body.
+    pub bytes_received: u64,
+    pub duration: Duration,
+    pub user_agent: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
+    /// The connection's serial number (`#ID` in the server log).
+    pub conn_id: u64,
+    /// 1 for the first request on its connection.
+    pub request_no: u64,
+}
+
+/// Appends one line in `format` to `out`; `scratch` is reused text space.
+pub fn write_line(format: Format, e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String) {
+    match format {
+        Format::Combined => combined(e, clock, out),
+        Format::Json => json(e, clock, out, scratch),
+    }
+}
+
+/// `peer - - [time] "request" status body_bytes "referer" "agent" request_time`
+fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
+    write_peer(out, e.peer);
+    out.extend_from_slice(b" - - [");
+    out.extend_from_slice(clock.clf());
+    out.extend_from_slice(b"] \"");
+    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
+    if parts.iter().all(|(v, _)| v.is_empty()) {
+        out.push(b'-');
+    }
+    let mut first = true;
+    for (value, max) in parts.into_iter().filter(|(v, _)| !v.is_empty()) {
+        if !std::mem::take(&mut first) {
+            out.push(b' ');
+        }
+        let (v, cut) = escape::bounded(value, max);
+        escape::combined(out, v);
+        if cut {
+            out.extend_from_slice(TRUNCATED.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\" ");
+    out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(itoa::Buffer::new().format(e.body_bytes_sent).as_bytes());
+    for value in [e.referer, e.user_agent] {
+        out.extend_from_slice(b" \"");
+        match value {
+            Some(v) if !v.is_empty() => {
+                let (v, cut) = escape::bounded(v, MAX_HEADER);
+                escape::combined(out, v);
+                if cut {
+                    out.extend_from_slice(TRUNCATED.as_bytes());
+                }
+            }
+            _ => out.push(b'-'),
+        }
+        out.push(b'"');
+    }
+    out.push(b' ');
+    write_seconds(out, e.duration);
+    out.push(b'\n');
+}
+
+fn json(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String) {
+    out.extend_from_slice(b"{\"time\":\"");
+    clock.write_rfc3339(out);
+    out.extend_from_slice(b"\",\"peer\":\"");
+    write_peer(out, e.peer);
+    out.push(b'"');
+    let texts = [("method", e.method, MAX_TOKEN), ("target", e.target, MAX_TARGET), ("version", e.version, MAX_TOKEN)];
+    for (name, value, max) in texts {
+        json_field(out, scratch, name, Some(value), max);
+    }
+    let numbers = [
+        ("status", u64::from(e.status)),
+        ("bytes_sent", e.bytes_sent),
+        ("body_bytes_sent", e.body_bytes_sent),
+        ("bytes_received", e.bytes_received),
+        ("duration_us", u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX)),
+    ];
+    for (name, value) in numbers {
+        json_key(out, name);
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+    json_field(out, scratch, "user_agent", e.user_agent, MAX_HEADER);
+    json_field(out, scratch, "referer", e.referer, MAX_HEADER);
+    for (name, value) in [("connection", e.conn_id), ("request", e.request_no)] {
+        json_key(out, name);
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+fn json_key(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// `"name":"escaped value"`, or `"name":null` when absent.
+fn json_field(out: &mut Vec<u8>, scratch: &mut String, name: &str, value: Option<&[u8]>, max: usize) {
+    json_key(out, name);
+    let Some(value) = value else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    scratch.clear();
+    let (v, cut) = escape::bounded(value, max);
+    escape::json_text(scratch, v);
+    if cut {
+        scratch.push_str(TRUNCATED);
+    }
+    // serde_json escapes `"`, `\` and what else JSON requires; writing to
+    // a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, scratch.as_str());
+}
+
+/// The peer as nginx's `$remote_addr`: IPv4 clients of a dual-stack
+/// socket print as IPv4, not `::ffff:a.b.c.d`.
+fn write_peer(out: &mut Vec<u8>, peer: IpAddr) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{}", peer.to_canonical());
+}
+
+/// `0.000123`: seconds with microsecond precision, like nginx's `$request_time` (which has ms).
+fn write_seconds(out: &mut Vec<u8>, d: Duration) {
+    out.extend_from_slice(itoa::Buffer::new().format(d.as_secs()).as_bytes());
+    out.push(b'.');
+    let micros = d.subsec_micros();
+    let mut digits = [b'0'; 6];
+    let mut m = micros;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! The bounded label sets. Every label value comes from one of these
+//! tables, never from the request: a client sending a million distinct
+//! paths, methods or agents still lands in the same few series.
+
+use crate::http::Method;
+
+/// A label set: a fixed list of values, each with an index into counters.
+pub trait Label: Copy + Sized + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    fn index(self) -> usize;
+}
+
+/// The method label: a known method, or `other` when none was parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodLabel {
+    Known(Method),
+    Other,
+}
+
+impl MethodLabel {
+    pub fn of(m: Option<Method>) -> MethodLabel {
+        m.map_or(MethodLabel::Other, MethodLabel::Known)
+    }
+}
+
+const METHODS: [MethodLabel; 10] = [
+    MethodLabel::Known(Method::Get),
+    MethodLabel::Known(Method::Head),
+    MethodLabel::Known(Method::Post),
+    MethodLabel::Known(Method::Put),
+    MethodLabel::Known(Method::Delete),
+    MethodLabel::Known(Method::Options),
+    MethodLabel::Known(Method::Patch),
+    MethodLabel::Known(Method::Trace),
+    MethodLabel::Known(Method::Connect),
+    MethodLabel::Other,
+];
+
+impl Label for MethodLabel {
+    const ALL: &'static [MethodLabel] = &METHODS;
+
+    fn as_str(self) -> &'static str {
+        match self {
+            MethodLabel::Known(m) => m.as_str(),
+            MethodLabel::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            MethodLabel::Known(m) => m as usize,
+            MethodLabel::Other => METHODS.len() - 1,
+        }
+    }
+}
+
+/// The route pattern a request matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Root,
+    Echo,
+    UserAgent,
+    Files,
+    Metrics,
+    Healthz,
+    /// Anything else: 404s, `OPTIONS *`, requests that never parsed.
+    Other,
+}
+
+impl Route {
+    /// The route of a (still percent-encoded) path; mirrors `routes.rs`.
+    pub fn of_path(path: &[u8]) -> Route {
+        match path {
+            b"/" => Route::Root,
+            b"/user-agent" => Route::UserAgent,
+            b"/metrics" => Route::Metrics,
+            b"/healthz" => Route::Healthz,
+            p if p.starts_with(b"/echo/") => Route::Echo,
+            p if p.starts_with(b"/files/") => Route::Files,
+            _ => Route::Other,
+        }
+    }
+}
+
+impl Label for Route {
+    const ALL: &'static [Route] =
+        &[Route::Root, Route::Echo, Route::UserAgent, Route::Files, Route::Metrics, Route::Healthz, Route::Other];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Route::Root => "/",
+            Route::Echo => "/echo/{s}",
+            Route::UserAgent => "/user-agent",
+            Route::Files => "/files/{name}",
+            Route::Metrics => "/metrics",
+            Route::Healthz => "/healthz",
+            Route::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every status the server can answer with, plus 499 (client closed
+/// first, nginx's convention) and `other` as a guard.
+const STATUS_CODES: [u16; 22] =
+    [200, 201, 204, 206, 304, 400, 403, 404, 405, 408, 409, 413, 414, 416, 417, 431, 499, 500, 501, 503, 505, 0];
+const STATUS_NAMES: [&str; 22] = [
+    "200", "201", "204", "206", "304", "400", "403", "404", "405", "408", "409", "413", "414", "416", "417", "431",
+    "499", "500", "501", "503", "505", "other",
+];
+
+/// A response status as a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status(u8);
+
+impl Status {
+    pub fn of(code: u16) -> Status {
+        let i = STATUS_CODES.iter().position(|&c| c == code).unwrap_or(STATUS_CODES.len() - 1);
+        Status(i as u8)
+    }
+
+    pub fn code(self) -> Option<u16> {
+        Some(STATUS_CODES[usize::from(self.0)]).filter(|&c| c != 0)
+    }
+}
+
+const STATUSES: [Status; 22] = {
+    let mut all = [Status(0); 22];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = Status(i as u8);
+        i += 1;
+    }
+    all
+};
+
+impl Label for Status {
+    const ALL: &'static [Status] = &STATUSES;
+
+    fn as_str(self) -> &'static str {
+        STATUS_NAMES[usize::from(self.0)]
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// The client closed or reset it.
+    Client,
+    KeepaliveTimeout,
+    HeaderTimeout,
+    BodyTimeout,
+    WriteTimeout,
+    /// A socket error other than a disconnect.
+    Error,
+    /// Closed after a request broke a rule or limit (400, 413, 414, 431, ...).
+    Limit,
+    /// The server closed after its response (`Connection: close`).
+    Done,
+    /// The server stopped.
+    Shutdown,
+}
+
+impl Label for Closed {
+    const ALL: &'static [Closed] = &[
+        Closed::Client,
+        Closed::KeepaliveTimeout,
+        Closed::HeaderTimeout,
+        Closed::BodyTimeout,
+        Closed::WriteTimeout,
+        Closed::Error,
+        Closed::Limit,
+        Closed::Done,
+        Closed::Shutdown,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Closed::Client => "client",
+            Closed::KeepaliveTimeout => "keepalive_timeout",
+            Closed::HeaderTimeout => "header_timeout",
+            Closed::BodyTimeout => "body_timeout",
+            Closed::WriteTimeout => "write_timeout",
+            Closed::Error => "error",
+            Closed::Limit => "limit",
+            Closed::Done => "done",
+            Closed::Shutdown => "shutdown",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indexes_are_dense<L: Label + std::fmt::Debug>() {
+        for (i, l) in L::ALL.iter().enumerate() {
+            assert_eq!(l.index(), i, "{l:?}");
+            assert!(!l.as_str().is_empty());
+        }
+    }
+
+    #[test]
+    fn every_label_set_is_indexed_densely() {
+        indexes_are_dense::<MethodLabel>();
+        indexes_are_dense::<Route>();
+        indexes_are_dense::<Status>();
+        indexes_are_dense::<Closed>();
+    }
+
+    #[test]
+    fn statuses_outside_the_set_are_other() {
+        assert_eq!(Status::of(404).as_str(), "404");
+        assert_eq!(Status::of(404).code(), Some(404));
+        assert_eq!(Status::of(418).as_str(), "other");
+        assert_eq!(Status::of(0).as_str(), "other");
+        for code in 100..600 {
+            let s = Status::of(code);
+            assert!(s.as_str() == "other" || s.as_str() == code.to_string());
+        }
+    }
+
+    #[test]
+    fn every_status_the_server_sends_has_its_own_label() {
+        for code in 200..600 {
+            if crate::http::response::reason(code) != "Unknown" {
+                assert_eq!(Status::of(code).code(), Some(code), "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn routes_are_patterns_never_paths() {
+        assert_eq!(Route::of_path(b"/echo/anything/at/all").as_str(), "/echo/{s}");
+        assert_eq!(Route::of_path(b"/files/x.bin").as_str(), "/files/{name}");
+        assert_eq!(Route::of_path(b"/nope").as_str(), "other");
+        assert_eq!(Route::of_path(b"/echo").as_str(), "other");
+    }
+}
