@@ -122,11 +122,13 @@ def valid_family(b):
 
 
 def position_family(b, rng):
-    """Whitespace, case, and odd bytes at every position of a few heads."""
+    """Whitespace, case, and odd bytes at every position of a few heads, and
+    of the chunked bodies (chunk lines, chunk ends, trailers) too."""
     odd = [b"\r", b"\n", b"\x00", b"\x0b", b"\x0c", b"\x7f", b"\x80", b"\xff", b"\x01", b"\x1b"]
-    for ident in ("post-cl", "put-chunked", "get-echo"):
-        head_len = len(split_head(base(b, ident)[0])[0])
-        for pos in range(head_len - 1):
+    for ident, whole in (("post-cl", False), ("put-chunked", True), ("get-echo", False), ("post-chunked-ext-trailer", True)):
+        data = base(b, ident)[0]
+        end = len(data) if whole else len(split_head(data)[0]) - 1
+        for pos in range(end):
             for ws, tag in ((b" ", "sp"), (b"\t", "tab")):
                 data, upload = base(b, ident)
                 b.add(f"{ident}/insert-{tag}@{pos}", data[:pos] + ws + data[pos:], upload)
@@ -403,17 +405,21 @@ def random_family(b, rng, count):
 
 
 def generate(seed=1, random_count=300):
-    rng = random.Random(seed)
+    # One generator per family, so that a change to one family leaves the
+    # others' cases (and their names) as they were.
+    def rng(family):
+        return random.Random(f"{seed}/{family}")
+
     b = Builder()
     valid_family(b)
-    position_family(b, rng)
+    position_family(b, rng("position"))
     line_end_family(b)
     framing_family(b)
     chunk_family(b)
     host_family(b)
     request_line_family(b)
     header_family(b)
-    random_family(b, rng, random_count)
+    random_family(b, rng("random"), random_count)
     return b.cases
 
 
