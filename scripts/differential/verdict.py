@@ -102,7 +102,7 @@ def compare(ours, node, h11):
             findings.append(("body-mismatch", f"vs {name}"))
         if answers_differ(ours, ref):
             findings.append(("request-count-mismatch", f"vs {name}"))
-    return findings, kind(ours, node, h11)
+    return findings, ("finding" if findings else kind(ours, node, h11))
 
 
 def answers_differ(a, b):
@@ -116,7 +116,7 @@ def answers_differ(a, b):
 
 
 def kind(ours, node, h11):
-    """How the three verdicts relate, for the summary."""
+    """How three verdicts without a finding relate, for the summary."""
 
     def same(a, b):
         bodies = a.body is None or b.body is None or a.body == b.body
