@@ -117,7 +117,8 @@ def report(results, rows, verbose, elapsed):
         if k not in ("agreement", "finding"):
             print(f"differences that are not findings, {k}: {n}")
     where = os.path.relpath(CONFORMANCE, ROOT)
-    print(f"messages with findings: {kinds['finding']} ({unallowed} findings not allowed by {where})")
+    total = sum(by_class.values())
+    print(f"findings: {total} in {kinds['finding']} messages ({unallowed} not allowed by {where}), by class:")
     for cls in ("accepts-what-both-reject", "body-mismatch", "request-count-mismatch"):
         print(f"  {cls}: {by_class[cls]}")
     for row in rows:
@@ -159,7 +160,23 @@ def main():
     if len(done) < len(results):
         print(f"differential: only {len(done)} of {len(results)} cases ran within {RUN_DEADLINE:.0f}s", file=sys.stderr)
         return 2
+    if not sane(done):
+        return 2
     return 1 if unallowed else 0
+
+
+def sane(results):
+    """The valid messages must be accepted alike by all three, or the
+    harness itself (a reference, the exchange) is broken and nothing it
+    says can be trusted."""
+    broken = [
+        case.name
+        for case, ours, node, h11, _, kind in results
+        if case.name.startswith("valid") and not (kind == "agreement" and ours.accepted and node.accepted and h11.accepted)
+    ]
+    for name in broken:
+        print(f"differential: sanity: valid message {name} not accepted alike by all three", file=sys.stderr)
+    return not broken
 
 
 if __name__ == "__main__":
