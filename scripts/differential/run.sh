@@ -38,5 +38,9 @@ if [ ! -x "$BIN" ]; then
     echo "# $BIN missing; running cargo build --release" >&2
     cargo build --release >&2 || exit 2
 fi
+# The harness's own unit tests first: a broken reader or rule would make
+# every verdict meaningless.
+python3 -m unittest discover -s scripts/differential -p 'test_*.py' 2>&1 | tail -1 | sed 's/^/# harness unit tests: /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 2
 # Bounded: the run takes seconds; a hang is a failure, not a stuck CI.
 exec timeout --kill-after=10 300 python3 scripts/differential/run.py --binary "$BIN" "$@"
