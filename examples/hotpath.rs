@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use loophttp::Config;
 use loophttp::conn::Conn;
+use loophttp::context::{Context, Settings};
 use loophttp::mem_stream::MemStream;
 use loophttp::routes::Routes;
-use loophttp::shared::{Settings, Shared};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -25,8 +25,8 @@ fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     // The request wrk sends.
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n").into_bytes();
-    let mut cx = Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()));
-    let mut conn = Conn::new(cx.now);
+    let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let mut conn = Conn::new(1, cx.now);
     let mut io = MemStream::new();
     let started = Instant::now();
     let mut bytes = 0;

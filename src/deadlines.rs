@@ -13,13 +13,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-/// Which connection an entry belongs to: its slab key and a serial number,
+/// Which connection an entry belongs to: its slab key and the connection id (a serial number),
 /// so an entry left by a closed connection never fires for the next one
 /// that reuses the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Owner {
     pub key: usize,
-    pub serial: u64,
+    pub id: u64,
 }
 
 #[derive(Debug, Default)]
@@ -70,8 +70,8 @@ mod tests {
     fn nearest_deadline_is_the_timeout_and_pops_in_order() {
         let t0 = Instant::now();
         let mut d = Deadlines::default();
-        let a = Owner { key: 1, serial: 1 };
-        let b = Owner { key: 2, serial: 2 };
+        let a = Owner { key: 1, id: 1 };
+        let b = Owner { key: 2, id: 2 };
         d.push(t0 + Duration::from_secs(5), a);
         d.push(t0 + Duration::from_secs(2), b);
         assert_eq!(d.timeout(t0), Some(Duration::from_secs(2)));
@@ -88,7 +88,7 @@ mod tests {
         let t0 = Instant::now();
         let mut d = Deadlines::default();
         for key in 0..10 {
-            d.push(t0 + Duration::from_secs(10 - key as u64), Owner { key, serial: 0 });
+            d.push(t0 + Duration::from_secs(10 - key as u64), Owner { key, id: 0 });
         }
         d.retain(|_, o| o.key % 2 == 0);
         assert_eq!(d.len(), 5);

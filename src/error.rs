@@ -6,6 +6,8 @@ use std::io;
 /// Everything that can go wrong with a request, as seen by the client.
 ///
 /// Each variant answers with exactly one status; see [`HttpError::status`].
+/// Nothing outside this table picks an error status: parse errors, routing
+/// misses, file-system failures and body limits all become one of these.
 /// The `&'static str` payloads are for the debug log, never sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpError {
@@ -25,18 +27,51 @@ pub enum HttpError {
     ExpectationFailed,
     /// The client took too long to send its head or body.
     Timeout,
+    /// No such route, or no such file (or one we will not serve).
+    NotFound,
+    /// The route exists but not for this method (answered with `Allow`).
+    MethodNotAllowed,
+    /// The file exists but the server may not read or write it.
+    Forbidden,
+    /// The request conflicts with what is there (an upload onto a directory).
+    Conflict,
+    /// A `Range` that selects no byte of the file.
+    RangeNotSatisfiable,
+    /// The server failed (a disk error, a failed commit).
+    Internal(&'static str),
 }
 
 impl HttpError {
+    /// How a file-system error looks to the client. ELOOP: `O_NOFOLLOW` met
+    /// a symlink, or a symlink loop; EXDEV: a symlink leads outside the
+    /// directory; ENXIO: a socket or a device with no driver. All are "no
+    /// such file here".
+    pub fn from_fs(e: &io::Error) -> HttpError {
+        if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV | libc::ENXIO)) {
+            return HttpError::NotFound;
+        }
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => HttpError::NotFound,
+            io::ErrorKind::PermissionDenied => HttpError::Forbidden,
+            _ => HttpError::Internal("file-system error"),
+        }
+    }
+
     /// The status each error is answered with: the one table.
     pub fn status(self) -> u16 {
         match self {
             HttpError::BadRequest(_) => 400,
+            HttpError::Forbidden => 403,
+            HttpError::NotFound => 404,
+            HttpError::MethodNotAllowed => 405,
             HttpError::Timeout => 408,
+            HttpError::Conflict => 409,
             HttpError::PayloadTooLarge => 413,
             HttpError::UriTooLong => 414,
+            HttpError::RangeNotSatisfiable => 416,
             HttpError::ExpectationFailed => 417,
             HttpError::HeadersTooLarge => 431,
+            HttpError::Internal(_) => 500,
             HttpError::NotImplemented(_) => 501,
             HttpError::VersionNotSupported => 505,
         }
@@ -48,6 +83,7 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::BadRequest(why) => write!(f, "bad request: {why}"),
             HttpError::NotImplemented(what) => write!(f, "not implemented: {what}"),
+            HttpError::Internal(what) => write!(f, "internal error: {what}"),
             other => write!(f, "{other:?}"),
         }
     }
@@ -84,9 +120,15 @@ mod tests {
             HttpError::VersionNotSupported,
             HttpError::ExpectationFailed,
             HttpError::Timeout,
+            HttpError::NotFound,
+            HttpError::MethodNotAllowed,
+            HttpError::Forbidden,
+            HttpError::Conflict,
+            HttpError::RangeNotSatisfiable,
+            HttpError::Internal("x"),
         ];
         let statuses: Vec<u16> = all.iter().map(|e| e.status()).collect();
-        assert_eq!(statuses, [400, 414, 431, 413, 501, 505, 417, 408]);
+        assert_eq!(statuses, [400, 414, 431, 413, 501, 505, 417, 408, 404, 405, 403, 409, 416, 500]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! How a request travels through the code (see `docs/ARCHITECTURE.md` for
 //! the long walk):
 //!
-//! 1. [`server`] polls; the listener's token means "accept until
+//! 1. [`event_loop`] polls; the listener's token means "accept until
 //!    `WouldBlock`", any other token names a connection in the slab.
 //! 2. [`conn::Conn`] reads into a pooled buffer and hands the bytes to the
 //!    pure parser in [`http::parse`].
@@ -13,14 +13,16 @@
 //!    connection's output queue; pipelined requests are answered into the
 //!    same queue, then written with one call.
 //! 5. What the connection waits for next (readable, writable) and until
-//!    when ([`deadlines`]) follows from its state; the server registers
+//!    when ([`deadlines`]) follows from its state; the loop registers
 //!    exactly that.
 
 pub mod access_log;
 pub mod config;
 pub mod conn;
+pub mod context;
 pub mod deadlines;
 pub mod error;
+pub mod event_loop;
 pub mod files;
 pub mod http;
 pub mod lifecycle;
@@ -29,7 +31,6 @@ pub mod mem_stream;
 pub mod metrics;
 pub mod routes;
 pub mod server;
-pub mod shared;
 pub mod sys;
 
 pub use config::Config;

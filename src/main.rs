@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         log::error!("{msg}");
         return ExitCode::from(2);
     }
-    loophttp::server::raise_fd_limit(&config);
+    loophttp::sys::raise_fd_limit(&config);
     let server = match Server::bind(config.clone()) {
         Ok(s) => s,
         Err(e) => {

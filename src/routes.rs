@@ -15,8 +15,11 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 
+use crate::error::HttpError;
 use crate::files::{self, FileStore, Upload};
-use crate::http::request::{accepts_gzip, gzip, percent_decode};
+use crate::http::encoding::{accepts_gzip, gzip};
+use crate::http::response::status;
+use crate::http::target::percent_decode;
 use crate::http::{Body, Head, Method, Response};
 
 const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
@@ -45,11 +48,11 @@ impl Routes {
 
     pub fn route<'a>(&self, head: &Head<'a>) -> Action<'a> {
         if head.path == "*" {
-            return Action::Respond(allow(200, ALLOW_FILES));
+            return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
         }
         let path = match percent_decode(head.path) {
             Ok(p) => p,
-            Err(_) => return Action::Respond(Response::error(400)),
+            Err(e) => return Action::Respond(Response::error(e)),
         };
         let m = head.method;
         if *path == *b"/" {
@@ -67,23 +70,26 @@ impl Routes {
         if let Some(name) = strip(&path, b"/files/") {
             return self.files_route(head, &name);
         }
-        Action::Respond(Response::error(404))
+        Action::Respond(Response::error(HttpError::NotFound))
     }
 
     fn files_route<'a>(&self, head: &Head<'_>, name: &[u8]) -> Action<'a> {
         // Without --directory there is nothing under /files.
-        let Some(store) = &self.files else { return Action::Respond(Response::error(404)) };
+        let Some(store) = &self.files else { return Action::Respond(Response::error(HttpError::NotFound)) };
         let name: &OsStr = match files::sanitize(name) {
             Ok(n) => n,
-            Err(_) => return Action::Respond(Response::error(400)),
+            Err(e) => return Action::Respond(Response::error(e)),
         };
         let resp = match head.method {
             Method::Get | Method::Head => store.download(name, head),
             Method::Post | Method::Put => match store.begin_upload(name) {
                 Ok(upload) => return Action::Upload(upload),
-                Err(status) => Response::error(status),
+                Err(e) => Response::error(e),
             },
-            Method::Delete => Response::new(store.delete(name)),
+            Method::Delete => match store.delete(name) {
+                Ok(()) => Response::new(status::NO_CONTENT),
+                Err(e) => Response::error(e),
+            },
             m => method_not_allowed(m, ALLOW_FILES),
         };
         Action::Respond(resp)
@@ -94,11 +100,11 @@ impl Routes {
 /// PUT: 201 when the file was created, 204 when it replaced one.
 pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
     match upload.commit() {
-        Ok(true) => Response::new(204),
-        Ok(false) => Response::text(201, &b"Created"[..]),
+        Ok(true) => Response::new(status::NO_CONTENT),
+        Ok(false) => Response::text(status::CREATED, &b"Created"[..]),
         Err(e) => {
             log::warn!("{} upload commit failed: {e}", method.as_str());
-            Response::error(500)
+            Response::error(HttpError::Internal("upload commit failed"))
         }
     }
 }
@@ -120,19 +126,24 @@ fn read_only<'a>(m: Method, ok: impl FnOnce() -> Response<'a>) -> Response<'a> {
     }
 }
 
+/// `OPTIONS` is answered with the methods; any other method is not allowed.
 fn method_not_allowed<'a>(m: Method, methods: &'static str) -> Response<'a> {
-    if m == Method::Options { allow(200, methods) } else { allow(405, methods) }
+    let r = if m == Method::Options {
+        Response::text(status::OK, &b""[..])
+    } else {
+        Response::error(HttpError::MethodNotAllowed)
+    };
+    with_allow(r, methods)
 }
 
-fn allow<'a>(status: u16, methods: &'static str) -> Response<'a> {
-    let mut r = if status == 200 { Response::text(200, &b""[..]) } else { Response::error(status) };
+fn with_allow<'a>(mut r: Response<'a>, methods: &'static str) -> Response<'a> {
     r.allow = Some(methods);
     r
 }
 
 /// `text/plain`, gzip-compressed when the client accepts it.
 fn plain<'a>(head: &Head<'_>, body: Cow<'a, [u8]>) -> Response<'a> {
-    negotiated(head, Response::text(200, body))
+    negotiated(head, Response::text(status::OK, body))
 }
 
 fn negotiated<'a>(head: &Head<'_>, mut resp: Response<'a>) -> Response<'a> {
@@ -159,7 +170,7 @@ fn root<'a>(head: &Head<'_>) -> Response<'a> {
     body.extend_from_slice(br#", "path": "#);
     json_string(&mut body, head.path);
     body.push(b'}');
-    let mut resp = Response::new(200);
+    let mut resp = Response::new(status::OK);
     resp.content_type = Some("application/json");
     resp.body = Body::Bytes(Cow::Owned(body));
     negotiated(head, resp)

@@ -1,5 +1,6 @@
 //! The system calls std does not wrap: `sendfile(2)`, `openat2(2)`,
-//! `send(2)` with `MSG_MORE`, and raising the open-file limit. Each is one
+//! `send(2)` with `MSG_MORE`, and raising the open-file limit (with the
+//! startup log lines saying what it allows). Each is one
 //! small unsafe call with its contract stated.
 
 use std::ffi::OsStr;
@@ -75,6 +76,24 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
         lim = raised;
     }
     Ok(lim.rlim_cur)
+}
+
+/// Raises the open-file limit and logs the capacity it gives.
+pub fn raise_fd_limit(config: &crate::config::Config) {
+    match raise_nofile_limit() {
+        Ok(limit) => {
+            let wanted = (config.max_connections * config.worker_count()) as u64 + 64;
+            log::info!(
+                "open-file limit {limit}; up to {} connections per worker ({} workers)",
+                config.max_connections,
+                config.worker_count()
+            );
+            if limit < wanted {
+                log::warn!("open-file limit {limit} is below what --max-connections needs ({wanted})");
+            }
+        }
+        Err(e) => log::warn!("could not read the open-file limit: {e}"),
+    }
 }
 
 #[cfg(test)]

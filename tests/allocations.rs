@@ -8,9 +8,9 @@ use std::cell::Cell;
 
 use loophttp::Config;
 use loophttp::conn::Conn;
+use loophttp::context::{Context, Settings};
 use loophttp::mem_stream::MemStream;
 use loophttp::routes::Routes;
-use loophttp::shared::{Settings, Shared};
 
 /// Counts allocations made by the current thread (other test threads and
 /// the harness do not disturb the count).
@@ -47,11 +47,11 @@ fn allocations() -> usize {
 /// Allocations made while one connection answers `rounds` requests for
 /// `path`, one request per read as a keep-alive client sends them.
 fn allocations_per_request(path: &str) -> f64 {
-    let mut cx = Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()));
-    let mut conn = Conn::new(cx.now);
+    let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let mut conn = Conn::new(1, cx.now);
     let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n").into_bytes();
     let mut io = MemStream::new();
-    let answer = |io: &mut MemStream, conn: &mut Conn, cx: &mut Shared| {
+    let answer = |io: &mut MemStream, conn: &mut Conn, cx: &mut Context| {
         io.push(&request);
         conn.on_ready(io, true, false, cx);
         assert!(io.written.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&io.written));

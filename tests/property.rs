@@ -12,10 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use loophttp::Config;
 use loophttp::conn::Conn;
+use loophttp::context::{Context, Settings};
 use loophttp::http::parse::{Framing, Limits, Method, Parsed, parse_head};
 use loophttp::mem_stream::{MemStream, ReadStep};
 use loophttp::routes::Routes;
-use loophttp::shared::{Settings, Shared};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -198,8 +198,8 @@ fn plan() -> impl Strategy<Value = Plan> {
     (prop::collection::vec(piece, 0..24), max_write).prop_map(|(pieces, max_write)| Plan { pieces, max_write })
 }
 
-fn shared() -> Shared {
-    let mut cx = Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+fn context() -> Context {
+    let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
     // Both runs must send the same `Date`.
     cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     cx
@@ -208,14 +208,14 @@ fn shared() -> Shared {
 struct Driver {
     conn: Conn,
     io: MemStream,
-    cx: Shared,
+    cx: Context,
     calls: usize,
 }
 
 impl Driver {
     fn new() -> Driver {
-        let cx = shared();
-        Driver { conn: Conn::new(cx.now), io: MemStream::new(), cx, calls: 0 }
+        let cx = context();
+        Driver { conn: Conn::new(1, cx.now), io: MemStream::new(), cx, calls: 0 }
     }
 
     /// The events a registered socket would report: readable while there is

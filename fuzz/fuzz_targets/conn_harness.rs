@@ -19,9 +19,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use loophttp::Config;
 use loophttp::conn::Conn;
+use loophttp::context::{Context, Settings};
 use loophttp::mem_stream::{MemStream, ReadStep};
 use loophttp::routes::Routes;
-use loophttp::shared::{Settings, Shared};
 
 /// Inputs this long or longer are skipped; output is checked against [`MAX_OUTPUT`].
 pub const MAX_INPUT: usize = 64 * 1024;
@@ -48,7 +48,7 @@ type Snapshot = (usize, usize, bool, bool, bool, bool);
 pub struct Harness {
     pub conn: Conn,
     pub io: MemStream,
-    pub cx: Shared,
+    pub cx: Context,
     exact_events: bool,
     resumes: usize,
 }
@@ -64,12 +64,12 @@ impl Harness {
             settings.parse.max_headers = 4;
             settings.max_body = 1000;
         }
-        let mut cx = Shared::new(Routes::new(None), settings);
+        let mut cx = Context::new(Routes::new(None), settings);
         // A fixed `Date`, so two runs can be compared byte for byte.
         cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
         let mut io = MemStream::new();
         io.max_write = MAX_WRITE[usize::from(flags >> 5)];
-        Harness { conn: Conn::new(cx.now), io, cx, exact_events: flags & EXACT_EVENTS != 0, resumes: 0 }
+        Harness { conn: Conn::new(1, cx.now), io, cx, exact_events: flags & EXACT_EVENTS != 0, resumes: 0 }
     }
 
     /// One readiness event, then `resume` while the connection yields.

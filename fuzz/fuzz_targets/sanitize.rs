@@ -9,7 +9,7 @@ use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
 use loophttp::files::{MAX_NAME, sanitize};
-use loophttp::http::request::percent_decode;
+use loophttp::http::target::percent_decode;
 
 const DIR: &str = "/srv/files";
 

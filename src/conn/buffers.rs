@@ -7,9 +7,9 @@ use std::os::unix::fs::FileExt;
 
 use super::Transport;
 use super::source::{GzipStream, Source};
+use crate::context::BufPool;
 use crate::error::{interrupted, would_block};
 use crate::http::response::FileBody;
-use crate::shared::BufPool;
 
 /// Largest piece handed to one `sendfile` call.
 const SENDFILE_CHUNK: usize = 1 << 20;
@@ -87,17 +87,31 @@ impl Input {
     }
 }
 
+/// The write side of the socket, as the last write left it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteSide {
+    /// Writes go through (as far as we know).
+    #[default]
+    Ready,
+    /// The last write came up short: the socket buffer is full, so wait
+    /// for a writable edge before writing again.
+    Blocked,
+}
+
 /// Unwritten response bytes, then at most one file being sent.
 #[derive(Debug, Default)]
 pub(super) struct Output {
     pub buf: Vec<u8>,
     pub pos: usize,
     pub source: Option<Source>,
-    /// The last write came up short: wait for a writable event.
-    pub blocked: bool,
+    pub side: WriteSide,
 }
 
 impl Output {
+    pub fn blocked(&self) -> bool {
+        self.side == WriteSide::Blocked
+    }
+
     pub fn pending(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -139,7 +153,7 @@ impl Output {
     }
 
     /// Writes queued bytes, then the source, until everything is out, the
-    /// socket is full (`blocked`), or `budget` bytes went out (or
+    /// socket is full ([`WriteSide::Blocked`]), or `budget` bytes went out (or
     /// [`GZIP_PER_SEND`] bytes were compressed): then it returns with work
     /// left and not blocked, and the caller yields to other connections.
     /// Returns the bytes sent; an error means the connection is dead.
@@ -147,7 +161,7 @@ impl Output {
         let (mut sent, mut compressed) = (0, 0);
         loop {
             sent += self.write_queue(io)?;
-            if self.blocked || sent >= budget || compressed >= GZIP_PER_SEND {
+            if self.blocked() || sent >= budget || compressed >= GZIP_PER_SEND {
                 return Ok(sent);
             }
             match &mut self.source {
@@ -164,10 +178,10 @@ impl Output {
                             if f.len == 0 {
                                 self.source = None;
                             } else if n < want {
-                                self.blocked = true; // the socket buffer is full
+                                self.side = WriteSide::Blocked; // the socket buffer is full
                             }
                         }
-                        Err(e) if would_block(&e) => self.blocked = true,
+                        Err(e) if would_block(&e) => self.side = WriteSide::Blocked,
                         Err(e) if interrupted(&e) => {}
                         Err(e) => return Err(e),
                     }
@@ -198,12 +212,12 @@ impl Output {
                     if self.pos < self.buf.len() {
                         // Short write: the socket buffer is full. Keep the
                         // rest and wait for the writable edge.
-                        self.blocked = true;
+                        self.side = WriteSide::Blocked;
                         return Ok(sent);
                     }
                 }
                 Err(e) if would_block(&e) => {
-                    self.blocked = true;
+                    self.side = WriteSide::Blocked;
                     return Ok(sent);
                 }
                 Err(e) if interrupted(&e) => {}

@@ -3,12 +3,14 @@
 //! decision, and serialise the answer into the output queue.
 
 use super::buffers::Output;
-use super::{AfterDrain, State};
+use super::state::{AfterDrain, State};
+use super::{CloseReason, Edge};
+use crate::context::Context;
+use crate::error::HttpError;
 use crate::files::Upload;
 use crate::http::response;
 use crate::http::{Body, BodyDecoder, Framing, Head, Method, Response};
 use crate::routes::{self, Action};
-use crate::shared::Shared;
 
 #[derive(Debug)]
 pub(super) struct Receiving {
@@ -27,38 +29,42 @@ pub(super) enum Sink {
 }
 
 /// Starts handling a parsed request: route it, queue what can be answered
-/// now, and say what the connection does next.
-pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Shared) -> State {
+/// now, and say what the connection does next (the state and the edge).
+pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context) -> (State, Edge) {
     let has_body = !matches!(head.framing, Framing::None | Framing::Length(0));
     if let Framing::Length(n) = head.framing
         && n > cx.settings.max_body
     {
         // Refused before reading: the body stays unread, so close after.
-        queue(Response::error(413), ReqInfo::of(head), false, out, cx);
-        return State::Drain(AfterDrain::Linger);
+        queue(Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, cx);
+        return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
     match cx.routes.route(head) {
         Action::Respond(resp) => {
             // A success needs the body read and dropped to keep the stream
             // in sync; an error is answered at once and the body left unread.
-            let discard = has_body && resp.status < 300 && !head.expect_continue;
+            let discard = has_body && resp.is_success() && !head.expect_continue;
             let keep = keep_alive(head, &resp, !has_body || discard);
             queue(resp, ReqInfo::of(head), keep, out, cx);
             if discard {
-                return receiving(head, Sink::Discard, keep);
+                return (receiving(head, Sink::Discard, keep), Edge::BodyWanted);
             }
             let after = match (keep, has_body) {
                 (true, _) => AfterDrain::NextRequest,
-                (false, false) => AfterDrain::Close,
-                (false, true) => AfterDrain::Linger,
+                (false, false) => AfterDrain::Close(CloseReason::NoKeepAlive),
+                (false, true) => AfterDrain::Linger(CloseReason::NoKeepAlive),
             };
-            if after == AfterDrain::NextRequest && out.source.is_none() { State::Head } else { State::Drain(after) }
+            if after == AfterDrain::NextRequest && out.source.is_none() {
+                (State::Head, Edge::Answered)
+            } else {
+                (State::Drain(after), Edge::SendFirst)
+            }
         }
         Action::Upload(upload) => {
             if head.expect_continue {
                 response::continue_100(&mut out.buf);
             }
-            receiving(head, Sink::Upload(upload), head.keep_alive)
+            (receiving(head, Sink::Upload(upload), head.keep_alive), Edge::BodyWanted)
         }
     }
 }
@@ -72,15 +78,16 @@ pub(super) fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State 
     State::Body(Box::new(Receiving { decoder, sink, received: 0, req: ReqInfo::of(head), keep_alive }))
 }
 
-/// The whole body is in: an upload is committed and answered.
-pub(super) fn finish_body(rx: Receiving, out: &mut Output, cx: &mut Shared) -> State {
-    let keep = rx.keep_alive;
-    if let Sink::Upload(upload) = rx.sink {
+/// The whole body is in: an upload is committed and answered. Returns
+/// the state to go to.
+pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, cx: &mut Context) -> State {
+    let mut keep = rx.keep_alive;
+    if let Sink::Upload(upload) = std::mem::replace(&mut rx.sink, Sink::Discard) {
         let resp = routes::finish_upload(upload, rx.req.method);
-        let keep = keep && !resp.close;
+        keep = keep && !resp.close;
         queue(resp, rx.req, keep, out, cx);
     }
-    if keep { State::Head } else { State::Drain(AfterDrain::Close) }
+    if keep { State::Head } else { State::Drain(AfterDrain::Close(CloseReason::NoKeepAlive)) }
 }
 
 /// The one keep-alive decision: the client wants it, the handler does not
@@ -106,12 +113,12 @@ impl ReqInfo {
 }
 
 /// Serialises `resp` into the output queue; a file body is queued behind it.
-pub(super) fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mut Output, cx: &mut Shared) {
+pub(super) fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mut Output, cx: &mut Context) {
     if out.buf.capacity() == 0 {
         out.buf = cx.pool.take_output();
     }
     let head_only = req.method == Method::Head;
-    let how = response::Framing { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
+    let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
     response::serialize(&resp, &how, &mut out.buf);
     if head_only {
         return;

@@ -1,44 +1,42 @@
 //! The input side of the state machine: whatever is buffered is parsed
 //! and answered as far as the state allows (heads in `Head`, body bytes in
 //! `Body`), and a request error becomes its status and a graceful close.
-//! Transitions out of `Head` and `Body` happen here; the rest are in
-//! `mod.rs`.
+//! Transitions out of `Head` and `Body` are decided here; those out of
+//! `Drain` in `steps.rs`.
 
 use super::exchange::{ReqInfo, Sink, finish_body, queue, start_request};
-use super::{AfterDrain, Conn, OUT_HIGH_WATER, State};
+use super::state::{AfterDrain, ReadSide, State};
+use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
+use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
-use crate::shared::Shared;
 
 impl Conn {
     /// Handles buffered input as far as the state allows.
-    pub(super) fn process(&mut self, cx: &mut Shared) {
+    pub(super) fn process(&mut self, cx: &mut Context) {
         loop {
             let progressed = match self.state {
                 State::Head => self.process_head(cx),
                 State::Body(_) => self.process_body(cx),
-                State::Linger => {
+                State::Linger(_) => {
                     let n = self.input.bytes().len();
                     self.input.consume(n);
-                    if self.peer_eof {
-                        self.state = State::Closed;
-                    }
                     false
                 }
-                State::Drain(_) | State::Closed => false,
+                State::Drain(_) | State::Closed(_) => false,
             };
             if !progressed {
                 break;
             }
         }
-        if self.peer_eof {
+        if self.read == ReadSide::Eof {
             self.close_after_eof(cx);
         }
     }
 
     /// The client sent EOF: whatever cannot complete any more is closed once
     /// the responses already queued are out.
-    fn close_after_eof(&mut self, cx: &mut Shared) {
+    fn close_after_eof(&mut self, cx: &mut Context) {
         match self.state {
             State::Head if !self.input.bytes().is_empty() => {
                 // Whole requests may still be buffered behind the output
@@ -50,13 +48,15 @@ impl Conn {
             // A partial head or body can never finish now; an upload in
             // progress is dropped, which removes its temporary file.
             State::Head | State::Body(_) => self.close_when_sent(),
-            State::Linger => self.state = State::Closed,
-            State::Drain(_) | State::Closed => {}
+            State::Linger(why) => self.transition(State::Closed(why), Edge::PeerEof),
+            State::Drain(_) | State::Closed(_) => {}
         }
     }
 
     fn close_when_sent(&mut self) {
-        self.state = if self.out.is_empty() { State::Closed } else { State::Drain(AfterDrain::Close) };
+        let why = CloseReason::ClientClosed;
+        let to = if self.out.is_empty() { State::Closed(why) } else { State::Drain(AfterDrain::Close(why)) };
+        self.transition(to, Edge::PeerEof);
     }
 
     /// Enough output is queued: parse no more requests until it drains.
@@ -67,7 +67,7 @@ impl Conn {
     /// At EOF, the unfinished head is parsed once more, whatever was
     /// skipped: if it is already malformed the client gets the same 400 it
     /// would have got had the bytes come in one piece. True if it failed.
-    fn rejects_partial_head(&mut self, cx: &mut Shared) -> bool {
+    fn rejects_partial_head(&mut self, cx: &mut Context) -> bool {
         match parse::parse_head(self.input.bytes(), &cx.settings.parse) {
             Err(e) => {
                 self.fail(e, cx);
@@ -78,7 +78,7 @@ impl Conn {
     }
 
     /// Parses one head if a whole one is buffered. Returns true on progress.
-    fn process_head(&mut self, cx: &mut Shared) -> bool {
+    fn process_head(&mut self, cx: &mut Context) -> bool {
         if self.backpressured() {
             return false; // answer more only once this drains
         }
@@ -100,7 +100,7 @@ impl Conn {
             self.input.scanned = bytes.len();
             return false;
         }
-        let next = match parse::parse_head(bytes, limits) {
+        let (next, edge) = match parse::parse_head(bytes, limits) {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
                 return false;
@@ -116,12 +116,12 @@ impl Conn {
             }
         };
         self.head_started = None;
-        self.state = next;
+        self.transition(next, edge);
         true
     }
 
     /// Feeds buffered body bytes to the decoder and the sink.
-    fn process_body(&mut self, cx: &mut Shared) -> bool {
+    fn process_body(&mut self, cx: &mut Context) -> bool {
         let State::Body(rx) = &mut self.state else { return false };
         let bytes = &self.input.buf[self.input.start..self.input.end];
         let step = match rx.decoder.decode(bytes) {
@@ -137,47 +137,47 @@ impl Conn {
             Err(HttpError::PayloadTooLarge)
         } else if let Sink::Upload(up) = &mut rx.sink {
             up.write(step.data).map_err(|e| {
-                log::warn!("upload write failed: {e}");
-                HttpError::BadRequest("upload could not be stored")
+                log::warn!("#{} upload write failed: {e}", self.id);
+                HttpError::Internal("upload could not be stored")
             })
         } else {
             Ok(())
         };
         if let Err(e) = result {
-            let status = if e == HttpError::PayloadTooLarge { 413 } else { 500 };
-            self.fail_with(status, cx);
+            self.fail(e, cx);
             return true;
         }
         self.input.consume(used);
         if rx.decoder.is_done() {
-            let State::Body(rx) = std::mem::replace(&mut self.state, State::Head) else { unreachable!() };
-            self.state = finish_body(*rx, &mut self.out, cx);
+            let next = finish_body(rx, &mut self.out, cx);
+            self.transition(next, Edge::BodyDone);
             return true;
         }
         used > 0
     }
 
     /// A request error: queue its status, then close gracefully.
-    pub(super) fn fail(&mut self, e: HttpError, cx: &mut Shared) {
-        log::debug!("request error: {e}");
-        self.fail_with(e.status(), cx);
+    pub(super) fn fail(&mut self, e: HttpError, cx: &mut Context) {
+        self.fail_with(e, Edge::RequestError, CloseReason::RequestError, cx);
     }
 
-    fn fail_with(&mut self, status: u16, cx: &mut Shared) {
+    /// Queues the status of `e` and lingers, then closes for `why`.
+    pub(super) fn fail_with(&mut self, e: HttpError, edge: Edge, why: CloseReason, cx: &mut Context) {
+        log::debug!("#{} request error: {e}", self.id);
         self.head_started = None;
+        let to = State::Drain(AfterDrain::Linger(why));
         if let State::Body(rx) = &self.state
             && matches!(rx.sink, Sink::Discard)
         {
             // This request was answered before its body (which we only
             // read to stay in sync): one request, one response. The stream
             // is out of sync now, so close after what is queued.
-            log::debug!("discarded body failed ({status}); closing");
-            self.state = State::Drain(AfterDrain::Linger);
+            log::debug!("#{} discarded body failed ({}); closing", self.id, e.status());
+            self.transition(to, edge);
             return;
         }
-        let resp = Response::error(status);
-        queue(resp, ReqInfo::UNKNOWN, false, &mut self.out, cx);
-        self.state = State::Drain(AfterDrain::Linger);
+        queue(Response::error(e), ReqInfo::UNKNOWN, false, &mut self.out, cx);
+        self.transition(to, edge);
     }
 }
 

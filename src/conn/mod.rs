@@ -2,22 +2,39 @@
 //! runs the same over a mio socket and over an in-memory stream in tests.
 //!
 //! ```text
-//!             accept
-//!               │
-//!               ▼             head parsed, no body / body discarded
-//!   ┌────────► Head ────────────────────────────────┐
-//!   │          │  │ head parsed, body wanted        │ response queued
-//!   │          │  ▼                                 │ (pipelined: keep parsing
-//!   │          │ Body ── body complete ─────────────┤  while output is small)
-//!   │          │  │                                 ▼
-//!   │ drained, │  │ bad body / too large / timeout  Drain(after)
-//!   │ keep-    │  │                                 │   │
-//!   └─ alive ──┼──┼──── Drain(NextRequest) ◄────────┘   │ drained
-//!              │  ▼                                     ▼
-//!  bad head ───┴► Drain(Linger) ──► Linger ──► Closed ◄── Drain(Close)
-//!  (4xx queued)    error sent,     EOF or          ▲
-//!                  write side shut  deadline        └─ peer EOF, I/O error, idle timeout
+//!                      accept
+//!                        │
+//!                        ▼         send-first
+//!   answered ┌──────►  Head ─────────────────────────► Drain(after)
+//!            └───────  │  ▲ ◄──── drained ──────────── (NextRequest)
+//!                      │  │                                 │
+//!          body-wanted │  │ body-done                       │ drained
+//!                      ▼  │                                 ▼
+//!                      Body ──── body-done ────► Drain(Close) ───── drained ──► Closed
+//!                                (no keep-alive)                                  ▲
+//!   request-error: Head, Body ──► Drain(Linger) ── drained ──► Linger ─ peer-eof ─┤
+//!                                 (status queued)  (write side shut)              │
+//!   peer-eof:  Head, Body ──► Drain(Close), or Closed if nothing is queued ───────┤
+//!   deadline:  Head, Body ──► Drain(Linger) with a 408 if nothing was sent yet;   │
+//!              any state ──► Closed otherwise ───────────────────────────────────┤
+//!   io-error:  any state ──► Closed ─────────────────────────────────────────────┘
 //! ```
+//!
+//! The labels are the variants of [`Edge`]; every change of state goes
+//! through `Conn::transition(to, edge)` (in `state.rs`), which traces it.
+//! A closed connection carries its [`CloseReason`].
+//!
+//! `impl Conn` is split over the files of this module by concern:
+//!
+//! | file          | holds |
+//! |---------------|-------|
+//! | `mod.rs`      | the struct, and what the loop calls: `on_ready`, `resume`, `on_timeout`, `want` (interest), `deadline` (time) |
+//! | `state.rs`    | `State`, [`Edge`], [`CloseReason`], the read side, and `transition` |
+//! | `steps.rs`    | `advance`: the write step and the read step around `process`, until nothing moves |
+//! | `input.rs`    | `process`: parsing and answering buffered input; request errors (`fail`) |
+//! | `exchange.rs` | one request → response: routing, the keep-alive decision, serialising |
+//! | `buffers.rs`  | the input and output byte queues and the I/O loops that fill and drain them |
+//! | `source.rs`   | a file body behind its head: `sendfile`, or gzip as it is sent |
 //!
 //! Output is a byte queue plus at most one `source::Source`: a file sent
 //! with `sendfile`, or one gzip-compressed as it goes. Small responses to
@@ -31,17 +48,20 @@ mod buffers;
 mod exchange;
 mod input;
 mod source;
+mod state;
+mod steps;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
-use buffers::{Filled, Input, Output};
-use exchange::Receiving;
+use buffers::{Input, Output, WriteSide};
+pub use state::{CloseReason, Edge};
+use state::{ReadSide, State};
 
-use crate::error::{HttpError, interrupted, is_disconnect, would_block};
-use crate::shared::Shared;
+use crate::context::Context;
+use crate::error::HttpError;
 
 /// Stop parsing pipelined requests once this much output is queued, and
 /// stop reading until it drains: per-connection memory stays bounded.
@@ -84,62 +104,54 @@ pub struct Want {
 }
 
 #[derive(Debug)]
-enum State {
-    /// Waiting for, or parsing, a request head.
-    Head,
-    /// Receiving a request body into its sink.
-    Body(Box<Receiving>),
-    /// Sending what is queued before doing anything else.
-    Drain(AfterDrain),
-    /// Error sent, write side shut: reading and dropping input until EOF
-    /// or the deadline, so the client reads our status instead of a reset.
-    Linger,
-    Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AfterDrain {
-    NextRequest,
-    Close,
-    Linger,
-}
-
-#[derive(Debug)]
 pub struct Conn {
+    /// This connection's serial number in its loop (`#ID` in the logs).
+    id: u64,
     state: State,
     input: Input,
     out: Output,
-    /// Edge-triggered readiness: the socket may hold unread bytes.
-    read_ready: bool,
-    /// The event said the peer shut its side: read until EOF even after a
-    /// short read, since no further edge will announce it.
-    read_closed: bool,
-    peer_eof: bool,
+    read: ReadSide,
     /// When the current request head began arriving.
     head_started: Option<Instant>,
     /// Last read or write progress: the idle, body and write clocks.
     last_progress: Instant,
     /// Work left undone to be fair to others: call [`Conn::resume`] soon.
     yielded: bool,
+    /// Every transition as (from, edge, to), for the tests that walk the diagram.
+    #[cfg(test)]
+    trail: Vec<(&'static str, Edge, &'static str)>,
 }
 
 impl Conn {
-    pub fn new(now: Instant) -> Conn {
+    pub fn new(id: u64, now: Instant) -> Conn {
         Conn {
+            id,
             state: State::Head,
             input: Input::default(),
             out: Output::default(),
-            read_ready: false,
-            read_closed: false,
-            peer_eof: false,
+            read: ReadSide::Idle,
             head_started: None,
             last_progress: now,
             yielded: false,
+            #[cfg(test)]
+            trail: Vec::new(),
         }
     }
 
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
+        matches!(self.state, State::Closed(_))
+    }
+
+    /// Why the connection closed; `None` while it is open.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        match self.state {
+            State::Closed(why) => Some(why),
+            _ => None,
+        }
     }
 
     /// True if the connection stopped with work left; the loop calls
@@ -152,20 +164,20 @@ impl Conn {
     /// while it takes input, writable only while a write came up short.
     pub fn want(&self) -> Want {
         let read = match self.state {
-            State::Head | State::Body(_) => !self.peer_eof,
-            State::Linger => true,
-            State::Drain(_) | State::Closed => false,
+            State::Head | State::Body(_) => self.read != ReadSide::Eof,
+            State::Linger(_) => true,
+            State::Drain(_) | State::Closed(_) => false,
         };
-        Want { read, write: self.out.blocked }
+        Want { read, write: self.out.blocked() }
     }
 
     /// When this connection times out in its current state.
-    pub fn deadline(&self, cx: &Shared) -> Option<Instant> {
+    pub fn deadline(&self, cx: &Context) -> Option<Instant> {
         let t = &cx.settings;
         Some(match &self.state {
-            State::Closed => return None,
-            State::Linger => self.last_progress + t.linger,
-            _ if self.out.blocked => self.last_progress + t.write_timeout,
+            State::Closed(_) => return None,
+            State::Linger(_) => self.last_progress + t.linger,
+            _ if self.out.blocked() => self.last_progress + t.write_timeout,
             State::Drain(_) => self.last_progress + t.write_timeout,
             State::Body(_) => self.last_progress + t.body_timeout,
             State::Head => match self.head_started {
@@ -176,187 +188,57 @@ impl Conn {
     }
 
     /// A readiness event: advance as far as possible now.
-    pub fn on_ready<T: Transport>(&mut self, io: &mut T, readable: bool, writable: bool, cx: &mut Shared) {
-        self.read_ready |= readable;
+    pub fn on_ready<T: Transport>(&mut self, io: &mut T, readable: bool, writable: bool, cx: &mut Context) {
+        if readable && self.read == ReadSide::Idle {
+            self.read = ReadSide::Ready;
+        }
         if writable {
-            self.out.blocked = false;
+            self.out.side = WriteSide::Ready;
         }
         self.advance(io, cx);
     }
 
     /// The readiness event reported a hang-up (EPOLLRDHUP / EPOLLHUP).
     pub fn on_read_closed(&mut self) {
-        self.read_closed = true;
+        if self.read != ReadSide::Eof {
+            self.read = ReadSide::HupSeen;
+        }
     }
 
     /// Continues work that [`Conn::yielded`] left undone.
-    pub fn resume<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
+    pub fn resume<T: Transport>(&mut self, io: &mut T, cx: &mut Context) {
         self.advance(io, cx);
     }
 
     /// The deadline passed: answer 408 if a request is half-received and
     /// nothing of its response is out yet, otherwise just close.
-    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
+    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Context) {
         if self.deadline(cx).is_none_or(|d| d > cx.now) {
             return;
         }
+        let why = self.timeout_reason();
         let mid_request =
             matches!(self.state, State::Body(_)) || matches!(self.state, State::Head) && self.head_started.is_some();
-        if mid_request && self.out.is_empty() && !self.out.blocked {
-            log::debug!("request timed out");
-            self.fail(HttpError::Timeout, cx);
+        if mid_request && self.out.is_empty() && !self.out.blocked() {
+            log::debug!("#{} request timed out", self.id);
+            self.fail_with(HttpError::Timeout, Edge::Deadline, why, cx);
             self.last_progress = cx.now;
             self.advance(io, cx);
         } else {
-            self.state = State::Closed;
+            self.transition(State::Closed(why), Edge::Deadline);
         }
         self.release_buffers(cx);
     }
 
-    /// Read → parse → route → serialise → write, repeated while there is
-    /// progress (darkhttpd's "continue at once instead of waiting a turn").
-    fn advance<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) {
-        self.yielded = false;
-        let mut reads = 0;
-        let mut sent = 0;
-        loop {
-            self.process(cx);
-            if !self.out.is_empty() && !self.out.blocked {
-                let held_back = self.backpressured();
-                sent += self.flush(io, cx, MAX_SEND_PER_EVENT - sent.min(MAX_SEND_PER_EVENT));
-                if !self.out.is_empty() && !self.out.blocked && !self.is_closed() {
-                    // Not all out and the socket not full: the send budget
-                    // ran out. The others go first; resume next pass.
-                    self.yielded = true;
-                    break;
-                }
-                // The output mark stopped parsing and the write made room:
-                // the requests still buffered have no event to wake them.
-                if held_back && !self.backpressured() && !self.input.bytes().is_empty() {
-                    continue;
-                }
-            }
-            if self.out.is_empty() && self.finish_drain(io) {
-                continue;
-            }
-            if self.is_closed() {
-                break;
-            }
-            if self.want().read && self.read_ready && self.has_room() {
-                if reads == MAX_READS_PER_EVENT {
-                    self.yielded = true;
-                    break;
-                }
-                reads += 1;
-                if self.read(io, cx) {
-                    continue;
-                }
-            }
-            break;
-        }
-        self.release_buffers(cx);
-    }
-
-    /// Room to read into: backpressure stops reading while output piles up.
-    fn has_room(&self) -> bool {
-        match self.state {
-            State::Head | State::Body(_) => self.out.pending() < OUT_HIGH_WATER,
-            _ => true,
-        }
-    }
-
-    /// One read. Returns true if there are new bytes (or an EOF) to process.
-    fn read<T: Transport>(&mut self, io: &mut T, cx: &mut Shared) -> bool {
-        match self.input.fill(io, &mut cx.pool) {
-            Ok(Filled::Data { drained }) => {
-                // Input dropped while lingering is not progress: the linger
-                // is bounded from when it began, however much junk arrives.
-                if !matches!(self.state, State::Linger) {
-                    self.last_progress = cx.now;
-                }
-                // Drained, unless the peer hung up: its EOF came with this
-                // same edge and must be read now, no later edge will say so.
-                if drained && !self.read_closed {
-                    self.read_ready = false;
-                }
-                true
-            }
-            Ok(Filled::Eof) => {
-                // The client will send nothing more. Answer what it did
-                // send (it may still be reading), then close.
-                self.peer_eof = true;
-                self.read_ready = false;
-                true
-            }
-            Ok(Filled::NoRoom) => false,
-            Err(e) if would_block(&e) => {
-                self.read_ready = false;
-                false
-            }
-            Err(e) if interrupted(&e) => true,
-            Err(e) => {
-                self.io_error("read", &e);
-                false
-            }
-        }
-    }
-
-    /// Sends what is queued; returns the bytes sent.
-    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Shared, budget: usize) -> usize {
-        match self.out.send(io, budget) {
-            Ok(sent) => {
-                if sent > 0 {
-                    self.last_progress = cx.now;
-                }
-                sent
-            }
-            Err(e) => {
-                self.io_error("write", &e);
-                0
-            }
-        }
-    }
-
-    /// Output is empty: leave `Drain` for what comes after. Returns true if
-    /// the state changed (so the caller continues at once).
-    fn finish_drain<T: Transport>(&mut self, io: &mut T) -> bool {
-        let State::Drain(after) = self.state else { return false };
-        self.state = match after {
-            AfterDrain::NextRequest => State::Head,
-            AfterDrain::Close => State::Closed,
-            AfterDrain::Linger => match io.shutdown_write() {
-                Ok(()) => State::Linger,
-                Err(_) => State::Closed,
-            },
-        };
-        true
-    }
-
-    /// Socket errors end the connection; disconnects are routine.
-    fn io_error(&mut self, what: &str, e: &io::Error) {
-        if is_disconnect(e) {
-            log::debug!("{what}: peer went away: {e}");
-        } else {
-            log::warn!("{what}: {e}");
-        }
-        self.state = State::Closed;
-        self.out.blocked = false;
-        self.out.source = None;
-    }
-
-    /// Idle with nothing buffered: return the buffers to the loop's pool so
-    /// an idle keep-alive connection holds no buffer memory.
-    fn release_buffers(&mut self, cx: &mut Shared) {
-        if self.input.start == self.input.end && !self.input.buf.is_empty() {
-            let input = std::mem::take(&mut self.input);
-            cx.pool.put_input(input.buf);
-        }
-        if self.out.pending() == 0 && self.out.buf.capacity() > 0 {
-            self.out.pos = 0;
-            cx.pool.put_output(std::mem::take(&mut self.out.buf));
-        }
-        if self.is_closed() {
-            self.out.source = None;
+    /// Which clock ran out, judged by the state it ran out in.
+    fn timeout_reason(&self) -> CloseReason {
+        match &self.state {
+            State::Linger(why) => *why,
+            _ if self.out.blocked() => CloseReason::WriteTimeout,
+            State::Drain(_) | State::Closed(_) => CloseReason::WriteTimeout,
+            State::Body(_) => CloseReason::BodyTimeout,
+            State::Head if self.head_started.is_some() => CloseReason::HeaderTimeout,
+            State::Head => CloseReason::KeepAliveTimeout,
         }
     }
 }

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::Config;
+use crate::context::Settings;
 use crate::mem_stream::MemStream;
 use crate::routes::Routes;
-use crate::shared::Settings;
 
-fn shared() -> Shared {
-    Shared::new(Routes::new(None), Settings::from_config(&Config::defaults()))
+fn context() -> Context {
+    Context::new(Routes::new(None), Settings::from_config(&Config::defaults()))
 }
 
 fn get(path: &str) -> Vec<u8> {
@@ -34,8 +34,8 @@ fn responses(mut out: &[u8]) -> Vec<(u16, Vec<u8>)> {
 
 #[test]
 fn one_request_one_read_one_write_and_interest_stays_readable() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(&get("/echo/hi"));
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!(responses(&io.written), [(200, b"hi".to_vec())]);
@@ -47,8 +47,8 @@ fn one_request_one_read_one_write_and_interest_stays_readable() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order_with_one_write() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     let wire: Vec<u8> = ["/echo/1", "/echo/2", "/user-agent", "/nope", "/echo/3"].iter().flat_map(|p| get(p)).collect();
     io.push(&wire);
     c.on_ready(&mut io, true, false, &mut cx);
@@ -60,8 +60,8 @@ fn pipelined_requests_are_answered_in_order_with_one_write() {
 
 #[test]
 fn a_request_one_byte_per_read_gives_the_same_response() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     for &b in &get("/echo/bytes") {
         io.push(&[b]);
         c.on_ready(&mut io, true, false, &mut cx);
@@ -72,8 +72,8 @@ fn a_request_one_byte_per_read_gives_the_same_response() {
 
 #[test]
 fn short_writes_keep_the_rest_for_the_next_writable_event() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.max_write = 10;
     io.push(&get("/echo/a-longer-body"));
     c.on_ready(&mut io, true, false, &mut cx);
@@ -91,8 +91,8 @@ fn short_writes_keep_the_rest_for_the_next_writable_event() {
 
 #[test]
 fn a_client_that_stops_reading_stops_being_read() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.write_blocked = true;
     let path = format!("/echo/{}", "x".repeat(100));
     for _ in 0..2000 {
@@ -119,8 +119,8 @@ fn a_client_that_stops_reading_stops_being_read() {
 
 #[test]
 fn connection_close_closes_right_after_the_response() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(
         b"GET /echo/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /echo/ignored HTTP/1.1\r\nHost: t\r\n\r\n",
     );
@@ -133,8 +133,8 @@ fn connection_close_closes_right_after_the_response() {
 
 #[test]
 fn http_10_closes_unless_keep_alive_is_asked_for() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"GET /echo/a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     c.on_ready(&mut io, true, false, &mut cx);
     assert!(!c.is_closed());
@@ -146,8 +146,8 @@ fn http_10_closes_unless_keep_alive_is_asked_for() {
 
 #[test]
 fn a_bad_request_is_answered_then_closed_gracefully() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!(responses(&io.written)[0].0, 400);
@@ -163,8 +163,8 @@ fn a_bad_request_is_answered_then_closed_gracefully() {
 
 #[test]
 fn request_bodies_not_needed_are_discarded_and_the_stream_stays_in_sync() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhel");
     c.on_ready(&mut io, true, false, &mut cx);
     io.push(b"lo");
@@ -179,8 +179,8 @@ fn request_bodies_not_needed_are_discarded_and_the_stream_stays_in_sync() {
 
 #[test]
 fn eof_after_pipelined_requests_still_answers_them_then_closes() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(&[get("/echo/1"), get("/echo/2")].concat());
     io.push_eof();
     c.on_read_closed();
@@ -191,8 +191,8 @@ fn eof_after_pipelined_requests_still_answers_them_then_closes() {
 
 #[test]
 fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"GET /echo/slow HTTP/1.1\r\nHo");
     c.on_ready(&mut io, true, false, &mut cx);
     let deadline = c.deadline(&cx).unwrap();
@@ -201,8 +201,8 @@ fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
     c.on_timeout(&mut io, &mut cx);
     assert_eq!(responses(&io.written)[0].0, 408);
 
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.keepalive_timeout));
     cx.now += cx.settings.keepalive_timeout - Duration::from_millis(1);
     c.on_timeout(&mut io, &mut cx);
@@ -215,8 +215,8 @@ fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
 
 #[test]
 fn a_client_that_never_reads_hits_the_write_timeout() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.write_blocked = true;
     io.push(&get("/echo/x"));
     c.on_ready(&mut io, true, false, &mut cx);
@@ -229,8 +229,8 @@ fn a_client_that_never_reads_hits_the_write_timeout() {
 
 #[test]
 fn an_idle_connection_holds_no_buffers() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(&get("/echo/x"));
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!((c.input.buf.capacity(), c.out.buf.capacity()), (0, 0));
@@ -244,8 +244,8 @@ fn an_idle_connection_holds_no_buffers() {
 
 #[test]
 fn lingering_is_bounded_even_if_the_client_keeps_sending() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"NOT HTTP AT ALL\r\n\r\n");
     c.on_ready(&mut io, true, false, &mut cx);
     let end = c.deadline(&cx).unwrap();
@@ -263,8 +263,8 @@ fn lingering_is_bounded_even_if_the_client_keeps_sending() {
 
 #[test]
 fn garbage_without_a_line_end_is_refused_at_once_not_at_the_timeout() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
     c.on_ready(&mut io, true, false, &mut cx);
     assert_eq!(responses(&io.written)[0].0, 400);
@@ -272,8 +272,8 @@ fn garbage_without_a_line_end_is_refused_at_once_not_at_the_timeout() {
 
 #[test]
 fn a_slow_head_is_parsed_again_only_when_a_line_completes() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     for &b in b"GET /echo/slow HTTP/1.1\r\nHost: t\r\n" {
         io.push(&[b]);
         c.on_ready(&mut io, true, false, &mut cx);
@@ -286,7 +286,7 @@ fn a_slow_head_is_parsed_again_only_when_a_line_completes() {
 
 /// Drives `c` as the server does after one readable edge: resume while it
 /// yielded, and nothing else (no further event will come).
-fn one_edge(c: &mut Conn, io: &mut MemStream, cx: &mut Shared) {
+fn one_edge(c: &mut Conn, io: &mut MemStream, cx: &mut Context) {
     c.on_ready(io, true, false, cx);
     let mut resumes = 0;
     while c.yielded() {
@@ -298,8 +298,8 @@ fn one_edge(c: &mut Conn, io: &mut MemStream, cx: &mut Shared) {
 
 #[test]
 fn requests_held_back_by_the_output_mark_are_answered_without_another_event() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     // "/" answers ~170 bytes for 27: one read fills the output past the mark.
     io.push(&get("/").repeat(2000));
     one_edge(&mut c, &mut io, &mut cx);
@@ -310,8 +310,8 @@ fn requests_held_back_by_the_output_mark_are_answered_without_another_event() {
 
 #[test]
 fn eof_after_many_pipelined_requests_answers_them_all_then_closes() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(&get("/").repeat(2000));
     io.push_eof();
     c.on_read_closed();
@@ -322,8 +322,8 @@ fn eof_after_many_pipelined_requests_answers_them_all_then_closes() {
 
 #[test]
 fn malformed_partial_head_at_eof_gets_its_400_as_if_whole() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     // The second piece has no line end, so it is not parsed on arrival.
     io.push(b"GET / HTTP/1.1\r\nHo");
     c.on_ready(&mut io, true, false, &mut cx);
@@ -337,8 +337,8 @@ fn malformed_partial_head_at_eof_gets_its_400_as_if_whole() {
 #[test]
 fn a_discarded_body_that_fails_gets_no_second_response() {
     for bad_body in [&b"zz\r\n"[..], b"5\r\nabcdeXX"] {
-        let (mut io, mut cx) = (MemStream::new(), shared());
-        let mut c = Conn::new(cx.now);
+        let (mut io, mut cx) = (MemStream::new(), context());
+        let mut c = Conn::new(1, cx.now);
         io.push(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
         io.push(bad_body);
         c.on_ready(&mut io, true, false, &mut cx);
@@ -350,8 +350,8 @@ fn a_discarded_body_that_fails_gets_no_second_response() {
 
 #[test]
 fn a_stalled_discarded_body_times_out_without_a_408_after_the_200() {
-    let (mut io, mut cx) = (MemStream::new(), shared());
-    let mut c = Conn::new(cx.now);
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
     io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
     c.on_ready(&mut io, true, false, &mut cx);
     cx.now = c.deadline(&cx).unwrap();
@@ -362,8 +362,8 @@ fn a_stalled_discarded_body_times_out_without_a_408_after_the_200() {
 #[test]
 fn a_bad_byte_in_a_later_piece_is_refused_at_once_as_when_whole() {
     for piece in [&b"\x01"[..], b"\x7f", b" x\rx"] {
-        let (mut io, mut cx) = (MemStream::new(), shared());
-        let mut c = Conn::new(cx.now);
+        let (mut io, mut cx) = (MemStream::new(), context());
+        let mut c = Conn::new(1, cx.now);
         io.push(b"GET / HTTP/1.1\r\nHost: t\r\nX-A: b");
         c.on_ready(&mut io, true, false, &mut cx);
         io.push(piece);
@@ -373,11 +373,11 @@ fn a_bad_byte_in_a_later_piece_is_refused_at_once_as_when_whole() {
 }
 
 /// A connection serving `dir`'s files, and a 3 MiB compressible file in it.
-fn with_big_text(dir: &std::path::Path) -> (Shared, Vec<u8>) {
+fn with_big_text(dir: &std::path::Path) -> (Context, Vec<u8>) {
     let text: Vec<u8> = (0..).flat_map(|i: u32| format!("line {i}\n").into_bytes()).take(3 << 20).collect();
     std::fs::write(dir.join("big.txt"), &text).unwrap();
     let store = crate::files::FileStore::new(dir).unwrap();
-    (Shared::new(Routes::new(Some(store)), Settings::from_config(&Config::defaults())), text)
+    (Context::new(Routes::new(Some(store)), Settings::from_config(&Config::defaults())), text)
 }
 
 fn gunzip_chunked(written: &[u8]) -> Vec<u8> {
@@ -395,7 +395,7 @@ const GZIP_GET: &[u8] = b"GET /files/big.txt HTTP/1.1\r\nHost: t\r\nAccept-Encod
 fn a_streamed_gzip_body_holds_little_memory_for_a_slow_reader() {
     let dir = tempfile::tempdir().unwrap();
     let (mut cx, text) = with_big_text(dir.path());
-    let (mut io, mut c) = (MemStream::new(), Conn::new(cx.now));
+    let (mut io, mut c) = (MemStream::new(), Conn::new(1, cx.now));
     io.max_write = 4096;
     io.push(GZIP_GET);
     c.on_ready(&mut io, true, false, &mut cx);
@@ -415,7 +415,7 @@ fn a_streamed_gzip_body_holds_little_memory_for_a_slow_reader() {
 fn a_fast_reader_of_a_streamed_gzip_body_yields_to_others() {
     let dir = tempfile::tempdir().unwrap();
     let (mut cx, text) = with_big_text(dir.path());
-    let (mut io, mut c) = (MemStream::new(), Conn::new(cx.now));
+    let (mut io, mut c) = (MemStream::new(), Conn::new(1, cx.now));
     io.push(GZIP_GET);
     c.on_ready(&mut io, true, false, &mut cx);
     assert!(c.yielded(), "3 MiB is compressed over several passes, not in one");

@@ -30,8 +30,9 @@ use std::sync::Arc;
 use conditional::{RangeAnswer, not_modified, requested_range, validators};
 use upload::TEMP_PREFIX;
 
-use crate::http::request::{accepts_gzip, gzip};
-use crate::http::response::{ContentRange, FileBody};
+use crate::error::HttpError;
+use crate::http::encoding::{accepts_gzip, gzip};
+use crate::http::response::{ContentRange, FileBody, status};
 use crate::http::{Body, Head, Response};
 use crate::sys;
 
@@ -45,20 +46,19 @@ pub const MAX_NAME: usize = 255;
 /// slow reader takes it: 128 KiB keeps both the stall and the memory small.
 pub const GZIP_INLINE_MAX: u64 = 128 * 1024;
 
-/// Why a name was refused: always a 400.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadName;
+/// Why a name was refused.
+pub const BAD_NAME: HttpError = HttpError::BadRequest("not one plain path segment");
 
 /// Exactly one percent-decoded path segment: not empty, not `.`/`..`, no
-/// `/`, `\` or NUL, at most [`MAX_NAME`] bytes.
-pub fn sanitize(name: &[u8]) -> Result<&OsStr, BadName> {
+/// `/`, `\` or NUL, at most [`MAX_NAME`] bytes. Otherwise [`BAD_NAME`].
+pub fn sanitize(name: &[u8]) -> Result<&OsStr, HttpError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME
         && name != b"."
         && name != b".."
         && !name.iter().any(|&b| b == b'/' || b == b'\\' || b == 0)
         && !name.starts_with(TEMP_PREFIX.as_bytes());
-    if ok { Ok(OsStr::from_bytes(name)) } else { Err(BadName) }
+    if ok { Ok(OsStr::from_bytes(name)) } else { Err(BAD_NAME) }
 }
 
 /// The served directory, canonicalised and opened once at startup.
@@ -85,7 +85,7 @@ impl FileStore {
     /// open, then check what was opened); kernels without `openat2`, and
     /// names that are absolute or escaping symlinks, take
     /// [`FileStore::open_resolved`].
-    fn open(&self, name: &OsStr) -> Result<(File, Metadata), u16> {
+    fn open(&self, name: &OsStr) -> Result<(File, Metadata), HttpError> {
         let file = match sys::open_beneath(self.dir_fd.as_fd(), name) {
             Ok(file) => file,
             // No openat2 here, or a symlink it will not judge (absolute, or
@@ -93,11 +93,11 @@ impl FileStore {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EXDEV)) => {
                 return self.open_resolved(name);
             }
-            Err(e) => return Err(io_status(&e, Path::new(name))),
+            Err(e) => return Err(fs_error(&e, Path::new(name))),
         };
-        let meta = file.metadata().map_err(|e| io_status(&e, Path::new(name)))?;
+        let meta = file.metadata().map_err(|e| fs_error(&e, Path::new(name)))?;
         if !meta.is_file() {
-            return Err(404); // a directory, FIFO or device: never read
+            return Err(HttpError::NotFound); // a directory, FIFO or device: never read
         }
         Ok((file, meta))
     }
@@ -105,11 +105,11 @@ impl FileStore {
     /// The portable way: resolve the path, prove it is a regular file inside
     /// the directory, and open it. Special files are refused before they are
     /// ever opened.
-    fn open_resolved(&self, name: &OsStr) -> Result<(File, Metadata), u16> {
+    fn open_resolved(&self, name: &OsStr) -> Result<(File, Metadata), HttpError> {
         let joined = self.dir.join(name);
-        let real = fs::canonicalize(&joined).map_err(|e| io_status(&e, &joined))?;
-        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| io_status(&e, &real))?.is_file() {
-            return Err(404);
+        let real = fs::canonicalize(&joined).map_err(|e| fs_error(&e, &joined))?;
+        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| fs_error(&e, &real))?.is_file() {
+            return Err(HttpError::NotFound);
         }
         // The path may change between the checks above and the open:
         // O_NOFOLLOW refuses a symlink swapped in, O_NONBLOCK keeps a FIFO
@@ -119,10 +119,10 @@ impl FileStore {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
             .open(&real)
-            .map_err(|e| io_status(&e, &real))?;
-        let meta = file.metadata().map_err(|e| io_status(&e, &real))?;
+            .map_err(|e| fs_error(&e, &real))?;
+        let meta = file.metadata().map_err(|e| fs_error(&e, &real))?;
         if !meta.is_file() {
-            return Err(404);
+            return Err(HttpError::NotFound);
         }
         Ok((file, meta))
     }
@@ -131,32 +131,32 @@ impl FileStore {
     pub fn download<'a>(&self, name: &OsStr, head: &Head<'_>) -> Response<'a> {
         let (file, meta) = match self.open(name) {
             Ok(found) => found,
-            Err(status) => return Response::error(status),
+            Err(e) => return Response::error(e),
         };
         // By the requested name's extension, as nginx does (a symlink's
         // target name does not matter).
         let mime = mime_guess::from_path(Path::new(name)).first_raw().unwrap_or("application/octet-stream");
         let validators = validators(&meta);
-        let mut resp = Response::new(200);
+        let mut resp = Response::new(status::OK);
         resp.content_type = Some(mime);
         resp.validators = Some(validators);
         resp.accept_ranges = true;
         resp.vary_encoding = compressible(mime);
         if not_modified(head, &validators) {
-            resp.status = 304;
+            resp.status = status::NOT_MODIFIED;
             return resp;
         }
         let size = meta.len();
         match requested_range(head, &validators, size) {
             RangeAnswer::Whole => {}
             RangeAnswer::Part { first, last } => {
-                resp.status = 206;
+                resp.status = status::PARTIAL_CONTENT;
                 resp.content_range = Some(ContentRange::Bytes { first, last, total: size });
                 resp.body = Body::File(FileBody { file, offset: first, len: last - first + 1 });
                 return resp;
             }
             RangeAnswer::Unsatisfiable => {
-                let mut resp = Response::error(416);
+                let mut resp = Response::error(HttpError::RangeNotSatisfiable);
                 resp.content_range = Some(ContentRange::Unsatisfied { total: size });
                 return resp;
             }
@@ -178,39 +178,27 @@ impl FileStore {
         resp
     }
 
-    /// `DELETE /files/{name}`: 204, or 404 if there is no such file.
-    pub fn delete(&self, name: &OsStr) -> u16 {
+    /// `DELETE /files/{name}`: removed, or [`HttpError::NotFound`] if there is
+    /// no such file.
+    pub fn delete(&self, name: &OsStr) -> Result<(), HttpError> {
         let path = self.dir.join(name);
         match fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => 404,
-            Ok(_) => match fs::remove_file(&path) {
-                Ok(()) => 204,
-                Err(e) => io_status(&e, &path),
-            },
-            Err(e) => io_status(&e, &path),
+            Ok(m) if m.is_dir() => Err(HttpError::NotFound),
+            Ok(_) => fs::remove_file(&path).map_err(|e| fs_error(&e, &path)),
+            Err(e) => Err(fs_error(&e, &path)),
         }
     }
 }
 
-/// Maps a filesystem error on `path` to the status the client sees.
-fn io_status(e: &io::Error, path: &Path) -> u16 {
-    // ELOOP: O_NOFOLLOW met a symlink, or a symlink loop; EXDEV: a symlink
-    // leads outside the directory; ENXIO: a socket or a device with no driver.
-    if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EXDEV | libc::ENXIO)) {
-        return 404;
+/// A file-system error on `path` as the client sees it
+/// ([`HttpError::from_fs`]); the ones the operator should know about (a
+/// client cannot make a file unreadable, nor the disk fail) are logged.
+fn fs_error(e: &io::Error, path: &Path) -> HttpError {
+    let answer = HttpError::from_fs(e);
+    if answer != HttpError::NotFound {
+        log::warn!("{}: {e} ({})", path.display(), answer.status());
     }
-    match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
-        io::ErrorKind::PermissionDenied => {
-            // Clients cannot make a file unreadable: the operator should know.
-            log::warn!("{}: {e} (403)", path.display());
-            403
-        }
-        _ => {
-            log::warn!("{}: {e} (500)", path.display());
-            500
-        }
-    }
+    answer
 }
 
 /// Types worth compressing: text, JSON, JavaScript, XML, SVG.
@@ -228,7 +216,7 @@ fn gzip_whole<'a>(mut resp: Response<'a>, file: File, size: u64, name: &OsStr) -
     let mut data = Vec::with_capacity(size as usize);
     if let Err(e) = file.take(size).read_to_end(&mut data) {
         log::warn!("read {}: {e}", name.display());
-        return Response::error(500);
+        return Response::error(HttpError::Internal("file read failed"));
     }
     resp.gzip = true;
     resp.body = Body::Bytes(gzip(&data).into());
@@ -287,7 +275,7 @@ mod tests {
         ];
         logged_here();
         for (e, status, level) in cases {
-            assert_eq!(io_status(&e, Path::new("dir/some.file")), status, "{e}");
+            assert_eq!(fs_error(&e, Path::new("dir/some.file")).status(), status, "{e}");
             let logged = logged_here();
             match level {
                 Some(level) => assert!(
@@ -302,7 +290,7 @@ mod tests {
     /// What `open_resolved` (the way without openat2) makes of `name`: the
     /// contents it would serve, or the status.
     fn resolved(store: &FileStore, name: &str) -> Result<Vec<u8>, u16> {
-        let (mut file, meta) = store.open_resolved(OsStr::new(name))?;
+        let (mut file, meta) = store.open_resolved(OsStr::new(name)).map_err(HttpError::status)?;
         let mut data = Vec::new();
         file.read_to_end(&mut data).unwrap();
         assert_eq!(meta.len(), data.len() as u64, "{name}: metadata of what was opened");
@@ -368,7 +356,7 @@ mod tests {
             b".loophttp-upload-1-2",
         ];
         for name in bad {
-            assert_eq!(sanitize(name), Err(BadName), "{:?}", String::from_utf8_lossy(name));
+            assert_eq!(sanitize(name), Err(BAD_NAME), "{:?}", String::from_utf8_lossy(name));
         }
     }
 }

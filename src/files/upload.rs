@@ -12,7 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{FileStore, io_status};
+use super::{FileStore, fs_error};
+use crate::error::HttpError;
 
 /// Prefix of upload temporary files; names with it are refused so a client
 /// can never address another upload in flight.
@@ -25,10 +26,10 @@ const WRITEBACK_STEP: u64 = 1 << 20;
 
 impl FileStore {
     /// Starts `POST` / `PUT /files/{name}`: a temporary file beside the target.
-    pub fn begin_upload(&self, name: &OsStr) -> Result<Upload, u16> {
+    pub fn begin_upload(&self, name: &OsStr) -> Result<Upload, HttpError> {
         let target = self.dir.join(name);
         if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
-            return Err(409);
+            return Err(HttpError::Conflict);
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let mut attempts = 0;
@@ -40,7 +41,7 @@ impl FileStore {
                 // A leftover of an earlier process that had our PID (killed
                 // before its Drop ran): take the next number.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => attempts += 1,
-                Err(e) => return Err(io_status(&e, &temp)), // logs what needs the operator
+                Err(e) => return Err(fs_error(&e, &temp)), // logs what needs the operator
             }
         }
     }

@@ -3,9 +3,10 @@
 //! pure (bytes in, bytes out), so it is tested and fuzzed without a network.
 
 pub mod body;
+pub mod encoding;
 pub mod parse;
-pub mod request;
 pub mod response;
+pub mod target;
 
 pub use body::BodyDecoder;
 pub use parse::{Framing, Head, Limits, Method, Parsed, parse_head};

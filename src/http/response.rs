@@ -8,7 +8,20 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::error::HttpError;
+
 const SERVER: &str = concat!("Server: loophttp/", env!("CARGO_PKG_VERSION"), "\r\n");
+
+/// The statuses loophttp answers with when things go right. Error statuses
+/// come only from the one table, [`HttpError::status`].
+pub mod status {
+    pub const CONTINUE: u16 = 100;
+    pub const OK: u16 = 200;
+    pub const CREATED: u16 = 201;
+    pub const NO_CONTENT: u16 = 204;
+    pub const PARTIAL_CONTENT: u16 = 206;
+    pub const NOT_MODIFIED: u16 = 304;
+}
 
 /// The standard reason phrases (RFC 9110 §15), exactly.
 pub fn reason(status: u16) -> &'static str {
@@ -138,19 +151,28 @@ impl<'a> Response<'a> {
         Response { content_type: Some("text/plain"), body: Body::Bytes(body.into()), ..Response::new(status) }
     }
 
-    /// An error answer: its reason phrase as a short text body.
-    pub fn error(status: u16) -> Response<'a> {
+    /// An error answer: the status from the one table, its reason phrase
+    /// as a short text body.
+    pub fn error(e: HttpError) -> Response<'a> {
+        let status = e.status();
         Response::text(status, reason(status).as_bytes())
     }
 
     /// 1xx, 204 and 304 never carry a body or `Content-Length` (RFC 9110 §8.6).
     pub fn bodiless(&self) -> bool {
-        self.status < 200 || self.status == 204 || self.status == 304
+        self.status < status::OK || self.status == status::NO_CONTENT || self.status == status::NOT_MODIFIED
+    }
+
+    /// A 2xx: the request did what it asked.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 }
 
-/// How the connection frames this response on the wire.
-pub struct Framing<'d> {
+/// What the connection adds around a response as it is sent: the
+/// persistence headers, HEAD's missing body, the cached `Date`. (Not to be
+/// confused with [`crate::http::parse::Framing`], how a *request* body is delimited.)
+pub struct Delivery<'d> {
     pub keep_alive: bool,
     /// The request was HTTP/1.0: persistence must be announced explicitly.
     pub http10: bool,
@@ -160,7 +182,7 @@ pub struct Framing<'d> {
 }
 
 /// Appends the status line, headers, and (unless HEAD or a file) the body.
-pub fn serialize(resp: &Response<'_>, how: &Framing<'_>, out: &mut Vec<u8>) {
+pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) {
     status_line(resp.status, out);
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(how.date);
@@ -280,7 +302,7 @@ mod tests {
     fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
         let mut out = Vec::new();
         let date = b"Mon, 23 Nov 2026 19:00:00 GMT";
-        serialize(resp, &Framing { keep_alive, http10: false, head_only, date }, &mut out);
+        serialize(resp, &Delivery { keep_alive, http10: false, head_only, date }, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -307,7 +329,7 @@ mod tests {
     #[test]
     fn http_10_keep_alive_is_announced() {
         let mut out = Vec::new();
-        let how = Framing { keep_alive: true, http10: true, head_only: false, date: b"d" };
+        let how = Delivery { keep_alive: true, http10: true, head_only: false, date: b"d" };
         serialize(&Response::text(200, &b"x"[..]), &how, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("\r\nConnection: keep-alive\r\n"));
     }
@@ -323,7 +345,7 @@ mod tests {
 
     #[test]
     fn error_bodies_are_the_reason_phrase() {
-        let s = render(&Response::error(404), true, false);
+        let s = render(&Response::error(HttpError::NotFound), true, false);
         assert!(s.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(s.ends_with("Content-Length: 9\r\n\r\nNot Found"), "{s}");
     }

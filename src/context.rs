@@ -1,6 +1,6 @@
-//! What one event loop shares with all its connections: the loop's clock,
-//! the cached `Date`, a pool of buffers, the routes, and the settings.
-//! Each loop has its own (`--workers` share nothing).
+//! The per-loop context every connection call gets (as `cx`): the loop's
+//! clock, the cached `Date`, a pool of buffers, the routes, and the
+//! settings. Each loop has its own; `--workers` share nothing.
 
 use std::time::{Duration, Instant};
 
@@ -91,7 +91,7 @@ impl BufPool {
 }
 
 /// The per-loop context handed to every connection call.
-pub struct Shared {
+pub struct Context {
     /// The loop's clock, read once per pass: "the loop owns time".
     pub now: Instant,
     pub date: DateCache,
@@ -100,9 +100,9 @@ pub struct Shared {
     pub settings: Settings,
 }
 
-impl Shared {
-    pub fn new(routes: Routes, settings: Settings) -> Shared {
-        Shared {
+impl Context {
+    pub fn new(routes: Routes, settings: Settings) -> Context {
+        Context {
             now: Instant::now(),
             date: DateCache::default(),
             pool: BufPool::new(settings.parse.max_head),

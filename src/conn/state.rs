@@ -1,0 +1,173 @@
+//! The connection's states, the edges between them (the labels of the
+//! diagram in the module doc), why a connection closed, and
+//! [`Conn::transition`]: the one place the state changes.
+
+use super::Conn;
+use super::exchange::Receiving;
+
+#[derive(Debug)]
+pub(super) enum State {
+    /// Waiting for, or parsing, a request head.
+    Head,
+    /// Receiving a request body into its sink.
+    Body(Box<Receiving>),
+    /// Sending what is queued before doing anything else.
+    Drain(AfterDrain),
+    /// Error sent, write side shut: reading and dropping input until EOF
+    /// or the deadline, so the client reads our status instead of a reset.
+    /// Then closed for the reason it holds.
+    Linger(CloseReason),
+    Closed(CloseReason),
+}
+
+/// Where `Drain` goes once the output is out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AfterDrain {
+    NextRequest,
+    Close(CloseReason),
+    Linger(CloseReason),
+}
+
+impl State {
+    /// The state's name as the diagram and the trace log show it.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            State::Head => "Head",
+            State::Body(_) => "Body",
+            State::Drain(AfterDrain::NextRequest) => "Drain(NextRequest)",
+            State::Drain(AfterDrain::Close(_)) => "Drain(Close)",
+            State::Drain(AfterDrain::Linger(_)) => "Drain(Linger)",
+            State::Linger(_) => "Linger",
+            State::Closed(_) => "Closed",
+        }
+    }
+}
+
+/// Why a state changed: the labels on the arrows of the state diagram in
+/// the module doc, one variant per label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Head → Head: a response is queued; keep-alive, nothing to stream.
+    Answered,
+    /// Head → Drain: a response is queued that must be out before the next
+    /// request (a file streams behind it, or the connection closes after it).
+    SendFirst,
+    /// Head → Body: the body is wanted (an upload), or read and dropped to
+    /// stay in sync after a response sent before it.
+    BodyWanted,
+    /// Body → Head, or Drain(Close) without keep-alive: the whole body is in.
+    BodyDone,
+    /// Head, Body → Drain(Linger): a request error; its status is queued.
+    RequestError,
+    /// Drain → Head, Closed or Linger (write side shut): the output is out.
+    Drained,
+    /// Head, Body → Drain(Close), or Closed if nothing is queued; Linger →
+    /// Closed: the client sent EOF.
+    PeerEof,
+    /// The deadline passed: Head, Body → Drain(Linger) with a 408 when a
+    /// request is half-received and nothing of its response is out; any
+    /// state → Closed otherwise.
+    Deadline,
+    /// Any → Closed: a read or write failed (a reset, most often).
+    IoError,
+}
+
+impl Edge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edge::Answered => "answered",
+            Edge::SendFirst => "send-first",
+            Edge::BodyWanted => "body-wanted",
+            Edge::BodyDone => "body-done",
+            Edge::RequestError => "request-error",
+            Edge::Drained => "drained",
+            Edge::PeerEof => "peer-eof",
+            Edge::Deadline => "deadline",
+            Edge::IoError => "io-error",
+        }
+    }
+}
+
+/// Why a connection closed: logged when it does, and a label to count by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client sent EOF; everything owed to it was sent first.
+    ClientClosed,
+    /// No keep-alive (`Connection: close`, HTTP/1.0): closed after the response.
+    NoKeepAlive,
+    /// Idle between requests for `--keepalive-timeout`.
+    KeepAliveTimeout,
+    /// A request head took longer than `--header-timeout`.
+    HeaderTimeout,
+    /// A request body paused longer than `--body-timeout`.
+    BodyTimeout,
+    /// The client stopped reading for `--write-timeout`.
+    WriteTimeout,
+    /// A request error was answered (then the linger ended).
+    RequestError,
+    /// The peer reset the connection or broke the pipe.
+    Reset,
+    /// Any other socket error.
+    IoError,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 9] = [
+        CloseReason::ClientClosed,
+        CloseReason::NoKeepAlive,
+        CloseReason::KeepAliveTimeout,
+        CloseReason::HeaderTimeout,
+        CloseReason::BodyTimeout,
+        CloseReason::WriteTimeout,
+        CloseReason::RequestError,
+        CloseReason::Reset,
+        CloseReason::IoError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "client_closed",
+            CloseReason::NoKeepAlive => "no_keep_alive",
+            CloseReason::KeepAliveTimeout => "keepalive_timeout",
+            CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::BodyTimeout => "body_timeout",
+            CloseReason::WriteTimeout => "write_timeout",
+            CloseReason::RequestError => "request_error",
+            CloseReason::Reset => "reset",
+            CloseReason::IoError => "io_error",
+        }
+    }
+}
+
+/// The read side of the socket, as readiness events and reads left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadSide {
+    /// Drained: wait for the next readable edge.
+    Idle,
+    /// Edge-triggered readiness: the socket may hold unread bytes.
+    Ready,
+    /// The event said the peer shut its side: read until EOF even after a
+    /// short read, since no further edge will announce it.
+    HupSeen,
+    /// EOF read: the client will send nothing more.
+    Eof,
+}
+
+impl ReadSide {
+    /// A read may give bytes (or the EOF) now.
+    pub fn may_read(self) -> bool {
+        matches!(self, ReadSide::Ready | ReadSide::HupSeen)
+    }
+}
+
+impl Conn {
+    /// Every state change goes through here, labelled with its edge.
+    pub(super) fn transition(&mut self, to: State, edge: Edge) {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("#{} {} -> {} ({})", self.id, self.state.name(), to.name(), edge.as_str());
+        }
+        #[cfg(test)]
+        self.trail.push((self.state.name(), edge, to.name()));
+        self.state = to;
+    }
+}

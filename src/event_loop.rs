@@ -1,0 +1,356 @@
+//! The event loop: the only module that touches mio.
+//!
+//! Each worker owns a `Poll`, its listener, a `Slab` of connections keyed
+//! by token, and the deadlines. One pass of the loop ([`Worker::run`]):
+//!
+//! 1. poll, with the nearest deadline as the timeout (zero if some
+//!    connection yielded with work left);
+//! 2. read the clock once and refresh the cached `Date`;
+//! 3. for each event: accept until `WouldBlock`, or drive that connection;
+//! 4. resume connections that yielded to be fair to others;
+//! 5. handle expired deadlines;
+//! 6. remove connections that closed during the pass (deferred, as in
+//!    redis ae, so no handler frees what a later event in the batch names),
+//!    and resume accepting if the connection limit had paused it.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::conn::{Conn, Transport, Want};
+use crate::context::{Context, Settings};
+use crate::deadlines::{Deadlines, Owner};
+use crate::error::{interrupted, would_block};
+use crate::routes::Routes;
+use crate::sys;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+/// Readiness events taken per poll.
+const EVENTS_CAPACITY: usize = 1024;
+/// Stale deadline entries tolerated beyond two per connection before the
+/// heap is compacted (see [`Deadlines::retain`]).
+const DEADLINE_SLACK: usize = 1024;
+/// After EMFILE and friends, wait this long before accepting again rather
+/// than spinning on a listener that stays readable.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Wakes one worker's `poll` from another thread (to make it see the stop
+/// flag), so that [`crate::server::Handle`] needs no mio type.
+#[derive(Clone)]
+pub struct LoopWaker(Arc<Waker>);
+
+impl LoopWaker {
+    pub fn wake(&self) -> io::Result<()> {
+        self.0.wake()
+    }
+}
+
+/// A connection's slot in the slab.
+struct Entry {
+    stream: TcpStream,
+    conn: Conn,
+    /// The interest currently registered (re-registered only on change).
+    registered: Interest,
+    /// The earliest deadline this connection has in the heap.
+    queued: Option<Instant>,
+}
+
+impl Transport for TcpStream {
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
+        sys::sendfile(self.as_raw_fd(), file, offset, len)
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_more(self.as_raw_fd(), buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// Whether the loop takes new connections, and if not, until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    /// Accepting. `warned`: an accept error was warned about and none has
+    /// succeeded since, so repeats of this episode are logged at debug.
+    Open { warned: bool },
+    /// The connection limit is reached: the kernel backlog holds the rest
+    /// until a connection closes.
+    AtLimit { warned: bool },
+    /// Accepting failed for lack of resources (EMFILE, ENFILE, ENOBUFS...):
+    /// the listener stays readable, so wait until then instead of spinning.
+    Backoff { until: Instant },
+}
+
+/// One independent event loop.
+pub struct Worker {
+    poll: Poll,
+    waker: Arc<Waker>,
+    listener: TcpListener,
+    conns: Slab<Entry>,
+    deadlines: Deadlines,
+    cx: Context,
+    max_connections: usize,
+    /// The id of the last connection accepted: ids are serial numbers, so
+    /// unlike slab keys they are never reused.
+    last_id: u64,
+    accepting: Accepting,
+    yielded: Vec<usize>,
+    closed: Vec<usize>,
+    stop: Arc<AtomicBool>,
+    /// Whether accepted sockets come with the listener's TCP_NODELAY
+    /// (learnt from the first one).
+    nodelay_inherited: Option<bool>,
+}
+
+impl Worker {
+    pub fn new(l: std::net::TcpListener, config: &Config, routes: Routes, stop: Arc<AtomicBool>) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listener = TcpListener::from_std(l);
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Worker {
+            poll,
+            waker,
+            listener,
+            conns: Slab::with_capacity(64),
+            deadlines: Deadlines::default(),
+            cx: Context::new(routes, Settings::from_config(config)),
+            max_connections: config.max_connections,
+            last_id: 0,
+            accepting: Accepting::Open { warned: false },
+            yielded: Vec::new(),
+            closed: Vec::new(),
+            stop,
+            nodelay_inherited: None,
+        })
+    }
+
+    pub fn waker(&self) -> LoopWaker {
+        LoopWaker(self.waker.clone())
+    }
+
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        while !self.stop.load(Ordering::Relaxed) {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if interrupted(&e) {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.cx.now = Instant::now();
+            self.cx.date.refresh(SystemTime::now());
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(key) => {
+                        // Errors and hang-ups count as both: the next read or
+                        // write reports what happened.
+                        let hup = event.is_read_closed();
+                        let bad = event.is_error() || hup || event.is_write_closed();
+                        let (r, w) = (event.is_readable() || bad, event.is_writable() || bad);
+                        self.drive(key, |conn, io, cx| {
+                            if hup {
+                                conn.on_read_closed();
+                            }
+                            conn.on_ready(io, r, w, cx)
+                        });
+                    }
+                }
+            }
+            self.resume_yielded();
+            self.expire();
+            self.remove_closed();
+            if let Accepting::Backoff { until } = self.accepting
+                && until <= self.cx.now
+            {
+                self.accepting = Accepting::Open { warned: true };
+                self.accept();
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.yielded.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let retry = match self.accepting {
+            Accepting::Backoff { until } => Some(until.saturating_duration_since(now)),
+            _ => None,
+        };
+        match (self.deadlines.timeout(now), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Accepts until `WouldBlock`, the connection limit, or a resource error.
+    fn accept(&mut self) {
+        loop {
+            let warned = match self.accepting {
+                Accepting::Backoff { .. } => return,
+                Accepting::Open { warned } | Accepting::AtLimit { warned } => warned,
+            };
+            if self.conns.len() >= self.max_connections {
+                self.accepting = Accepting::AtLimit { warned };
+                return;
+            }
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if warned {
+                        log::info!("accepting again");
+                    }
+                    self.accepting = Accepting::Open { warned: false };
+                    self.admit(stream, peer);
+                }
+                Err(e) if would_block(&e) => return,
+                Err(e) if interrupted(&e) => {}
+                // The client gave up before we accepted: not our problem.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOBUFS...: back off; never end the loop.
+                    // Warn once per episode, not every backoff.
+                    if warned {
+                        log::debug!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                    } else {
+                        log::warn!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?} (repeats logged at debug)");
+                    }
+                    self.accepting = Accepting::Backoff { until: Instant::now() + ACCEPT_BACKOFF };
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        // Linux copies TCP_NODELAY from the listener to accepted sockets;
+        // the first connection checks that, and only where it is not so
+        // does every connection pay a setsockopt.
+        let inherited = *self.nodelay_inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+        if !inherited && let Err(e) = stream.set_nodelay(true) {
+            log::debug!("set_nodelay {peer}: {e}");
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
+            log::warn!("register {peer}: {e}");
+            return;
+        }
+        self.last_id += 1;
+        let conn = Conn::new(self.last_id, self.cx.now);
+        entry.insert(Entry { stream, conn, registered: Interest::READABLE, queued: None });
+        log::debug!("open #{} from {peer}", self.last_id);
+        self.after(key);
+    }
+
+    /// Runs `f` on connection `key`, then reconciles interest and deadline.
+    fn drive(&mut self, key: usize, f: impl FnOnce(&mut Conn, &mut TcpStream, &mut Context)) {
+        let Some(e) = self.conns.get_mut(key) else { return };
+        if e.conn.is_closed() {
+            return; // removed at the end of this pass
+        }
+        f(&mut e.conn, &mut e.stream, &mut self.cx);
+        self.after(key);
+    }
+
+    /// After a connection ran: closed → queue removal; otherwise register
+    /// the interest its state wants (if changed) and its deadline.
+    fn after(&mut self, key: usize) {
+        let e = &mut self.conns[key];
+        if e.conn.is_closed() {
+            self.closed.push(key);
+            return;
+        }
+        if let Some(want) = interest(e.conn.want())
+            && want != e.registered
+        {
+            if let Err(err) = self.poll.registry().reregister(&mut e.stream, Token(key), want) {
+                log::warn!("reregister: {err}");
+            }
+            e.registered = want;
+        }
+        if e.conn.yielded() {
+            self.yielded.push(key);
+        }
+        if let Some(at) = e.conn.deadline(&self.cx)
+            && e.queued.is_none_or(|q| at < q)
+        {
+            self.deadlines.push(at, Owner { key, id: e.conn.id() });
+            e.queued = Some(at);
+        }
+    }
+
+    fn resume_yielded(&mut self) {
+        let mut keys = std::mem::take(&mut self.yielded);
+        for &key in &keys {
+            self.drive(key, |conn, io, cx| conn.resume(io, cx));
+        }
+        keys.clear();
+        if self.yielded.is_empty() {
+            self.yielded = keys; // keep the allocation
+        }
+    }
+
+    /// Pops due deadlines. An entry that is not the connection's current
+    /// one is stale and dropped; a current one is checked against the real
+    /// deadline, which may have moved later since it was queued.
+    fn expire(&mut self) {
+        let now = self.cx.now;
+        while let Some((at, owner)) = self.deadlines.pop_due(now) {
+            let Some(e) = self.conns.get_mut(owner.key) else { continue };
+            if e.conn.id() != owner.id || e.queued != Some(at) {
+                continue;
+            }
+            e.queued = None;
+            self.drive(owner.key, |conn, io, cx| conn.on_timeout(io, cx));
+        }
+    }
+
+    fn remove_closed(&mut self) {
+        for key in self.closed.drain(..) {
+            if self.conns.get(key).is_some_and(|e| e.conn.is_closed()) {
+                // No EPOLL_CTL_DEL: closing the socket (dropping the entry)
+                // removes it from epoll, as no other descriptor shares it.
+                // Its token cannot come back this pass: the batch is done.
+                let e = self.conns.remove(key);
+                log::debug!("close #{}", e.conn.id());
+            }
+        }
+        if self.deadlines.len() > 2 * self.conns.len() + DEADLINE_SLACK {
+            let conns = &self.conns;
+            self.deadlines
+                .retain(|at, o| conns.get(o.key).is_some_and(|e| e.conn.id() == o.id && e.queued == Some(at)));
+        }
+        if let Accepting::AtLimit { warned } = self.accepting
+            && self.conns.len() < self.max_connections
+        {
+            self.accepting = Accepting::Open { warned };
+            self.accept();
+        }
+    }
+}
+
+/// mio cannot register "nothing"; a connection that wants nothing (it is
+/// about to close, or yielded) keeps its current registration.
+fn interest(want: Want) -> Option<Interest> {
+    match (want.read, want.write) {
+        (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+        (true, false) => Some(Interest::READABLE),
+        (false, true) => Some(Interest::WRITABLE),
+        (false, false) => None,
+    }
+}
