@@ -159,7 +159,12 @@ fn request() -> impl Strategy<Value = Req> {
     let target = prop_oneof![
         Just(Target::Root),
         Just(Target::UserAgent),
-        prop::collection::vec((any::<u8>(), prop::bool::weighted(0.1)), 0..20).prop_map(Target::Echo),
+        // Any byte but a control byte, which no path may encode (docs/CONFORMANCE.md).
+        prop::collection::vec(
+            (any::<u8>().prop_filter("control byte", |b| *b >= 0x20 && *b != 0x7f), prop::bool::weighted(0.1)),
+            0..20
+        )
+        .prop_map(Target::Echo),
     ];
     let extra = prop::collection::vec(("X-[A-Za-z0-9-]{1,12}", header_text()), 0..4);
     let method = prop_oneof![Just(Method::Get), Just(Method::Head), Just(Method::Post)];

@@ -2,6 +2,7 @@
 //! and negotiation headers, and serialising responses. Everything here is
 //! pure (bytes in, bytes out), so it is tested and fuzzed without a network.
 
+pub mod authority;
 pub mod body;
 pub mod encoding;
 pub mod parse;

@@ -8,8 +8,15 @@
 
 use std::mem::MaybeUninit;
 
+use super::authority;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
+
+/// Longest method we read. The longest registered one is 17 bytes
+/// (`UPDATEREDIRECTREF`); a longer "method" is malformed, not unknown.
+pub const MAX_METHOD: usize = 32;
+
+const BARE_LF: HttpError = HttpError::BadRequest("bare LF as a line terminator");
 
 /// The size limits the parser enforces (the caller owns time limits).
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +112,40 @@ pub enum Parsed<'a> {
 }
 
 /// Parses the head at the start of `buf`.
+///
+/// Lines must end in CRLF (docs/CONFORMANCE.md says why). A head with a bare
+/// LF gets the answer the bytes before it give, if that is an error, and
+/// 400 otherwise: the same answer however the bytes were split.
 pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
+    match first_bare_lf(buf) {
+        Some(at) => parse_crlf_head(&buf[..at], limits).and(Err(BARE_LF)),
+        None => parse_crlf_head(buf, limits),
+    }
+}
+
+/// The offset of the first LF without a CR before it, if one comes before
+/// the head ends. The empty lines (CRLF) a head may start with are skipped.
+fn first_bare_lf(buf: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while buf[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let mut from = start;
+    while let Some(off) = buf[from..].iter().position(|&b| b == b'\n') {
+        let at = from + off;
+        if at == start || buf[at - 1] != b'\r' {
+            return Some(at);
+        }
+        if at >= start + 3 && buf[at - 3..at] == *b"\r\n\r" {
+            return None; // the head ended: what follows is not ours to judge
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Parses a head that has no bare LF.
+fn parse_crlf_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
     let mut storage = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS_CEILING];
     let max_headers = limits.max_headers.min(MAX_HEADERS_CEILING);
     let mut req = httparse::Request::new(&mut []);
@@ -116,10 +156,7 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
             Ok(Parsed::Partial)
         }
         Ok(httparse::Status::Complete(len)) => {
-            if len > limits.max_head {
-                return Err(HttpError::HeadersTooLarge);
-            }
-            let head = interpret(&req, limits)?;
+            let head = interpret(&req, len, limits)?;
             Ok(Parsed::Complete(head, len))
         }
         Err(httparse::Error::TooManyHeaders) => Err(HttpError::HeadersTooLarge),
@@ -134,13 +171,16 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
     }
 }
 
-/// Size checks for a head that is still arriving: a long target is 414 as
-/// soon as it passes the limit, a long head 431, without waiting for the end.
+/// Size checks for a head that is still arriving: a long method is 400, a
+/// long target 414 as soon as it passes the limit, a long head 431, without
+/// waiting for the end. The whole head is checked in the same order.
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
     let line = buf.trim_ascii_start();
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let _method = parts.next();
+    if parts.next().is_some_and(|method| method.len() > MAX_METHOD) {
+        return Err(LONG_METHOD);
+    }
     if parts.next().is_some_and(|target| target.len() > limits.max_uri) {
         return Err(HttpError::UriTooLong);
     }
@@ -149,6 +189,8 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
     }
     Ok(())
 }
+
+const LONG_METHOD: HttpError = HttpError::BadRequest("method too long");
 
 fn unknown_method() -> HttpError {
     HttpError::NotImplemented("unknown method")
@@ -161,8 +203,9 @@ fn version_may_continue(buf: &[u8]) -> bool {
     !buf.trim_ascii_start().iter().any(|&b| b == b'\r' || b == b'\n')
 }
 
-/// `HTTP/2.0` is well-formed but unsupported (505); `FOO/1.1`, no version at
-/// all (HTTP/0.9's `GET /`), or garbage is a 400.
+/// `HTTP/2.0` in a well-formed line is unsupported (505); `FOO/1.1`, no
+/// version at all (HTTP/0.9's `GET /`), a space inside the target (`GET /a
+/// b HTTP/1.1`: four parts) or garbage is a 400.
 fn version_error(buf: &[u8]) -> HttpError {
     let line = buf.trim_ascii_start();
     let line = &line[..line.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(line.len())];
@@ -172,7 +215,7 @@ fn version_error(buf: &[u8]) -> HttpError {
         && version[5].is_ascii_digit()
         && version[6] == b'.'
         && version[7].is_ascii_digit();
-    if well_formed && line.contains(&b' ') {
+    if well_formed && line.split(|&b| b == b' ').count() == 3 {
         HttpError::VersionNotSupported
     } else {
         HttpError::BadRequest("malformed request line")
@@ -193,23 +236,36 @@ fn parse_error_reason(e: httparse::Error) -> &'static str {
 #[derive(Default)]
 struct Seen<'a> {
     content_length: Option<u64>,
-    transfer_encoding: Option<&'a [u8]>,
-    te_count: usize,
+    /// A Transfer-Encoding field was present.
+    transfer_encoding: bool,
+    /// The last transfer coding so far is chunked.
+    chunked_last: bool,
+    /// A coding other than chunked was listed.
+    other_coding: bool,
     hosts: usize,
+    host: Option<&'a [u8]>,
     close: bool,
     keep_alive: bool,
     expect_continue: bool,
 }
 
-fn interpret<'a>(req: &httparse::Request<'_, 'a>, limits: &Limits) -> Result<Head<'a>, HttpError> {
+/// Interprets a whole head of `len` bytes, checking in the order the
+/// bytes arrive (as [`check_partial`] does for a head still arriving).
+fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -> Result<Head<'a>, HttpError> {
     let method_text = req.method.unwrap_or("");
-    let method = Method::from_bytes(method_text).ok_or_else(unknown_method)?;
+    if method_text.len() > MAX_METHOD {
+        return Err(LONG_METHOD);
+    }
     let target = req.path.unwrap_or("");
     if target.len() > limits.max_uri {
         return Err(HttpError::UriTooLong);
     }
+    if len > limits.max_head {
+        return Err(HttpError::HeadersTooLarge);
+    }
+    let method = Method::from_bytes(method_text).ok_or_else(unknown_method)?;
     let http11 = req.version == Some(1);
-    let path = route_path(method, target)?;
+    let (authority, path) = split_target(method, target)?;
     let mut head = Head {
         method,
         path,
@@ -228,9 +284,7 @@ fn interpret<'a>(req: &httparse::Request<'_, 'a>, limits: &Limits) -> Result<Hea
     for h in req.headers.iter() {
         read_header(h, &mut head, &mut seen)?;
     }
-    if seen.hosts > 1 || (http11 && seen.hosts == 0) {
-        return Err(HttpError::BadRequest("exactly one Host header is required"));
-    }
+    check_host(&seen, authority, http11)?;
     head.framing = framing(&seen, http11)?;
     head.keep_alive = if http11 { !seen.close } else { seen.keep_alive && !seen.close };
     head.expect_continue = seen.expect_continue;
@@ -247,10 +301,10 @@ fn read_header<'a>(h: &httparse::Header<'a>, head: &mut Head<'a>, seen: &mut See
         }
         seen.content_length = Some(n);
     } else if name.eq_ignore_ascii_case("transfer-encoding") {
-        seen.te_count += 1;
-        seen.transfer_encoding = Some(value);
+        note_transfer_codings(value, seen)?;
     } else if name.eq_ignore_ascii_case("host") {
         seen.hosts += 1;
+        seen.host = Some(value);
     } else if name.eq_ignore_ascii_case("connection") {
         for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
             seen.close |= token.eq_ignore_ascii_case(b"close");
@@ -287,49 +341,102 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
     value.iter().try_fold(0u64, |n, &d| n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))).ok_or(BAD))
 }
 
+/// Reads the codings of one Transfer-Encoding field line, in order across
+/// lines (RFC 9110 §5.3). Anything after chunked means the body length
+/// cannot be known (RFC 9112 §6.3: 400); so does an empty list element,
+/// which some proxies read as "no coding".
+fn note_transfer_codings(value: &[u8], seen: &mut Seen<'_>) -> Result<(), HttpError> {
+    seen.transfer_encoding = true;
+    for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+        if coding.is_empty() {
+            return Err(HttpError::BadRequest("empty transfer coding"));
+        }
+        if seen.chunked_last {
+            return Err(HttpError::BadRequest("chunked is not the final transfer coding"));
+        }
+        seen.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+        seen.other_coding |= !seen.chunked_last;
+    }
+    Ok(())
+}
+
 /// RFC 9112 §6.3: chunked must be the one and final coding; together with
-/// Content-Length it is a smuggling attempt; HTTP/1.0 has no chunked.
+/// Content-Length it is a smuggling attempt; HTTP/1.0 has no chunked. A
+/// coding we do not implement is 501 (RFC 9112 §6.1).
 fn framing(seen: &Seen<'_>, http11: bool) -> Result<Framing, HttpError> {
-    let Some(te) = seen.transfer_encoding else {
+    if !seen.transfer_encoding {
         return Ok(seen.content_length.map_or(Framing::None, Framing::Length));
-    };
+    }
     if seen.content_length.is_some() {
         return Err(HttpError::BadRequest("both Content-Length and Transfer-Encoding"));
     }
     if !http11 {
         return Err(HttpError::BadRequest("Transfer-Encoding in HTTP/1.0"));
     }
-    if seen.te_count > 1 || te.contains(&b',') {
+    if seen.other_coding {
         return Err(HttpError::NotImplemented("transfer coding other than chunked"));
     }
-    if te.eq_ignore_ascii_case(b"chunked") {
-        Ok(Framing::Chunked)
-    } else {
-        Err(HttpError::NotImplemented("transfer coding other than chunked"))
+    Ok(Framing::Chunked)
+}
+
+/// RFC 9112 §3.2: exactly one Host (HTTP/1.1), its value valid. An
+/// absolute-form target's authority replaces it (§3.2.2) and must be valid
+/// itself; then an empty Host is fine, otherwise it names no host at all.
+fn check_host(seen: &Seen<'_>, authority: Option<&str>, http11: bool) -> Result<(), HttpError> {
+    if seen.hosts > 1 || (http11 && seen.hosts == 0) {
+        return Err(HttpError::BadRequest("exactly one Host header is required"));
+    }
+    if let Some(authority) = authority
+        && !authority::is_valid(authority.as_bytes())
+    {
+        return Err(HttpError::BadRequest("invalid authority in the target"));
+    }
+    match seen.host {
+        Some(b"") if authority.is_some() => Ok(()),
+        Some(host) if !authority::is_valid(host) => Err(HttpError::BadRequest("invalid Host")),
+        _ => Ok(()),
     }
 }
 
-/// The path to route by: origin-form as is, absolute-form by its path,
-/// `*` only for OPTIONS (RFC 9112 §3.2). The query is dropped.
-fn route_path(method: Method, target: &str) -> Result<&str, HttpError> {
-    let path = if target.starts_with('/') {
-        target
+/// The authority of an absolute-form target, and the path to route by:
+/// origin-form as is, absolute-form by its path, `*` only for OPTIONS
+/// (RFC 9112 §3.2). The query is dropped. The target must be visible ASCII
+/// (RFC 9112 §3.2 builds it from RFC 3986 characters; raw bytes past 0x7f
+/// are not among them), and its path must not encode a control byte: no
+/// resource has one in its name, and a decoded NUL, CR or LF is a hazard
+/// to whatever the name is handed to.
+fn split_target(method: Method, target: &str) -> Result<(Option<&str>, &str), HttpError> {
+    if !target.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(HttpError::BadRequest("request-target is not visible ASCII"));
+    }
+    let (authority, path) = if target.starts_with('/') {
+        (None, target)
     } else if target == "*" && method == Method::Options {
-        return Ok("*");
+        return Ok((None, "*"));
     } else if let Some(rest) = strip_scheme(target) {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if authority_end == 0 {
-            return Err(HttpError::BadRequest("absolute-form target without a host"));
-        }
-        match &rest[authority_end..] {
-            "" => "/",
-            p if p.starts_with('?') => "/",
-            p => p,
-        }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let path = match &rest[authority_end..] {
+            p if p.starts_with('/') => p,
+            _ => "/",
+        };
+        (Some(&rest[..authority_end]), path)
     } else {
         return Err(HttpError::BadRequest("invalid request-target"));
     };
-    Ok(path.split_once(['?', '#']).map_or(path, |(p, _)| p))
+    let path = path.split_once(['?', '#']).map_or(path, |(p, _)| p);
+    if encodes_a_control_byte(path) {
+        return Err(HttpError::BadRequest("percent-encoded control byte in the path"));
+    }
+    Ok((authority, path))
+}
+
+/// True if `path` holds `%XX` decoding to a control byte (C0 or DEL).
+fn encodes_a_control_byte(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.iter().enumerate().filter(|&(_, &c)| c == b'%').any(|(i, _)| {
+        let hex = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
+        matches!((hex(i + 1), hex(i + 2)), (Some(hi), Some(lo)) if hi < 2 || (hi == 7 && lo == 0xf))
+    })
 }
 
 fn strip_scheme(target: &str) -> Option<&str> {

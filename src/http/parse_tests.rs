@@ -79,11 +79,26 @@ const FIXTURES: &[Fixture] = &[
         keep_alive: true,
     },
     Fixture {
-        wire: b"GET /x HTTP/1.1\nHost: x\nConnection: keep-alive, close\n\n",
+        wire: b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n",
         method: Method::Get,
         path: "/x",
         framing: Framing::None,
         keep_alive: false,
+    },
+    Fixture {
+        // The target's authority replaces an empty Host (RFC 9112 §3.2.2).
+        wire: b"GET http://[::1]:4221 HTTP/1.1\r\nHost:\r\n\r\n",
+        method: Method::Get,
+        path: "/",
+        framing: Framing::None,
+        keep_alive: true,
+    },
+    Fixture {
+        wire: b"POST /files/a%20b HTTP/1.1\r\nHost: 127.0.0.1:4221\r\nTransfer-Encoding:\t chunked \t\r\n\r\n",
+        method: Method::Post,
+        path: "/files/a%20b",
+        framing: Framing::Chunked,
+        keep_alive: true,
     },
 ];
 
@@ -156,10 +171,103 @@ fn header_fields_of_interest_are_captured_trimmed() {
 
 const BAD: fn(&'static str) -> HttpError = HttpError::BadRequest;
 
+/// `wire` whole is refused with `status`; every prefix is Partial or
+/// refused with the same status: the answer never depends on the split.
+fn assert_refused_at_every_split(wire: &[u8], status: u16) {
+    let text = String::from_utf8_lossy(wire);
+    let got = parse(wire).map(|p| matches!(p, Parsed::Partial));
+    assert_eq!(got.map_err(HttpError::status), Err(status), "{text:?}");
+    for cut in 0..wire.len() {
+        match parse(&wire[..cut]) {
+            Ok(Parsed::Partial) => {}
+            Err(e) if e.status() == status => {}
+            other => panic!("{text:?} cut at {cut}: {other:?}"),
+        }
+    }
+}
+
+/// Host values (RFC 9112 §3.2) and absolute-form authorities (§3.2.2)
+/// that make a valid request; each is checked whole and at every split.
+#[test]
+fn valid_hosts_and_authorities_parse_whole_and_split() {
+    let heads: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: [::1]:4221\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: [v1.x]\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost:   localhost  \r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a-b.c_d~e%41\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x:\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        b"GET http://example.com:80?q HTTP/1.1\r\nHost: other\r\n\r\n",
+        b"GET https://[::1]/a HTTP/1.1\r\nHost: \r\n\r\n",
+        b"GET HTTP://EXAMPLE.COM/ HTTP/1.0\r\n\r\n",
+    ];
+    for wire in heads {
+        let text = String::from_utf8_lossy(wire);
+        for cut in 0..wire.len() {
+            assert_eq!(parse(&wire[..cut]), Ok(Parsed::Partial), "{text:?} cut at {cut}");
+        }
+        assert!(matches!(parse(wire), Ok(Parsed::Complete(_, n)) if n == wire.len()), "{text:?}");
+    }
+}
+
+/// Invalid Host values and authorities: 400 whole and at every split.
+#[test]
+fn invalid_hosts_and_authorities_are_400_whole_and_split() {
+    let hosts = [
+        "a b",
+        "a/b",
+        "/path",
+        "user@host",
+        "a, b",
+        "a,b",
+        "a:b",
+        "a:65536",
+        "a:-1",
+        "[::1",
+        "[::1]x",
+        "[zz]",
+        "a\"b",
+        "a%zz",
+        ":80",
+    ];
+    for host in hosts {
+        assert_refused_at_every_split(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(), 400);
+        assert_refused_at_every_split(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes(), 400);
+        let absolute = format!("GET http://x/ HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_refused_at_every_split(absolute.as_bytes(), 400);
+    }
+    let heads: &[&[u8]] = &[
+        // An empty Host where the target has no authority names no host.
+        b"GET / HTTP/1.1\r\nHost:\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost:   \r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost:\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n",
+        // The target's authority must be valid itself.
+        b"GET http://user@x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://user:pw@x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://a,b/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET http://x:99999/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://[::1/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://?q HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http:// HTTP/1.1\r\nHost: x\r\n\r\n",
+        // Still exactly one Host with an absolute-form target (HTTP/1.1).
+        b"GET http://x/ HTTP/1.1\r\n\r\n",
+        b"GET http://x/ HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n",
+    ];
+    for wire in heads {
+        assert_refused_at_every_split(wire, 400);
+    }
+}
+
 /// Every shape a careful server refuses, with its status.
 #[test]
 fn must_reject_table() {
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(8200));
+    let long_method = format!("{} / HTTP/1.1\r\nHost: x\r\n\r\n", "A".repeat(MAX_METHOD + 1));
     let many_headers = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: b\r\n".repeat(101));
     let cases: &[(&[u8], u16)] = &[
         // Request smuggling: ambiguous or invalid framing.
@@ -174,9 +282,17 @@ fn must_reject_table() {
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 501),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 501),
+        // Chunked not final (RFC 9112 §6.3), or an empty coding: 400.
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\n", 400),
         (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         // Header syntax.
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
@@ -185,26 +301,46 @@ fn must_reject_table() {
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\n: a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400),
-        // Host rules.
+        // Host rules (more in the Host tables below).
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+        // Bare LF as a line terminator, anywhere in the head.
+        (b"GET / HTTP/1.1\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\n", 400),
+        (b"GET / HTTP/1.1\nHost: x\nConnection: close\n\n", 400),
+        (b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\nHost: x\r\n\r\n", 400),
         // Request line.
         (b"GET /\r\n\r\n", 400),
         (b"GET / FOO/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET nopath HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /\x80 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a%0d%0aSet-Cookie:x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /echo/%0A HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /echo/%1f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /echo/%7F HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET http://x/a%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505),
         (b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        (b"UPDATEREDIRECTREF / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        (long_method.as_bytes(), 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n", 417),
         // Limits.
         (long_target.as_bytes(), 414),
         (many_headers.as_bytes(), 431),
     ];
     for (wire, status) in cases {
-        let got = parse(wire).map(|p| matches!(p, Parsed::Partial));
-        assert_eq!(got.map_err(HttpError::status), Err(*status), "{:?}", String::from_utf8_lossy(wire));
+        assert_refused_at_every_split(wire, *status);
     }
     assert_eq!(BAD("x").status(), 400);
 }
@@ -254,4 +390,24 @@ fn http_10_expectations_are_ignored() {
         panic!()
     };
     assert!(head.expect_continue);
+}
+
+/// Visible ASCII that RFC 3986 does not list is accepted and routed as is
+/// (docs/CONFORMANCE.md: it cannot change framing); a fragment is dropped.
+#[test]
+fn visible_ascii_outside_rfc_3986_is_accepted_and_a_fragment_dropped() {
+    for (target, path) in [
+        ("/a\"b", "/a\"b"),
+        ("/a<b>", "/a<b>"),
+        ("/a\\b", "/a\\b"),
+        ("/a^b`c", "/a^b`c"),
+        ("/a{b|c}", "/a{b|c}"),
+        ("/a#frag", "/a"),
+        ("/a?q#frag", "/a"),
+        ("/echo/%41%7e%20", "/echo/%41%7e%20"),
+    ] {
+        let wire = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let got = parse(wire.as_bytes());
+        assert!(matches!(got, Ok(Parsed::Complete(ref h, _)) if h.path == path), "{target:?}: {got:?}");
+    }
 }

@@ -1,0 +1,165 @@
+//! Is this a valid `Host` value (or absolute-form authority)? RFC 9112 §3.2
+//! requires a 400 for an invalid one; the grammar is RFC 3986's:
+//!
+//! ```text
+//! Host       = uri-host [ ":" port ]
+//! uri-host   = IP-literal / IPv4address / reg-name
+//! IP-literal = "[" ( IPv6address / IPvFuture ) "]"
+//! IPvFuture  = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+//! reg-name   = *( unreserved / pct-encoded / sub-delims )
+//! port       = *DIGIT
+//! ```
+//!
+//! Three choices narrow it (docs/CONFORMANCE.md gives the reasons): the
+//! host must not be empty (an `http` URI with an empty host is invalid,
+//! RFC 9110 §4.2.1), a port must be a TCP port (at most 65535), and a
+//! comma is refused although `sub-delims` has it: `a,b` is what two Host
+//! lines combined into one look like (RFC 9110 §5.3).
+//! An IPv4 address is a reg-name by this grammar, so it needs no own rule.
+
+use std::net::Ipv6Addr;
+
+/// True if `value` is `uri-host [ ":" port ]` with a non-empty host.
+pub fn is_valid(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        match value.iter().position(|&b| b == b']') {
+            Some(end) => value.split_at(end + 1),
+            None => return false,
+        }
+    } else {
+        // A reg-name has no colon: the first one starts the port.
+        value.split_at(value.iter().position(|&b| b == b':').unwrap_or(value.len()))
+    };
+    is_valid_host(host) && is_valid_port(port)
+}
+
+fn is_valid_host(host: &[u8]) -> bool {
+    match host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        Some(literal) => is_ipv6(literal) || is_ipv_future(literal),
+        None => is_reg_name(host),
+    }
+}
+
+/// Empty, or `:` and the decimal digits of a TCP port.
+fn is_valid_port(port: &[u8]) -> bool {
+    let Some(digits) = port.strip_prefix(b":") else { return port.is_empty() };
+    // RFC 3986 §3.2.3 allows an empty port after the colon.
+    digits.is_empty()
+        || (digits.len() <= 5
+            && digits.iter().all(u8::is_ascii_digit)
+            && std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u16>().ok()).is_some())
+}
+
+fn is_ipv6(text: &[u8]) -> bool {
+    std::str::from_utf8(text).is_ok_and(|t| t.parse::<Ipv6Addr>().is_ok())
+}
+
+fn is_ipv_future(text: &[u8]) -> bool {
+    let Some(rest) = text.strip_prefix(b"v").or_else(|| text.strip_prefix(b"V")) else { return false };
+    let Some(dot) = rest.iter().position(|&b| b == b'.') else { return false };
+    let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+    !version.is_empty()
+        && version.iter().all(u8::is_ascii_hexdigit)
+        && !tail.is_empty()
+        && tail.iter().all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
+}
+
+/// Non-empty, unreserved / pct-encoded / sub-delims, no comma.
+fn is_reg_name(name: &[u8]) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let mut i = 0;
+    while i < name.len() {
+        let b = name[i];
+        if b == b'%' {
+            if !name.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(is_unreserved(b) || (is_sub_delim(b) && b != b',')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    b"!$&'()*+,;=".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_every_form_are_valid() {
+        for ok in [
+            "example.com",
+            "example.com:8080",
+            "EXAMPLE.com:",
+            "localhost:0",
+            "h:65535",
+            "127.0.0.1",
+            "127.0.0.1:4221",
+            "999.1.1.1",
+            "[::1]",
+            "[::1]:4221",
+            "[2001:db8::7]",
+            "[::ffff:192.0.2.1]:80",
+            "[v1.fe80::a+en1]",
+            "a-b_c~d.e",
+            "%41bc",
+            "a!$&'()*+;=b",
+        ] {
+            assert!(is_valid(ok.as_bytes()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_hosts_are_refused() {
+        for bad in [
+            "",
+            ":80",
+            "a b",
+            "a/b",
+            "/path",
+            "user@host",
+            "a, b",
+            "a,b",
+            "a:b",
+            "a:80:80",
+            "a:-1",
+            "a:65536",
+            "a:123456",
+            "a: 80",
+            "a\tb",
+            "a\"b",
+            "a%4",
+            "a%zz",
+            "[::1",
+            "::1",
+            "[::1]x",
+            "[::1]:x",
+            "[]",
+            "[::g]",
+            "[fe80::1%25en0]",
+            "[v1.]",
+            "[v.x]",
+            "[vg.x]",
+            "a\u{e9}",
+            "a?b",
+            "a#b",
+            "a[b]",
+        ] {
+            assert!(!is_valid(bad.as_bytes()), "{bad:?}");
+        }
+    }
+}
