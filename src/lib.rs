@@ -24,6 +24,7 @@ pub mod deadlines;
 pub mod error;
 pub mod event_loop;
 pub mod files;
+pub mod forwarded;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;

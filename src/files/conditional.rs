@@ -181,6 +181,7 @@ mod tests {
             if_range: None,
             if_none_match: None,
             if_modified_since: None,
+            proxy: Default::default(),
         }
     }
 

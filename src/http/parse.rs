@@ -11,6 +11,7 @@ use std::mem::MaybeUninit;
 use super::authority;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
+use crate::forwarded::ProxyHeaders;
 
 /// Longest method we read. The longest registered one is 17 bytes
 /// (`UPDATEREDIRECTREF`); a longer "method" is malformed, not unknown.
@@ -100,6 +101,8 @@ pub struct Head<'a> {
     pub if_range: Option<&'a [u8]>,
     pub if_none_match: Option<&'a [u8]>,
     pub if_modified_since: Option<&'a [u8]>,
+    /// `Forwarded` / `X-Forwarded-For`, for [`crate::forwarded::client_addr`].
+    pub proxy: ProxyHeaders<'a>,
 }
 
 /// The outcome of one parse attempt.
@@ -279,6 +282,7 @@ fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -
         if_range: None,
         if_none_match: None,
         if_modified_since: None,
+        proxy: ProxyHeaders::default(),
     };
     let mut seen = Seen::default();
     for h in req.headers.iter() {
@@ -328,6 +332,10 @@ fn read_header<'a>(h: &httparse::Header<'a>, head: &mut Head<'a>, seen: &mut See
         head.if_none_match = Some(value);
     } else if name.eq_ignore_ascii_case("if-modified-since") {
         head.if_modified_since = Some(value);
+    } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+        head.proxy.x_forwarded_for = Some(value);
+    } else if name.eq_ignore_ascii_case("forwarded") {
+        head.proxy.forwarded = Some(value);
     }
     Ok(())
 }
