@@ -5,9 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::access_log::{Destination, Format};
+use crate::forwarded::Cidr;
 
 /// Largest request-target, in bytes (→ 414).
 pub const DEFAULT_MAX_URI: usize = 8 * 1024;
@@ -33,86 +34,103 @@ pub const MAX_HEADERS_CEILING: usize = 1024;
 #[command(name = "loophttp", version, about, long_about = None)]
 pub struct Config {
     /// Address to bind; `::` listens on IPv4 and IPv6 alike (dual-stack).
-    #[arg(long, default_value = "::")]
+    #[arg(long, default_value = "::", env = "LOOPHTTP_HOST")]
     pub host: IpAddr,
 
     /// Port to listen on; 0 picks a free one (the startup log line names it).
-    #[arg(long, default_value_t = 4221)]
+    #[arg(long, default_value_t = 4221, env = "LOOPHTTP_PORT")]
     pub port: u16,
 
     /// Directory served and written by /files/{name}; without it /files answers 404.
-    #[arg(long)]
+    #[arg(long, env = "LOOPHTTP_DIRECTORY")]
     pub directory: Option<PathBuf>,
 
     /// Log level: error, warn, info, debug, trace.
-    #[arg(long, default_value = "info")]
+    #[arg(long, default_value = "info", env = "LOOPHTTP_LOG_LEVEL")]
     pub log_level: log::LevelFilter,
 
     /// Independent event loops, each with its own SO_REUSEPORT listener; 0 = one per core.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, env = "LOOPHTTP_WORKERS")]
     pub workers: usize,
 
     /// Listen backlog handed to the kernel.
-    #[arg(long, default_value_t = DEFAULT_BACKLOG)]
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, env = "LOOPHTTP_BACKLOG")]
     pub backlog: i32,
 
     /// Open connections per worker; past it the server stops accepting until one closes.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, env = "LOOPHTTP_MAX_CONNECTIONS")]
     pub max_connections: usize,
 
     /// Longest request-target in bytes (longer → 414).
-    #[arg(long, default_value_t = DEFAULT_MAX_URI)]
+    #[arg(long, default_value_t = DEFAULT_MAX_URI, env = "LOOPHTTP_MAX_URI_BYTES")]
     pub max_uri_bytes: usize,
 
     /// Largest request head (request line + headers) in bytes (larger → 431).
-    #[arg(long, default_value_t = DEFAULT_MAX_HEAD)]
+    #[arg(long, default_value_t = DEFAULT_MAX_HEAD, env = "LOOPHTTP_MAX_HEAD_BYTES")]
     pub max_head_bytes: usize,
 
     /// Most header fields per request (more → 431).
-    #[arg(long, default_value_t = DEFAULT_MAX_HEADERS, value_parser = parse_max_headers)]
+    #[arg(long, default_value_t = DEFAULT_MAX_HEADERS, value_parser = parse_max_headers, env = "LOOPHTTP_MAX_HEADERS")]
     pub max_headers: usize,
 
     /// Largest request body in bytes (larger → 413, nothing written).
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY, env = "LOOPHTTP_MAX_BODY_BYTES")]
     pub max_body_bytes: u64,
 
     /// Time from the first byte of a request head to its end (then 408 and close).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_HEADER_TIMEOUT")]
     pub header_timeout: Duration,
 
     /// Longest pause while receiving a body (then 408 and close).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_BODY_TIMEOUT")]
     pub body_timeout: Duration,
 
     /// How long an idle keep-alive connection is kept open.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "LOOPHTTP_KEEPALIVE_TIMEOUT")]
     pub keepalive_timeout: Duration,
 
     /// Longest pause in sending to a client that stopped reading (then close).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_WRITE_TIMEOUT")]
     pub write_timeout: Duration,
 
     /// Access log: `-` (stdout), `off`, or a file appended to (reopened on SIGUSR1).
-    #[arg(long, default_value = "-", value_name = "PATH|-|off")]
+    #[arg(long, default_value = "-", value_name = "PATH|-|off", env = "LOOPHTTP_ACCESS_LOG")]
     pub access_log: Destination,
 
     /// Access-log line format: Combined (plus request time) or JSON lines.
-    #[arg(long, value_enum, default_value_t = Format::Combined)]
+    #[arg(long, value_enum, default_value_t = Format::Combined, env = "LOOPHTTP_ACCESS_LOG_FORMAT")]
     pub access_log_format: Format,
 
     /// Serve /metrics and /healthz on this address only (say 127.0.0.1:9090), not on the main port.
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", env = "LOOPHTTP_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
     /// No /metrics at all (counting still costs next to nothing).
-    #[arg(long, conflicts_with = "metrics_addr")]
+    #[arg(long, conflicts_with = "metrics_addr", env = "LOOPHTTP_NO_METRICS")]
     pub no_metrics: bool,
+
+    /// Proxies (CIDRs or addresses, comma-separated) whose `Forwarded` / `X-Forwarded-For` name the client
+    /// in the access log and metrics; from any other peer those headers are ignored.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',', env = "LOOPHTTP_TRUST_PROXY")]
+    pub trust_proxy: Vec<Cidr>,
+
+    /// Health-check client instead of a server: GET this http:// URL, exit 0 on a 2xx, 1 otherwise.
+    /// For a container's HEALTHCHECK, which has no shell and no curl. Not read from the environment.
+    #[arg(long, value_name = "URL")]
+    pub probe: Option<String>,
+
+    /// How long `--probe` waits for a connection and the status line.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub probe_timeout: Duration,
 }
 
 impl Config {
     /// The configuration with every default, as `loophttp` with no flags.
+    /// Hermetic: `LOOPHTTP_*` variables in the caller's environment are not read.
     pub fn defaults() -> Config {
-        Config::parse_from(["loophttp"])
+        let cmd = Config::command().mut_args(|a| a.env(None));
+        let matches = cmd.get_matches_from(["loophttp"]);
+        Config::from_arg_matches(&matches).expect("the defaults parse")
     }
 
     /// Number of event loops to run: `--workers 0` means one per core.
@@ -211,6 +229,31 @@ mod tests {
         assert_eq!(Config::parse_from(["loophttp", "--access-log", "off"]).access_log, Destination::Off);
         assert!(Config::try_parse_from(["loophttp", "--no-metrics", "--metrics-addr", "127.0.0.1:1"]).is_err());
         assert!(Config::try_parse_from(["loophttp", "--access-log-format", "xml"]).is_err());
+    }
+
+    /// The container convention: each flag `--some-name` is also `LOOPHTTP_SOME_NAME`
+    /// (the probe's flags excepted: a probe runs beside a configured server).
+    #[test]
+    fn every_server_flag_has_its_environment_variable() {
+        let cmd = Config::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if ["help", "version", "probe", "probe_timeout"].contains(&id) {
+                assert_eq!(arg.get_env(), None, "{id}");
+                continue;
+            }
+            let want = format!("LOOPHTTP_{}", id.to_ascii_uppercase());
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(want.as_str()), "--{id}");
+        }
+    }
+
+    #[test]
+    fn trust_proxy_takes_a_comma_separated_list() {
+        assert!(Config::defaults().trust_proxy.is_empty());
+        let c = Config::parse_from(["loophttp", "--trust-proxy", "127.0.0.1,10.0.0.0/8, ::1"]);
+        let shown: Vec<String> = c.trust_proxy.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        assert!(Config::try_parse_from(["loophttp", "--trust-proxy", "10.1.0.0/8"]).is_err());
     }
 
     #[test]

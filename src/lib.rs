@@ -30,6 +30,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod mem_stream;
 pub mod metrics;
+pub mod probe;
 pub mod routes;
 pub mod server;
 pub mod sys;

@@ -9,6 +9,9 @@ use loophttp::{Config, Server};
 
 fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(url) = &config.probe {
+        return probe(url, config.probe_timeout);
+    }
     let logger = simple_logger::SimpleLogger::new()
         .with_level(config.log_level)
         // With several loops, say which one logged.
@@ -42,6 +45,20 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("server stopped: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--probe URL`: a health check, not a server; one line either way.
+fn probe(url: &str, timeout: std::time::Duration) -> ExitCode {
+    match loophttp::probe::probe(url, timeout) {
+        Ok(status) => {
+            println!("{url}: {status}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("loophttp --probe {url}: {why}");
             ExitCode::from(1)
         }
     }
