@@ -4,9 +4,9 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv6Addr, TcpListener};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 /// How long a run that should end at once may take.
@@ -54,57 +54,10 @@ fn assert_fails_clearly(args: &[&str], needle: &str) -> Finished {
     out
 }
 
-/// A running binary and its startup line (`... listening on ADDR ...`).
-struct Running {
-    child: Child,
-    line: String,
-    port: u16,
-    _stderr: BufReader<ChildStderr>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with `--port 0` and reads up to its startup line,
-/// failing the test if that line has not come within [`EXIT_WITHIN`].
-fn start(args: &[&str]) -> Running {
-    let mut child = loophttp(&["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                return tx.send(None);
-            }
-            if line.contains("listening on ") {
-                return tx.send(Some((line, stderr)));
-            }
-        }
-    });
-    let Ok(Some((line, stderr))) = rx.recv_timeout(EXIT_WITHIN) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("loophttp {args:?} gave no startup line within {EXIT_WITHIN:?}");
-    };
-    let addr = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap();
-    let port = addr.trim_end_matches(':').parse::<std::net::SocketAddr>().expect("address in startup line").port();
-    Running { child, line: line.trim_end().to_string(), port, _stderr: stderr }
-}
-
 fn get(port: u16, path: &str) -> Resp {
     let mut c = Client::connect(([127, 0, 0, 1], port).into());
     c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
     c.response()
-}
-
-fn have_ipv6_loopback() -> bool {
-    TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
 }
 
 #[test]
@@ -126,25 +79,23 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn startup_line_names_the_address_and_both_urls_when_dual_stack() {
-    let r = start(&[]);
-    let p = r.port;
-    assert!(r.line.contains(&format!("listening on [::]:{p}")), "{}", r.line);
-    assert!(r.line.contains(&format!("http://127.0.0.1:{p}/")), "{}", r.line);
-    if have_ipv6_loopback() {
-        assert!(r.line.contains(&format!("http://[::1]:{p}/")), "{}", r.line);
-    } else {
-        println!("note: no IPv6 loopback; the [::1] URL is not expected");
-    }
+    let r = BinServer::start(&[]);
+    let (p, line) = (r.port, &r.startup_line);
+    assert!(line.contains(&format!("listening on [::]:{p}")), "{line}");
+    assert!(line.contains(&format!("http://127.0.0.1:{p}/")), "{line}");
     assert_eq!(get(p, "/echo/up").body, b"up");
+    if have_ipv6_loopback() {
+        assert!(line.contains(&format!("http://[::1]:{p}/")), "{line}");
+    }
 }
 
 #[test]
 fn host_127_0_0_1_startup_line_has_only_the_ipv4_url() {
-    let r = start(&["--host", "127.0.0.1"]);
-    let p = r.port;
-    assert!(r.line.contains(&format!("listening on 127.0.0.1:{p}")), "{}", r.line);
-    assert!(r.line.contains(&format!("http://127.0.0.1:{p}/")), "{}", r.line);
-    assert!(!r.line.contains("[::1]"), "{}", r.line);
+    let r = BinServer::start(&["--host", "127.0.0.1"]);
+    let (p, line) = (r.port, &r.startup_line);
+    assert!(line.contains(&format!("listening on 127.0.0.1:{p}")), "{line}");
+    assert!(line.contains(&format!("http://127.0.0.1:{p}/")), "{line}");
+    assert!(!line.contains("[::1]"), "{line}");
     assert_eq!(get(p, "/echo/v4").body, b"v4");
 }
 
@@ -152,7 +103,7 @@ fn host_127_0_0_1_startup_line_has_only_the_ipv4_url() {
 fn directory_flag_serves_and_stores_files() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello"), b"from disk").unwrap();
-    let r = start(&["--directory", dir.path().to_str().unwrap()]);
+    let r = BinServer::start(&["--directory", dir.path().to_str().unwrap()]);
     assert_eq!(get(r.port, "/files/hello").body, b"from disk");
     let mut c = Client::connect(([127, 0, 0, 1], r.port).into());
     c.send(b"POST /files/new HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnew!");
@@ -162,13 +113,13 @@ fn directory_flag_serves_and_stores_files() {
 
 #[test]
 fn without_directory_files_route_is_404() {
-    let r = start(&[]);
+    let r = BinServer::start(&[]);
     assert_eq!(get(r.port, "/files/anything").status, 404);
 }
 
 #[test]
 fn log_level_and_workers_flags_are_accepted() {
-    let r = start(&["--log-level", "debug", "--workers", "2"]);
+    let r = BinServer::start(&["--log-level", "debug", "--workers", "2"]);
     for i in 0..8 {
         assert_eq!(get(r.port, &format!("/echo/w{i}")).text(), format!("w{i}"));
     }

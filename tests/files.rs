@@ -11,6 +11,7 @@ use std::io::Read;
 use std::net::{Shutdown, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -633,19 +634,53 @@ fn fifo_is_404_and_does_not_stall_the_server() {
     assert_eq!(s.get("/echo/alive").body, b"alive");
 }
 
+/// The unprivileged user and group the unreadable-file test runs the
+/// server as when the tests run as root (`nobody` / `nogroup` on Debian).
+const NOBODY: u32 = 65534;
+
+/// The uid the process `pid` runs as, from /proc/PID/status.
+fn uid_of(pid: u32) -> u32 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:")).expect("Uid line");
+    uids.split_whitespace().next().and_then(|u| u.parse().ok()).expect("real uid")
+}
+
 #[test]
 fn unreadable_file_is_403() {
-    let s = TestServer::start();
-    let path = s.dir().join("locked.bin");
-    fs::write(&path, b"secret").unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
-    let r = s.get("/files/locked.bin");
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        // Root bypasses permission checks, so the file is readable here and
-        // 403 cannot be provoked; only check that the server answered.
-        assert!(matches!(r.status, 200 | 403), "{}", r.status);
-    } else {
-        assert_eq!(r.status, 403);
+    if unsafe { libc::geteuid() } != 0 {
+        let s = TestServer::start();
+        fs::write(s.dir().join("locked.bin"), b"secret").unwrap();
+        fs::set_permissions(s.dir().join("locked.bin"), fs::Permissions::from_mode(0o000)).unwrap();
+        assert_eq!(s.get("/files/locked.bin").status, 403);
+        return;
     }
+    // Root reads a file whatever its mode (CI runs as root), so the server
+    // runs as nobody: from a copy of the binary nobody may execute (the
+    // build directory may sit in a home only root can enter), on a
+    // directory nobody may read, where one file has mode 000.
+    let root = tempfile::tempdir().unwrap();
+    let (bin, files) = (root.path().join("loophttp"), root.path().join("files"));
+    fs::copy(env!("CARGO_BIN_EXE_loophttp"), &bin).unwrap();
+    fs::create_dir(&files).unwrap();
+    fs::write(files.join("open.txt"), b"anyone may read this").unwrap();
+    fs::write(files.join("locked.bin"), b"secret").unwrap();
+    for (path, mode) in [(root.path(), 0o755), (&bin, 0o755), (&files, 0o755), (&files.join("locked.bin"), 0o000)] {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let args = ["--host", "127.0.0.1", "--directory", files.to_str().unwrap()];
+    // std drops the supplementary groups too when it leaves root.
+    let b = BinServer::start_program(&bin, &args, |cmd| {
+        cmd.uid(NOBODY).gid(NOBODY);
+    });
+    assert_eq!(uid_of(b.pid()), NOBODY, "the server must not run as root here");
+    let get = |path: &str| {
+        let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+        c.response()
+    };
+    // The directory is within reach: the 403 is about the file's mode.
+    assert_eq!(get("/files/open.txt").body, b"anyone may read this");
+    let r = get("/files/locked.bin");
+    assert_eq!((r.status, r.reason.as_str()), (403, "Forbidden"));
 }

@@ -3,7 +3,22 @@
 mod common;
 use common::*;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+/// How long to keep opening connections until every worker has taken one.
+/// The kernel spreads connections over SO_REUSEPORT listeners by a hash of
+/// the client's address and port, so a few connections almost surely reach
+/// both; the deadline only bounds a server that never spreads them.
+const ALL_WORKERS_WITHIN: Duration = Duration::from_secs(10);
+
+/// The worker threads that have logged an accepted connection so far: with
+/// several workers every log line names its thread (`[MODULE@loophttp-N]`).
+fn workers_that_opened(b: &mut BinServer) -> BTreeSet<String> {
+    let opens = b.collect().iter().filter(|l| l.contains(" open #"));
+    let source = |l: &str| Some(l.split_once('[')?.1.split_once(']')?.0.rsplit_once('@')?.1.to_string());
+    opens.filter_map(|l| source(l)).filter(|t| t.starts_with("loophttp-")).collect()
+}
 
 #[test]
 fn two_workers_serve_the_same_port_and_keep_connections_apart() {
@@ -37,4 +52,23 @@ fn workers_zero_means_one_per_core_and_the_binary_names_its_threads_in_logs() {
         let line = s.wait_for_line(Duration::from_secs(5), |l| l.contains("open #")).expect("open line logged");
         assert!(line.contains("loophttp-"), "worker thread not named in: {line}");
     }
+}
+
+#[test]
+fn workers_2_runs_two_loops_that_both_accept_connections() {
+    let mut b = BinServer::start(&["--workers", "2", "--log-level", "debug"]);
+    let want: BTreeSet<String> = ["loophttp-0".into(), "loophttp-1".into()].into();
+    let mut sent = 0;
+    // One connection per try, each from a new port, until both loops have
+    // logged an open: a single loop (the flag ignored) never gets there.
+    let both = eventually(ALL_WORKERS_WITHIN, || {
+        sent += 1;
+        let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+        c.send(format!("GET /echo/n{sent} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+        assert_eq!(c.response().text(), format!("n{sent}"));
+        let seen = workers_that_opened(&mut b);
+        (seen == want).then_some(())
+    });
+    let seen = workers_that_opened(&mut b);
+    assert!(both.is_some(), "after {sent} connections only {seen:?} accepted any; log: {:#?}", b.lines);
 }

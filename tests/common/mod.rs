@@ -1,10 +1,12 @@
 //! Shared integration-test helpers: the real server on port 0 (in process,
-//! or the real binary), a temporary `--directory`, and a small raw-TCP
-//! client that reads responses byte-exactly (pipelining included).
+//! or the real binary), a temporary `--directory`, a small raw-TCP client
+//! that reads responses byte-exactly (pipelining included), and what a test
+//! needs from the host (a tool, IPv6 loopback, descriptors), which under CI
+//! must be there.
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv6Addr, SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +15,55 @@ use loophttp::{Config, Handle, Server};
 
 /// How long any single test read may block before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much later than due a timer or a response may come: this host may
+/// have 2 cores shared with parallel builds and the other tests. Generous,
+/// yet far below the defaults the tests tell apart (10 s header timeout,
+/// 60 s keep-alive).
+pub const LATE: Duration = Duration::from_secs(2);
+
+// ---- what a test needs from this host ---------------------------------------
+
+/// True under CI (`CI` set, and not to `false` or `0`).
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Whether the test can go on: `found` is Ok, or why not. A test that
+/// cannot run is skipped with a note on a developer's machine but fails
+/// under CI, where a skip would hide that the behaviour was never checked.
+pub fn require(what: &str, found: Result<(), String>) -> bool {
+    match found {
+        Ok(()) => true,
+        Err(why) if under_ci() => panic!("CI is set and this test needs {what}: {why}"),
+        Err(why) => {
+            println!("skipped (not under CI): needs {what}: {why}");
+            false
+        }
+    }
+}
+
+/// Whether the program `name` is on `PATH` (see [`require`]).
+pub fn have_tool(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|dir| dir.join(name).is_file());
+    require(&format!("`{name}`"), if found { Ok(()) } else { Err("not on PATH".into()) })
+}
+
+/// Whether this host can use IPv6 loopback (see [`require`]).
+pub fn have_ipv6_loopback() -> bool {
+    let bound = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).map(drop);
+    require("IPv6 loopback", bound.map_err(|e| format!("cannot bind [::1]: {e}")))
+}
+
+/// Whether this process (and so an in-process server) can hold `need`
+/// descriptors once its soft open-file limit is raised to the hard one
+/// (see [`require`]).
+pub fn have_fds(need: u64) -> bool {
+    let limit = loophttp::sys::raise_nofile_limit().map_err(|e| format!("RLIMIT_NOFILE: {e}"));
+    let enough = limit.and_then(|n| if n >= need { Ok(()) } else { Err(format!("RLIMIT_NOFILE is {n}")) });
+    require(&format!("{need} file descriptors"), enough)
+}
 
 /// The real server, in this process, on an ephemeral port with a temp dir.
 pub struct TestServer {
@@ -193,21 +244,30 @@ impl Client {
     /// True if the server closes the connection (EOF or reset) before
     /// `within`; any bytes still arriving are read and dropped.
     pub fn closed_within(&mut self, within: Duration) -> bool {
+        self.read_until_end(within).1 != End::StillOpen
+    }
+
+    /// Reads whatever arrives until the server ends the connection or
+    /// `within` passes; returns what arrived and how it ended.
+    pub fn read_until_end(&mut self, within: Duration) -> (Vec<u8>, End) {
         let deadline = Instant::now() + within;
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (got, End::StillOpen);
+            }
             self.stream().set_read_timeout(Some(left)).unwrap();
             match self.reader.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                    return false;
+                Ok(0) => return (got, End::Eof),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return (got, End::StillOpen);
                 }
-                Err(_) => return true,
+                Err(_) => return (got, End::Reset),
             }
         }
-        false
     }
 
     /// True if nothing arrives and the connection stays open for `quiet`.
@@ -215,10 +275,18 @@ impl Client {
         self.stream().set_read_timeout(Some(quiet)).unwrap();
         let mut b = [0u8; 1];
         let open = matches!(self.reader.read(&mut b),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut);
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
         self.stream().set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         open
     }
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    Eof,
+    Reset,
+    StillOpen,
 }
 
 /// Retries `f` until it returns Some or `within` passes.
@@ -249,6 +317,8 @@ pub fn dir_entries(dir: &Path) -> Vec<PathBuf> {
 pub struct BinServer {
     pub child: Child,
     pub port: u16,
+    /// The startup line: `... listening on ADDR ...: URL...`.
+    pub startup_line: String,
     /// Every line received so far, in order.
     pub lines: Vec<String>,
     rx: std::sync::mpsc::Receiver<String>,
@@ -262,7 +332,13 @@ impl BinServer {
     /// Like [`BinServer::start`], with the command changed by `adjust` first
     /// (resource limits, environment).
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> BinServer {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loophttp"));
+        BinServer::start_program(Path::new(env!("CARGO_BIN_EXE_loophttp")), args, adjust)
+    }
+
+    /// Like [`BinServer::start_with`], running the binary at `program` (a
+    /// copy of it that another user may execute).
+    pub fn start_program(program: &Path, args: &[&str], adjust: impl FnOnce(&mut Command)) -> BinServer {
+        let mut cmd = Command::new(program);
         cmd.args(["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped());
         adjust(&mut cmd);
         let mut child = cmd.spawn().expect("start loophttp");
@@ -276,12 +352,13 @@ impl BinServer {
                 }
             }
         });
-        let mut bin = BinServer { child, port: 0, lines: Vec::new(), rx };
+        let mut bin = BinServer { child, port: 0, startup_line: String::new(), lines: Vec::new(), rx };
         let Some(line) = bin.wait_for_line(IO_TIMEOUT, |l| l.contains("listening on ")) else {
-            panic!("loophttp did not start listening; log: {:#?}", bin.lines);
+            panic!("loophttp {args:?} did not start listening; log: {:#?}", bin.lines);
         };
         let addr = line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).expect("address");
         bin.port = addr.trim_end_matches(':').parse::<SocketAddr>().expect("socket address in log").port();
+        bin.startup_line = line;
         bin
     }
 
