@@ -93,6 +93,15 @@ pub struct Config {
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_WRITE_TIMEOUT")]
     pub write_timeout: Duration,
 
+    /// After SIGTERM/SIGINT, the longest wait for requests in flight; what is left then is cut.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Duration,
+
+    /// During that drain, how long a connection may sit idle before it is closed
+    /// (keep a proxy's upstream keep-alive timeout shorter).
+    #[arg(long, default_value = "2s", value_parser = parse_duration, env = "LOOPHTTP_DRAIN_GRACE")]
+    pub drain_grace: Duration,
+
     /// Access log: `-` (stdout), `off`, or a file appended to (reopened on SIGUSR1).
     #[arg(long, default_value = "-", value_name = "PATH|-|off", env = "LOOPHTTP_ACCESS_LOG")]
     pub access_log: Destination,
@@ -206,6 +215,8 @@ mod tests {
         assert_eq!(c.max_body_bytes, 64 << 20);
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.keepalive_timeout, Duration::from_secs(60));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.drain_grace, Duration::from_secs(2));
     }
 
     #[test]

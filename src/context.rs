@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::http::Limits;
 use crate::http::response::DateCache;
+use crate::lifecycle::Drain;
 use crate::routes::Routes;
 
 /// How long a connection lingers after an error response, reading and
@@ -98,6 +99,9 @@ pub struct Context {
     pub pool: BufPool,
     pub routes: Routes,
     pub settings: Settings,
+    /// Set once SIGTERM/SIGINT started a drain: every answer closes its
+    /// connection, and idle connections close after the grace.
+    pub drain: Option<Drain>,
 }
 
 impl Context {
@@ -108,6 +112,7 @@ impl Context {
             pool: BufPool::new(settings.parse.max_head),
             routes,
             settings,
+            drain: None,
         }
     }
 }

@@ -11,7 +11,11 @@
 //! 5. handle expired deadlines;
 //! 6. remove connections that closed during the pass (deferred, as in
 //!    redis ae, so no handler frees what a later event in the batch names),
-//!    and resume accepting if the connection limit had paused it.
+//!    and resume accepting if the connection limit had paused it;
+//! 7. while draining (after SIGTERM/SIGINT, see [`drain`]): stop once no
+//!    connection is left or at the shutdown timeout.
+
+mod drain;
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
@@ -29,11 +34,13 @@ use crate::conn::{Conn, Transport, Want};
 use crate::context::{Context, Settings};
 use crate::deadlines::{Deadlines, Owner};
 use crate::error::{interrupted, would_block};
+use crate::lifecycle::{Lifecycle, Outcome};
 use crate::routes::Routes;
 use crate::sys;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
 /// Readiness events taken per poll.
 const EVENTS_CAPACITY: usize = 1024;
 /// Stale deadline entries tolerated beyond two per connection before the
@@ -90,13 +97,21 @@ enum Accepting {
     /// Accepting failed for lack of resources (EMFILE, ENFILE, ENOBUFS...):
     /// the listener stays readable, so wait until then instead of spinning.
     Backoff { until: Instant },
+    /// Draining: the listeners are closed for good.
+    Closed,
 }
 
 /// One independent event loop.
 pub struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
-    listener: TcpListener,
+    /// Its own `SO_REUSEPORT` socket, or a duplicate of each socket passed
+    /// by socket activation. All share one token: any of them readable
+    /// means "accept from each until `WouldBlock`". Empty once draining.
+    listeners: Vec<TcpListener>,
+    /// SIGTERM, SIGINT and SIGUSR1, when this worker listens for them.
+    signals: Option<Signals>,
+    lifecycle: Lifecycle,
     conns: Slab<Entry>,
     deadlines: Deadlines,
     cx: Context,
@@ -114,15 +129,26 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(l: std::net::TcpListener, config: &Config, routes: Routes, stop: Arc<AtomicBool>) -> io::Result<Worker> {
+    pub fn new(
+        ls: Vec<std::net::TcpListener>,
+        config: &Config,
+        routes: Routes,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut listener = TcpListener::from_std(l);
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut listeners = Vec::with_capacity(ls.len());
+        for l in ls {
+            let mut listener = TcpListener::from_std(l);
+            poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+            listeners.push(listener);
+        }
         Ok(Worker {
             poll,
             waker,
-            listener,
+            listeners,
+            signals: None,
+            lifecycle: Lifecycle::new(config.drain_grace, config.shutdown_timeout),
             conns: Slab::with_capacity(64),
             deadlines: Deadlines::default(),
             cx: Context::new(routes, Settings::from_config(config)),
@@ -140,7 +166,9 @@ impl Worker {
         LoopWaker(self.waker.clone())
     }
 
-    pub fn run(mut self) -> io::Result<()> {
+    /// Runs until stopped by the [`crate::Handle`], or by signals: then
+    /// says how (drained, timed out, or cut short).
+    pub fn run(mut self) -> io::Result<Outcome> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         while !self.stop.load(Ordering::Relaxed) {
             let timeout = self.poll_timeout();
@@ -156,6 +184,11 @@ impl Worker {
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
+                    SIGNALS => {
+                        if let Some(outcome) = self.on_signals() {
+                            return Ok(outcome);
+                        }
+                    }
                     Token(key) => {
                         // Errors and hang-ups count as both: the next read or
                         // write reports what happened.
@@ -180,8 +213,11 @@ impl Worker {
                 self.accepting = Accepting::Open { warned: true };
                 self.accept();
             }
+            if let Some(outcome) = self.drained() {
+                return Ok(outcome);
+            }
         }
-        Ok(())
+        Ok(Outcome::Stopped)
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -193,24 +229,29 @@ impl Worker {
             Accepting::Backoff { until } => Some(until.saturating_duration_since(now)),
             _ => None,
         };
-        match (self.deadlines.timeout(now), retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let shutdown = self.lifecycle.deadline().map(|t| t.saturating_duration_since(now));
+        [self.deadlines.timeout(now), retry, shutdown].into_iter().flatten().min()
+    }
+
+    /// Accepts from every listener until `WouldBlock`, the connection
+    /// limit, or a resource error.
+    fn accept(&mut self) {
+        for i in 0..self.listeners.len() {
+            self.accept_from(i);
         }
     }
 
-    /// Accepts until `WouldBlock`, the connection limit, or a resource error.
-    fn accept(&mut self) {
+    fn accept_from(&mut self, i: usize) {
         loop {
             let warned = match self.accepting {
-                Accepting::Backoff { .. } => return,
+                Accepting::Backoff { .. } | Accepting::Closed => return,
                 Accepting::Open { warned } | Accepting::AtLimit { warned } => warned,
             };
             if self.conns.len() >= self.max_connections {
                 self.accepting = Accepting::AtLimit { warned };
                 return;
             }
-            match self.listener.accept() {
+            match self.listeners[i].accept() {
                 Ok((stream, peer)) => {
                     if warned {
                         log::info!("accepting again");

@@ -92,6 +92,14 @@ impl Lifecycle {
         Lifecycle { drain: None, grace, timeout }
     }
 
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The drain in progress, if any.
     pub fn drain(&self) -> Option<Drain> {
         self.drain

@@ -1,24 +1,24 @@
-//! `loophttp`: parse flags, start logging, bind, run. Startup errors end the
-//! process with one clear message and a non-zero exit code; nothing after
-//! startup ends it.
+//! `loophttp`: parse flags, start logging, bind (or take the sockets passed
+//! by socket activation), run until a signal ends it. Startup errors end
+//! the process with one clear message and a non-zero exit code; after
+//! startup only SIGTERM/SIGINT do (see `lifecycle.rs` for the exit codes).
 
+use std::io;
+use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use loophttp::{Config, Server};
+use loophttp::lifecycle::Outcome;
+use loophttp::{Config, Server, listener};
 
 fn main() -> ExitCode {
     let config = Config::parse();
     if let Some(url) = &config.probe {
         return probe(url, config.probe_timeout);
     }
-    let logger = simple_logger::SimpleLogger::new()
-        .with_level(config.log_level)
-        // With several loops, say which one logged.
-        .with_threads(config.worker_count() > 1)
-        // mio's own trace records would drown ours.
-        .with_module_level("mio", log::LevelFilter::Warn);
-    if let Err(e) = logger.init() {
+    // First, while this is the only thread: it edits the environment.
+    let passed = listener::activated();
+    if let Err(e) = start_logging(&config) {
         eprintln!("loophttp: cannot start logging: {e}");
         return ExitCode::from(1);
     }
@@ -27,27 +27,74 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     loophttp::sys::raise_fd_limit(&config);
-    let server = match Server::bind(config.clone()) {
-        Ok(s) => s,
+    let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
+    let startup = startup_line(&server, activated);
+    let more = server.more_addrs().to_vec();
+    // Signals are handled from here on, so the startup line (which tests
+    // and scripts wait for) promises that SIGTERM drains.
+    let handle = match server.spawn_with_signals() {
+        Ok(h) => h,
         Err(e) => {
-            log::error!("cannot listen on {}: {e}", std::net::SocketAddr::new(config.host, config.port));
+            log::error!("cannot start the workers: {e}");
             return ExitCode::from(1);
         }
     };
-    let mode = if server.dual_stack() { " (dual-stack IPv4 + IPv6)" } else { "" };
-    log::info!(
-        "loophttp {} listening on {}{mode}: {}",
-        env!("CARGO_PKG_VERSION"),
-        server.local_addr(),
-        server.urls().join(" ")
-    );
-    match server.run() {
-        Ok(()) => ExitCode::SUCCESS,
+    log::info!("{startup}");
+    for addr in more {
+        log::info!("also listening on {addr} (socket-activated)");
+    }
+    match handle.wait() {
+        Ok(outcomes) => ExitCode::from(Outcome::exit_code(&outcomes)),
         Err(e) => {
             log::error!("server stopped: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+fn start_logging(config: &Config) -> Result<(), log::SetLoggerError> {
+    simple_logger::SimpleLogger::new()
+        .with_level(config.log_level)
+        // With several loops, say which one logged.
+        .with_threads(config.worker_count() > 1)
+        // mio's own trace records would drown ours.
+        .with_module_level("mio", log::LevelFilter::Warn)
+        .init()
+}
+
+/// The server on the passed sockets, or on its own; true if passed.
+/// Logs why not (one line) when it cannot.
+fn open(config: &Config, passed: io::Result<Option<Vec<TcpListener>>>) -> Option<(Server, bool)> {
+    let (server, activated) = match passed {
+        Ok(Some(sockets)) => (Server::adopt(config.clone(), sockets), true),
+        Ok(None) => (Server::bind(config.clone()), false),
+        Err(e) => {
+            log::error!("socket activation: {e}");
+            return None;
+        }
+    };
+    match server {
+        Ok(s) => Some((s, activated)),
+        Err(e) if activated => {
+            log::error!("cannot serve on the passed socket: {e}");
+            None
+        }
+        Err(e) => {
+            log::error!("cannot listen on {}: {e}", std::net::SocketAddr::new(config.host, config.port));
+            None
+        }
+    }
+}
+
+fn startup_line(server: &Server, activated: bool) -> String {
+    let mode = match (activated, server.dual_stack()) {
+        (true, true) => " (socket-activated, dual-stack IPv4 + IPv6)",
+        (true, false) => " (socket-activated)",
+        (false, true) => " (dual-stack IPv4 + IPv6)",
+        (false, false) => "",
+    };
+    let (version, addr, urls) = (env!("CARGO_PKG_VERSION"), server.local_addr(), server.urls().join(" "));
+    format!("loophttp {version} listening on {addr}{mode}: {urls}")
 }
 
 /// `--probe URL`: a health check, not a server; one line either way.

@@ -44,14 +44,14 @@ pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context)
             // A success needs the body read and dropped to keep the stream
             // in sync; an error is answered at once and the body left unread.
             let discard = has_body && resp.is_success() && !head.expect_continue;
-            let keep = keep_alive(head, &resp, !has_body || discard);
+            let keep = keep_alive(head.keep_alive, &resp, !has_body || discard, cx);
             queue(resp, ReqInfo::of(head), keep, out, cx);
             if discard {
                 return (receiving(head, Sink::Discard, keep), Edge::BodyWanted);
             }
             let after = match (keep, has_body) {
                 (true, _) => AfterDrain::NextRequest,
-                (false, false) => AfterDrain::Close(CloseReason::NoKeepAlive),
+                (false, false) => close_after(head.keep_alive, cx),
                 (false, true) => AfterDrain::Linger(CloseReason::NoKeepAlive),
             };
             if after == AfterDrain::NextRequest && out.source.is_none() {
@@ -81,19 +81,35 @@ pub(super) fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State 
 /// The whole body is in: an upload is committed and answered. Returns
 /// the state to go to.
 pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, cx: &mut Context) -> State {
+    // A discarded body: its answer, and with it the decision, went out before.
     let mut keep = rx.keep_alive;
     if let Sink::Upload(upload) = std::mem::replace(&mut rx.sink, Sink::Discard) {
         let resp = routes::finish_upload(upload, rx.req.method);
-        keep = keep && !resp.close;
+        keep = keep_alive(rx.keep_alive, &resp, true, cx);
         queue(resp, rx.req, keep, out, cx);
     }
-    if keep { State::Head } else { State::Drain(AfterDrain::Close(CloseReason::NoKeepAlive)) }
+    if keep { State::Head } else { State::Drain(close_after(rx.keep_alive, cx)) }
 }
 
 /// The one keep-alive decision: the client wants it, the handler does not
-/// object, and the request body was (or will be) consumed.
-fn keep_alive(head: &Head<'_>, resp: &Response<'_>, body_consumed: bool) -> bool {
-    head.keep_alive && !resp.close && body_consumed
+/// object, the request body was (or will be) consumed, and the server is
+/// not draining (then every answer closes its connection, so a proxy stops
+/// reusing it instead of racing our close: ARCHITECTURE, section 13).
+fn keep_alive(client_wants: bool, resp: &Response<'_>, body_consumed: bool, cx: &Context) -> bool {
+    client_wants && !resp.close && body_consumed && cx.drain.is_none()
+}
+
+/// How the connection ends after an answer that closes it. A client that
+/// asked for keep-alive may already have sent its next request (it
+/// pipelines, or the drain began meanwhile), and closing on unread input
+/// resets the connection, which can destroy the answer before it is read:
+/// so the write side is shut first and input dropped for a moment.
+fn close_after(client_wanted_keep_alive: bool, cx: &Context) -> AfterDrain {
+    match (client_wanted_keep_alive, cx.drain.is_some()) {
+        (true, true) => AfterDrain::Linger(CloseReason::Draining),
+        (true, false) => AfterDrain::Linger(CloseReason::NoKeepAlive),
+        (false, _) => AfterDrain::Close(CloseReason::NoKeepAlive),
+    }
 }
 
 /// What serialising a response needs to know of its request.

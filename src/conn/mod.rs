@@ -180,9 +180,11 @@ impl Conn {
             _ if self.out.blocked() => self.last_progress + t.write_timeout,
             State::Drain(_) => self.last_progress + t.write_timeout,
             State::Body(_) => self.last_progress + t.body_timeout,
-            State::Head => match self.head_started {
-                Some(start) => start + t.header_timeout,
-                None => self.last_progress + t.keepalive_timeout,
+            State::Head => match (self.head_started, cx.drain) {
+                (Some(start), _) => start + t.header_timeout,
+                (None, None) => self.last_progress + t.keepalive_timeout,
+                // Draining: idle for the grace, then closed (lifecycle::Drain).
+                (None, Some(d)) => d.idle_close_at(self.last_progress).min(self.last_progress + t.keepalive_timeout),
             },
         })
     }
@@ -216,7 +218,7 @@ impl Conn {
         if self.deadline(cx).is_none_or(|d| d > cx.now) {
             return;
         }
-        let why = self.timeout_reason();
+        let why = self.timeout_reason(cx);
         let mid_request =
             matches!(self.state, State::Body(_)) || matches!(self.state, State::Head) && self.head_started.is_some();
         if mid_request && self.out.is_empty() && !self.out.blocked() {
@@ -231,13 +233,14 @@ impl Conn {
     }
 
     /// Which clock ran out, judged by the state it ran out in.
-    fn timeout_reason(&self) -> CloseReason {
+    fn timeout_reason(&self, cx: &Context) -> CloseReason {
         match &self.state {
             State::Linger(why) => *why,
             _ if self.out.blocked() => CloseReason::WriteTimeout,
             State::Drain(_) | State::Closed(_) => CloseReason::WriteTimeout,
             State::Body(_) => CloseReason::BodyTimeout,
             State::Head if self.head_started.is_some() => CloseReason::HeaderTimeout,
+            State::Head if cx.drain.is_some() => CloseReason::Draining,
             State::Head => CloseReason::KeepAliveTimeout,
         }
     }

@@ -97,6 +97,9 @@ pub enum CloseReason {
     NoKeepAlive,
     /// Idle between requests for `--keepalive-timeout`.
     KeepAliveTimeout,
+    /// Ended by the drain after SIGTERM/SIGINT: answered with
+    /// `Connection: close`, or idle for `--drain-grace`.
+    Draining,
     /// A request head took longer than `--header-timeout`.
     HeaderTimeout,
     /// A request body paused longer than `--body-timeout`.
@@ -112,10 +115,11 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 9] = [
+    pub const ALL: [CloseReason; 10] = [
         CloseReason::ClientClosed,
         CloseReason::NoKeepAlive,
         CloseReason::KeepAliveTimeout,
+        CloseReason::Draining,
         CloseReason::HeaderTimeout,
         CloseReason::BodyTimeout,
         CloseReason::WriteTimeout,
@@ -129,6 +133,7 @@ impl CloseReason {
             CloseReason::ClientClosed => "client_closed",
             CloseReason::NoKeepAlive => "no_keep_alive",
             CloseReason::KeepAliveTimeout => "keepalive_timeout",
+            CloseReason::Draining => "draining",
             CloseReason::HeaderTimeout => "header_timeout",
             CloseReason::BodyTimeout => "body_timeout",
             CloseReason::WriteTimeout => "write_timeout",

@@ -428,3 +428,76 @@ fn a_fast_reader_of_a_streamed_gzip_body_yields_to_others() {
     assert!(passes >= 3, "{passes} passes");
     assert_eq!(gunzip_chunked(&io.written), text);
 }
+
+fn draining(cx: &mut Context, grace: Duration) {
+    cx.drain = Some(crate::lifecycle::Drain { since: cx.now, grace });
+}
+
+#[test]
+fn while_draining_every_answer_says_connection_close_and_the_connection_ends() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(&get("/echo/before"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(!String::from_utf8(io.take_written()).unwrap().contains("Connection: close"));
+    draining(&mut cx, Duration::from_secs(2));
+    io.push(&get("/echo/during"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    let text = String::from_utf8(io.written.clone()).unwrap();
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert_eq!(responses(&io.written), [(200, b"during".to_vec())]);
+    // Closed gracefully: write side first, then input dropped until EOF.
+    assert!(io.shut_write, "the client reads a FIN after the answer, not a reset");
+    io.push_eof();
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(c.close_reason(), Some(CloseReason::Draining));
+}
+
+#[test]
+fn while_draining_pipelined_requests_behind_the_closing_answer_do_not_reset_it() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    draining(&mut cx, Duration::from_secs(2));
+    io.push(&[get("/echo/1"), get("/echo/2")].concat());
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written), [(200, b"1".to_vec())], "one answer, then the close");
+    assert!(io.shut_write && !c.is_closed(), "lingering: the unanswered request is read and dropped");
+    assert_eq!(io.unread(), 0);
+}
+
+#[test]
+fn while_draining_an_idle_connection_closes_after_a_whole_grace_of_idleness() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(&get("/echo/x"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    let last = cx.now;
+    cx.now += Duration::from_secs(1);
+    draining(&mut cx, Duration::from_secs(2));
+    // Idle since `last`, but the grace counts from the drain's start.
+    assert_eq!(c.deadline(&cx), Some(last + Duration::from_secs(3)));
+    cx.now = last + Duration::from_secs(3) - Duration::from_millis(1);
+    c.on_timeout(&mut io, &mut cx);
+    assert!(!c.is_closed(), "not before the grace");
+    cx.now += Duration::from_millis(1);
+    c.on_timeout(&mut io, &mut cx);
+    assert_eq!(c.close_reason(), Some(CloseReason::Draining));
+    assert_eq!(responses(&io.written).len(), 1, "the idle close sends nothing");
+}
+
+#[test]
+fn a_keep_alive_answer_given_before_the_drain_is_honoured_until_the_grace() {
+    // The 200 for a discarded body went out (keep-alive) before the drain;
+    // the client may send its next request as soon as it has it, so the
+    // connection is not closed when the body ends, only after the grace.
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nabc");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(responses(&io.written).len(), 1);
+    draining(&mut cx, Duration::from_secs(2));
+    io.push(b"def");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(!c.is_closed(), "the body ended; the connection waits for the grace");
+    assert_eq!(c.deadline(&cx), Some(cx.now + Duration::from_secs(2)));
+}

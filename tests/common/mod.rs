@@ -339,8 +339,15 @@ impl BinServer {
     /// copy of it that another user may execute).
     pub fn start_program(program: &Path, args: &[&str], adjust: impl FnOnce(&mut Command)) -> BinServer {
         let mut cmd = Command::new(program);
-        cmd.args(["--port", "0"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(["--port", "0"]).args(args).stdout(Stdio::null());
         adjust(&mut cmd);
+        BinServer::from_command(cmd)
+    }
+
+    /// Starts `cmd` (which runs loophttp, perhaps through a launcher; its
+    /// stdin and stdout are the caller's to set) and waits for its startup line.
+    pub fn from_command(mut cmd: Command) -> BinServer {
+        cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start loophttp");
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let (tx, rx) = std::sync::mpsc::channel();

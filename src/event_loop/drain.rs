@@ -1,0 +1,90 @@
+//! Signals as loop events, and the drain they start (the design and the
+//! keep-alive race it avoids: `docs/ARCHITECTURE.md`, section 13). What a
+//! signal means is decided in [`crate::lifecycle`]; here the loop acts.
+
+use std::io;
+
+use mio::Interest;
+use signal_hook_mio::v1_0::Signals;
+
+use super::{Accepting, SIGNALS, Worker};
+use crate::lifecycle::{self, Action, Outcome};
+
+impl Worker {
+    /// Hears SIGTERM, SIGINT and SIGUSR1 from now on. Each worker has its
+    /// own `Signals`: signal-hook runs every registered handler, so every
+    /// loop is told, and a handler only writes to a pipe this poll watches.
+    pub fn listen_for_signals(&mut self) -> io::Result<()> {
+        let mut signals = Signals::new(lifecycle::SIGNALS)?;
+        self.poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Acts on the signals that arrived; Some when the loop must end now.
+    pub(super) fn on_signals(&mut self) -> Option<Outcome> {
+        let pending: Vec<i32> = self.signals.as_mut()?.pending().collect();
+        for signal in pending {
+            match self.lifecycle.on_signal(signal, self.cx.now) {
+                Action::StartDrain => self.start_drain(signal),
+                Action::StopNow => {
+                    // Dropping the loop drops every connection: sockets
+                    // close, an upload in flight removes its temporary file.
+                    let cut = self.conns.len();
+                    log::warn!("{}: stopping now; cut {cut} connection(s)", lifecycle::name(signal));
+                    return Some(Outcome::Forced { signal });
+                }
+                // The access log's reopen hook (issue 8) goes here.
+                Action::ReopenLog => log::info!("{}: no access log file to reopen", lifecycle::name(signal)),
+                Action::Ignore => {}
+            }
+        }
+        None
+    }
+
+    /// Stops accepting; from now on every answer closes its connection and
+    /// idle connections close after the grace (both decided in `conn`).
+    fn start_drain(&mut self, signal: i32) {
+        // Take what the kernel already queued for us: closing a listener
+        // resets the connections in its queue (with SO_REUSEPORT, ours alone).
+        self.accept();
+        self.accepting = Accepting::Closed;
+        for mut l in std::mem::take(&mut self.listeners) {
+            // Explicit: a passed socket is shared (other workers, the next
+            // process), and epoll forgets it only when every fd is closed.
+            if let Err(e) = self.poll.registry().deregister(&mut l) {
+                log::warn!("deregister a listener: {e}");
+            }
+        }
+        self.cx.drain = self.lifecycle.drain();
+        log::info!(
+            "{}: draining: stopped accepting; {} connection(s) open, each closed when done or idle for {:?}; \
+             at most {:?}",
+            lifecycle::name(signal),
+            self.conns.len(),
+            self.lifecycle.grace(),
+            self.lifecycle.timeout()
+        );
+        // Idle connections now have an earlier deadline: queue it.
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.after(key);
+        }
+    }
+
+    /// While draining: the outcome once no connection is left, or at the
+    /// shutdown timeout (cutting what is left); None otherwise.
+    pub(super) fn drained(&self) -> Option<Outcome> {
+        let deadline = self.lifecycle.deadline()?;
+        if self.conns.is_empty() {
+            log::info!("drained: every connection finished; stopping");
+            return Some(Outcome::Drained);
+        }
+        if self.cx.now >= deadline {
+            let cut = self.conns.len();
+            log::warn!("shutdown timeout: cut {cut} connection(s)");
+            return Some(Outcome::TimedOut { cut });
+        }
+        None
+    }
+}
