@@ -348,6 +348,7 @@ impl BinServer {
     /// stdin and stdout are the caller's to set) and waits for its startup line.
     pub fn from_command(mut cmd: Command) -> BinServer {
         cmd.stderr(Stdio::piped());
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         let mut child = cmd.spawn().expect("start loophttp");
         let stderr = BufReader::new(child.stderr.take().expect("stderr"));
         let (tx, rx) = std::sync::mpsc::channel();
