@@ -404,6 +404,27 @@ def random_family(b, rng, count):
         b.add(f"random/{n}-{ident}-{'+'.join(edits)}", bytes(data), upload)
 
 
+def bulk_family(b, rng):
+    """Bodies larger than one read: the decoders must agree across buffer
+    boundaries (sizes around powers of two, many chunks with extensions)."""
+    for size in (4095, 4096, 4097, 16383, 16384, 16385, 65535, 65536, 65537, 1 << 20):
+        name = b.name()
+        body = rng.randbytes(size)
+        b.add(f"bulk-length/{size}", upload_msg(name, HOST + b"Content-Length: %d\r\n" % size, body), name)
+    exts = [b"", b";a", b";a=b", b';q="x y"', b";a=b;c=d"]  # no BWS: the references refuse it
+    for n in range(12):
+        name = b.name()
+        pieces = []
+        for _ in range(rng.randint(1, 200)):
+            data = rng.randbytes(rng.randint(1, 9000))
+            size = b"%x" % len(data)
+            if rng.random() < 0.3:
+                size = size.upper().rjust(rng.randint(len(size), 8), b"0")
+            pieces.append(size + rng.choice(exts) + b"\r\n" + data + b"\r\n")
+        trailer = b"X-Checksum: %d\r\n" % n if n % 2 else b""
+        b.add(f"bulk-chunked/{n}", chunked_msg(name, b"".join(pieces) + b"0\r\n" + trailer + b"\r\n"), name)
+
+
 def generate(seed=1, random_count=300):
     # One generator per family, so that a change to one family leaves the
     # others' cases (and their names) as they were.
@@ -420,6 +441,7 @@ def generate(seed=1, random_count=300):
     request_line_family(b)
     header_family(b)
     random_family(b, rng("random"), random_count)
+    bulk_family(b, rng("bulk"))
     return b.cases
 
 
