@@ -9,6 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::access_log::{Destination, Format};
 use crate::forwarded::Cidr;
+use crate::logging::LogFormat;
 
 /// Largest request-target, in bytes (→ 414).
 pub const DEFAULT_MAX_URI: usize = 8 * 1024;
@@ -48,6 +49,10 @@ pub struct Config {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", env = "LOOPHTTP_LOG_LEVEL")]
     pub log_level: log::LevelFilter,
+
+    /// Log line format: text (human) or json (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOOPHTTP_LOG_FORMAT")]
+    pub log_format: LogFormat,
 
     /// Independent event loops, each with its own SO_REUSEPORT listener; 0 = one per core.
     #[arg(long, default_value_t = 1, env = "LOOPHTTP_WORKERS")]

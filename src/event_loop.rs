@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::conn::{Conn, Transport, Want};
 use crate::context::{Context, Settings};
 use crate::deadlines::{Deadlines, Owner};
-use crate::error::{interrupted, would_block};
+use crate::error::{interrupted, is_disconnect, would_block};
 use crate::lifecycle::{Lifecycle, Outcome};
 use crate::routes::Routes;
 use crate::sys;
@@ -65,6 +65,7 @@ impl LoopWaker {
 struct Entry {
     stream: TcpStream,
     conn: Conn,
+    peer: SocketAddr,
     /// The interest currently registered (re-registered only on change).
     registered: Interest,
     /// The earliest deadline this connection has in the heap.
@@ -180,6 +181,9 @@ impl Worker {
             }
             self.cx.now = Instant::now();
             self.cx.date.refresh(SystemTime::now());
+            if log::log_enabled!(log::Level::Trace) {
+                log::trace!(events = events.iter().count(), timeout:% = Timeout(timeout); "wake");
+            }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -195,6 +199,9 @@ impl Worker {
                         let hup = event.is_read_closed();
                         let bad = event.is_error() || hup || event.is_write_closed();
                         let (r, w) = (event.is_readable() || bad, event.is_writable() || bad);
+                        if log::log_enabled!(log::Level::Trace) {
+                            self.trace_event(event);
+                        }
                         self.drive(key, |conn, io, cx| {
                             if hup {
                                 conn.on_read_closed();
@@ -218,6 +225,20 @@ impl Worker {
             }
         }
         Ok(Outcome::Stopped)
+    }
+
+    fn trace_event(&self, event: &mio::event::Event) {
+        let Token(key) = event.token();
+        let Some(id) = self.conns.get(key).map(|e| e.conn.id()) else { return };
+        log::trace!(
+            conn = id,
+            token = key,
+            readable = event.is_readable(),
+            writable = event.is_writable(),
+            hup = event.is_read_closed() || event.is_write_closed(),
+            error = event.is_error();
+            "event"
+        );
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -267,9 +288,9 @@ impl Worker {
                     // EMFILE, ENFILE, ENOBUFS...: back off; never end the loop.
                     // Warn once per episode, not every backoff.
                     if warned {
-                        log::debug!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?}");
+                        log::debug!(error:% = e; "accept failed; pausing accepts for {ACCEPT_BACKOFF:?}");
                     } else {
-                        log::warn!("accept: {e}; pausing accepts for {ACCEPT_BACKOFF:?} (repeats logged at debug)");
+                        log::warn!(error:% = e; "accept failed; pausing accepts for {ACCEPT_BACKOFF:?} (repeats logged at debug)");
                     }
                     self.accepting = Accepting::Backoff { until: Instant::now() + ACCEPT_BACKOFF };
                 }
@@ -282,19 +303,22 @@ impl Worker {
         // the first connection checks that, and only where it is not so
         // does every connection pay a setsockopt.
         let inherited = *self.nodelay_inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false));
+        self.last_id += 1;
+        let id = self.last_id;
         if !inherited && let Err(e) = stream.set_nodelay(true) {
-            log::debug!("set_nodelay {peer}: {e}");
+            log::debug!(conn = id, peer:% = peer, error:% = e; "set_nodelay failed");
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
-            log::warn!("register {peer}: {e}");
+            // Out of memory for epoll, most likely: the operator should know.
+            let level = if is_disconnect(&e) { log::Level::Debug } else { log::Level::Warn };
+            log::log!(level, conn = id, peer:% = peer, error:% = e; "register failed; closing");
             return;
         }
-        self.last_id += 1;
-        let conn = Conn::new(self.last_id, self.cx.now);
-        entry.insert(Entry { stream, conn, registered: Interest::READABLE, queued: None });
-        log::debug!("open #{} from {peer}", self.last_id);
+        let conn = Conn::new(id, self.cx.now);
+        entry.insert(Entry { stream, conn, peer, registered: Interest::READABLE, queued: None });
+        log::debug!(conn = id, peer:% = peer; "open");
         self.after(key);
     }
 
@@ -319,8 +343,9 @@ impl Worker {
         if let Some(want) = interest(e.conn.want())
             && want != e.registered
         {
+            log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "reregister");
             if let Err(err) = self.poll.registry().reregister(&mut e.stream, Token(key), want) {
-                log::warn!("reregister: {err}");
+                log::warn!(conn = e.conn.id(), error:% = err; "reregister failed");
             }
             e.registered = want;
         }
@@ -357,6 +382,7 @@ impl Worker {
                 continue;
             }
             e.queued = None;
+            log::trace!(conn = owner.id; "deadline");
             self.drive(owner.key, |conn, io, cx| conn.on_timeout(io, cx));
         }
     }
@@ -368,7 +394,8 @@ impl Worker {
                 // removes it from epoll, as no other descriptor shares it.
                 // Its token cannot come back this pass: the batch is done.
                 let e = self.conns.remove(key);
-                log::debug!("close #{}", e.conn.id());
+                let reason = e.conn.close_reason().map_or("", |r| r.as_str());
+                log::debug!(conn = e.conn.id(), peer:% = e.peer, reason = reason; "close");
             }
         }
         if self.deadlines.len() > 2 * self.conns.len() + DEADLINE_SLACK {
@@ -393,5 +420,18 @@ fn interest(want: Want) -> Option<Interest> {
         (true, false) => Some(Interest::READABLE),
         (false, true) => Some(Interest::WRITABLE),
         (false, false) => None,
+    }
+}
+
+/// A poll timeout as the trace shows it: `none` (wait for an event) or a
+/// duration.
+struct Timeout(Option<Duration>);
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("none"),
+            Some(d) => write!(f, "{d:?}"),
+        }
     }
 }

@@ -28,6 +28,7 @@ pub mod forwarded;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
+pub mod logging;
 pub mod mem_stream;
 pub mod metrics;
 pub mod probe;

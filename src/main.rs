@@ -53,13 +53,9 @@ fn main() -> ExitCode {
 }
 
 fn start_logging(config: &Config) -> Result<(), log::SetLoggerError> {
-    simple_logger::SimpleLogger::new()
-        .with_level(config.log_level)
-        // With several loops, say which one logged.
-        .with_threads(config.worker_count() > 1)
-        // mio's own trace records would drown ours.
-        .with_module_level("mio", log::LevelFilter::Warn)
-        .init()
+    // With several loops, say which one logged.
+    let threads = config.worker_count() > 1;
+    loophttp::logging::init(config.log_level, config.log_format, threads)
 }
 
 /// The server on the passed sockets, or on its own; true if passed.

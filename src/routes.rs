@@ -103,7 +103,7 @@ pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
         Ok(true) => Response::new(status::NO_CONTENT),
         Ok(false) => Response::text(status::CREATED, &b"Created"[..]),
         Err(e) => {
-            log::warn!("{} upload commit failed: {e}", method.as_str());
+            log::warn!(method = method.as_str(), error:% = e; "upload commit failed");
             Response::error(HttpError::Internal("upload commit failed"))
         }
     }

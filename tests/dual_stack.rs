@@ -44,15 +44,15 @@ fn ipv4_and_ipv6_keep_alive_clients_interleave() {
     }
 }
 
-/// Sends one request on `c` and returns the server's "open #N from PEER"
+/// Sends one request on `c` and returns the server's "#N open peer=PEER"
 /// debug line for it: the only place the server says whom it accepted.
 fn accepted_as(b: &mut BinServer, c: &mut Client) -> String {
     let port = c.stream().local_addr().unwrap().port();
     assert_eq!(echo_over(c, "who").body, b"who");
     let suffix = format!(":{port}");
-    let line = b.wait_for_line(Duration::from_secs(5), |l| l.contains(" open #") && l.ends_with(&suffix));
-    let line = line.unwrap_or_else(|| panic!("no \"open #N from ...{suffix}\" line; log: {:#?}", b.lines));
-    line.split(" from ").nth(1).expect("peer address").to_string()
+    let line = b.wait_for_line(Duration::from_secs(5), |l| l.contains(" open peer=") && l.ends_with(&suffix));
+    let line = line.unwrap_or_else(|| panic!("no \"#N open peer=...{suffix}\" line; log: {:#?}", b.lines));
+    line.split(" peer=").nth(1).expect("peer address").to_string()
 }
 
 #[test]

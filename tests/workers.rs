@@ -49,7 +49,7 @@ fn workers_zero_means_one_per_core_and_the_binary_names_its_threads_in_logs() {
     // With several workers each log line names its loop thread.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
-        let line = s.wait_for_line(Duration::from_secs(5), |l| l.contains("open #")).expect("open line logged");
+        let line = s.wait_for_line(Duration::from_secs(5), |l| l.contains(" open peer=")).expect("open line logged");
         assert!(line.contains("loophttp-"), "worker thread not named in: {line}");
     }
 }

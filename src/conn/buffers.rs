@@ -39,6 +39,7 @@ pub(super) enum Filled {
     /// New bytes; `drained` if the read was short, which on a stream socket
     /// means it is empty now (epoll(7)): no extra read to see `WouldBlock`.
     Data {
+        bytes: usize,
         drained: bool,
     },
     Eof,
@@ -81,7 +82,7 @@ impl Input {
             0 => Ok(Filled::Eof),
             n => {
                 self.end += n;
-                Ok(Filled::Data { drained: n < room })
+                Ok(Filled::Data { bytes: n, drained: n < room })
             }
         }
     }

@@ -10,6 +10,7 @@ use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
+use crate::logging::escaped;
 
 impl Conn {
     /// Handles buffered input as far as the state allows.
@@ -106,6 +107,7 @@ impl Conn {
                 return false;
             }
             Ok(Parsed::Complete(head, len)) => {
+                log::trace!(conn = self.id, method = head.method.as_str(), path:% = escaped(head.path.as_bytes()); "request");
                 let next = start_request(&head, &mut self.out, cx);
                 self.input.consume(len);
                 next
@@ -137,7 +139,7 @@ impl Conn {
             Err(HttpError::PayloadTooLarge)
         } else if let Sink::Upload(up) = &mut rx.sink {
             up.write(step.data).map_err(|e| {
-                log::warn!("#{} upload write failed: {e}", self.id);
+                log::warn!(conn = self.id, error:% = e; "upload write failed");
                 HttpError::Internal("upload could not be stored")
             })
         } else {
@@ -163,7 +165,7 @@ impl Conn {
 
     /// Queues the status of `e` and lingers, then closes for `why`.
     pub(super) fn fail_with(&mut self, e: HttpError, edge: Edge, why: CloseReason, cx: &mut Context) {
-        log::debug!("#{} request error: {e}", self.id);
+        log::debug!(conn = self.id, error:% = e; "request error");
         self.head_started = None;
         let to = State::Drain(AfterDrain::Linger(why));
         if let State::Body(rx) = &self.state
@@ -172,7 +174,7 @@ impl Conn {
             // This request was answered before its body (which we only
             // read to stay in sync): one request, one response. The stream
             // is out of sync now, so close after what is queued.
-            log::debug!("#{} discarded body failed ({}); closing", self.id, e.status());
+            log::debug!(conn = self.id, status = e.status(); "discarded body failed; closing");
             self.transition(to, edge);
             return;
         }

@@ -222,7 +222,7 @@ impl Conn {
         let mid_request =
             matches!(self.state, State::Body(_)) || matches!(self.state, State::Head) && self.head_started.is_some();
         if mid_request && self.out.is_empty() && !self.out.blocked() {
-            log::debug!("#{} request timed out", self.id);
+            log::debug!(conn = self.id, reason = why.as_str(); "request timed out");
             self.fail_with(HttpError::Timeout, Edge::Deadline, why, cx);
             self.last_progress = cx.now;
             self.advance(io, cx);

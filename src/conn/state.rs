@@ -168,9 +168,7 @@ impl ReadSide {
 impl Conn {
     /// Every state change goes through here, labelled with its edge.
     pub(super) fn transition(&mut self, to: State, edge: Edge) {
-        if log::log_enabled!(log::Level::Trace) {
-            log::trace!("#{} {} -> {} ({})", self.id, self.state.name(), to.name(), edge.as_str());
-        }
+        log::trace!(conn = self.id, from = self.state.name(), to = to.name(), edge = edge.as_str(); "transition");
         #[cfg(test)]
         self.trail.push((self.state.name(), edge, to.name()));
         self.state = to;

@@ -98,7 +98,8 @@ impl Conn {
     /// One read. Returns true if there are new bytes (or an EOF) to process.
     fn read<T: Transport>(&mut self, io: &mut T, cx: &mut Context) -> bool {
         match self.input.fill(io, &mut cx.pool) {
-            Ok(Filled::Data { drained }) => {
+            Ok(Filled::Data { bytes, drained }) => {
+                log::trace!(conn = self.id, bytes = bytes; "read");
                 // Input dropped while lingering is not progress: the linger
                 // is bounded from when it began, however much junk arrives.
                 if !matches!(self.state, State::Linger(_)) {
@@ -112,6 +113,7 @@ impl Conn {
                 true
             }
             Ok(Filled::Eof) => {
+                log::trace!(conn = self.id; "read EOF");
                 // The client will send nothing more. Answer what it did
                 // send (it may still be reading), then close.
                 self.read = ReadSide::Eof;
@@ -136,6 +138,7 @@ impl Conn {
     fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Context, budget: usize) -> usize {
         match self.out.send(io, budget) {
             Ok(sent) => {
+                log::trace!(conn = self.id, bytes = sent, blocked = self.out.blocked(); "wrote");
                 if sent > 0 {
                     self.last_progress = cx.now;
                 }
@@ -170,10 +173,10 @@ impl Conn {
     /// Socket errors end the connection; disconnects are routine.
     fn io_error(&mut self, what: &str, e: &io::Error) {
         let why = if is_disconnect(e) {
-            log::debug!("#{} {what}: peer went away: {e}", self.id);
+            log::debug!(conn = self.id, op = what, error:% = e; "peer went away");
             CloseReason::Reset
         } else {
-            log::warn!("#{} {what}: {e}", self.id);
+            log::warn!(conn = self.id, op = what, error:% = e; "socket error");
             CloseReason::IoError
         };
         self.transition(State::Closed(why), Edge::IoError);

@@ -34,6 +34,7 @@ use crate::error::HttpError;
 use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::response::{ContentRange, FileBody, status};
 use crate::http::{Body, Head, Response};
+use crate::logging::escaped;
 use crate::sys;
 
 /// Longest file name accepted (Linux's NAME_MAX).
@@ -196,7 +197,8 @@ impl FileStore {
 fn fs_error(e: &io::Error, path: &Path) -> HttpError {
     let answer = HttpError::from_fs(e);
     if answer != HttpError::NotFound {
-        log::warn!("{}: {e} ({})", path.display(), answer.status());
+        let path = escaped(path.as_os_str().as_bytes());
+        log::warn!(path:% = path, error:% = e, status = answer.status(); "file refused");
     }
     answer
 }
@@ -215,7 +217,7 @@ pub fn compressible(mime: &str) -> bool {
 fn gzip_whole<'a>(mut resp: Response<'a>, file: File, size: u64, name: &OsStr) -> Response<'a> {
     let mut data = Vec::with_capacity(size as usize);
     if let Err(e) = file.take(size).read_to_end(&mut data) {
-        log::warn!("read {}: {e}", name.display());
+        log::warn!(path:% = escaped(name.as_bytes()), error:% = e; "file read failed");
         return Response::error(HttpError::Internal("file read failed"));
     }
     resp.gzip = true;
@@ -239,7 +241,8 @@ mod tests {
                 true
             }
             fn log(&self, r: &log::Record<'_>) {
-                LINES.lock().unwrap().push((thread::current().id(), r.level(), r.args().to_string()));
+                let text = crate::logging::text_message(r);
+                LINES.lock().unwrap().push((thread::current().id(), r.level(), text));
             }
             fn flush(&self) {}
         }
