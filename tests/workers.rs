@@ -15,7 +15,7 @@ const ALL_WORKERS_WITHIN: Duration = Duration::from_secs(10);
 /// The worker threads that have logged an accepted connection so far: with
 /// several workers every log line names its thread (`[MODULE@loophttp-N]`).
 fn workers_that_opened(b: &mut BinServer) -> BTreeSet<String> {
-    let opens = b.collect().iter().filter(|l| l.contains(" open #"));
+    let opens = b.collect().iter().filter(|l| l.contains(" open peer="));
     let source = |l: &str| Some(l.split_once('[')?.1.split_once(']')?.0.rsplit_once('@')?.1.to_string());
     opens.filter_map(|l| source(l)).filter(|t| t.starts_with("loophttp-")).collect()
 }
