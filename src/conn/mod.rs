@@ -2,27 +2,33 @@
 //! runs the same over a mio socket and over an in-memory stream in tests.
 //!
 //! ```text
-//!                      accept
-//!                        │
-//!                        ▼         send-first
-//!   answered ┌──────►  Head ─────────────────────────► Drain(after)
-//!            └───────  │  ▲ ◄──── drained ──────────── (NextRequest)
-//!                      │  │                                 │
-//!          body-wanted │  │ body-done                       │ drained
-//!                      ▼  │                                 ▼
-//!                      Body ──── body-done ────► Drain(Close) ───── drained ──► Closed
-//!                                (no keep-alive)                                  ▲
-//!   request-error: Head, Body ──► Drain(Linger) ── drained ──► Linger ─ peer-eof ─┤
-//!                                 (status queued)  (write side shut)              │
-//!   peer-eof:  Head, Body ──► Drain(Close), or Closed if nothing is queued ───────┤
-//!   deadline:  Head, Body ──► Drain(Linger) with a 408 if nothing was sent yet;   │
-//!              any state ──► Closed otherwise ───────────────────────────────────┤
-//!   io-error:  any state ──► Closed ─────────────────────────────────────────────┘
+//!                       accept
+//!                         │
+//!             answered    ▼         send-first
+//!            ┌───────── Head ─────────────────────────► Drain(NextRequest)
+//!            └────────►  │  ▲ ◄──────── drained ────────────────┘
+//!                        │  │
+//!            body-wanted │  │ body-done
+//!                        ▼  │
+//!                        Body ── body-done (no keep-alive) ──► Drain(Close)
+//!                                                              or Drain(Linger)
+//!
+//!   send-first, when the answer closes: Head ──► Drain(Close), or Drain(Linger)
+//!                  if the client may already be sending more (not to reset it)
+//!   Drain(Close)  ── drained ──► Closed
+//!   Drain(Linger) ── drained (write side shut) ──► Linger ── peer-eof ──► Closed
+//!                                                          └─ deadline ─► Closed
+//!   request-error: Head, Body ──► Drain(Linger), its status queued
+//!   peer-eof:      Head, Body ──► Drain(Close), or Closed if nothing is queued
+//!   deadline:      Head, Body ──► Drain(Linger) with a 408 when nothing of the
+//!                  answer is out yet; otherwise Head, Body, any Drain ──► Closed
+//!   io-error:      any state ──► Closed
 //! ```
 //!
 //! The labels are the variants of [`Edge`]; every change of state goes
-//! through `Conn::transition(to, edge)` (in `state.rs`), which traces it.
-//! A closed connection carries its [`CloseReason`].
+//! through `Conn::transition(to, edge)` (in `state.rs`), which traces it
+//! (`--log-level trace`). `diagram_tests.rs` walks every arrow. A closed
+//! connection carries its [`CloseReason`].
 //!
 //! `impl Conn` is split over the files of this module by concern:
 //!
@@ -246,5 +252,7 @@ impl Conn {
     }
 }
 
+#[cfg(test)]
+mod diagram_tests;
 #[cfg(test)]
 mod tests;

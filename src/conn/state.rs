@@ -73,6 +73,18 @@ pub enum Edge {
 }
 
 impl Edge {
+    pub const ALL: [Edge; 9] = [
+        Edge::Answered,
+        Edge::SendFirst,
+        Edge::BodyWanted,
+        Edge::BodyDone,
+        Edge::RequestError,
+        Edge::Drained,
+        Edge::PeerEof,
+        Edge::Deadline,
+        Edge::IoError,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Edge::Answered => "answered",

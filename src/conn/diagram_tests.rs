@@ -1,0 +1,311 @@
+//! Every arrow of the state diagram in the module doc, walked through
+//! `transition` by driving a connection over an in-memory stream: one
+//! scenario per arrow (or short path), each checking the exact
+//! (from, edge, to) trail and the close reason. The table of arrows below is
+//! the diagram; the last test checks that the scenarios cover all of it and
+//! never take an arrow the diagram does not have.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::config::Config;
+use crate::context::Settings;
+use crate::files::FileStore;
+use crate::lifecycle::Drain;
+use crate::mem_stream::MemStream;
+use crate::routes::Routes;
+
+type Arrow = (&'static str, Edge, &'static str);
+
+use Edge::*;
+
+/// The diagram, arrow by arrow.
+const DIAGRAM: &[Arrow] = &[
+    ("Head", Answered, "Head"),
+    ("Head", SendFirst, "Drain(NextRequest)"),
+    ("Head", SendFirst, "Drain(Close)"),
+    ("Head", SendFirst, "Drain(Linger)"),
+    ("Head", BodyWanted, "Body"),
+    ("Body", BodyDone, "Head"),
+    ("Body", BodyDone, "Drain(Close)"),
+    ("Body", BodyDone, "Drain(Linger)"),
+    ("Head", RequestError, "Drain(Linger)"),
+    ("Body", RequestError, "Drain(Linger)"),
+    ("Drain(NextRequest)", Drained, "Head"),
+    ("Drain(Close)", Drained, "Closed"),
+    ("Drain(Linger)", Drained, "Linger"),
+    ("Head", PeerEof, "Closed"),
+    ("Head", PeerEof, "Drain(Close)"),
+    ("Body", PeerEof, "Closed"),
+    ("Body", PeerEof, "Drain(Close)"),
+    ("Linger", PeerEof, "Closed"),
+    ("Head", Deadline, "Drain(Linger)"),
+    ("Body", Deadline, "Drain(Linger)"),
+    ("Head", Deadline, "Closed"),
+    ("Body", Deadline, "Closed"),
+    ("Drain(NextRequest)", Deadline, "Closed"),
+    ("Drain(Close)", Deadline, "Closed"),
+    ("Drain(Linger)", Deadline, "Closed"),
+    ("Linger", Deadline, "Closed"),
+    ("Head", IoError, "Closed"),
+];
+
+/// A connection, its stream and its loop context (serving `dir`, if given).
+struct Rig {
+    c: Conn,
+    io: MemStream,
+    cx: Context,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.bin"), vec![7u8; 100_000]).unwrap();
+        let store = FileStore::new(dir.path()).unwrap();
+        let cx = Context::new(Routes::new(Some(store)), Settings::from_config(&Config::defaults()));
+        Rig { c: Conn::new(1, cx.now), io: MemStream::new(), cx, _dir: dir }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.io.push(bytes);
+        self.c.on_ready(&mut self.io, true, false, &mut self.cx);
+    }
+
+    fn eof(&mut self) {
+        self.io.push_eof();
+        self.c.on_read_closed();
+        self.c.on_ready(&mut self.io, true, false, &mut self.cx);
+    }
+
+    /// Lets the connection's deadline pass.
+    fn expire(&mut self) {
+        self.cx.now = self.c.deadline(&self.cx).expect("a deadline");
+        self.c.on_timeout(&mut self.io, &mut self.cx);
+    }
+
+    /// Writable events until all output is out.
+    fn drain_output(&mut self) {
+        for _ in 0..1000 {
+            if self.c.out.is_empty() {
+                return;
+            }
+            self.c.on_ready(&mut self.io, false, true, &mut self.cx);
+        }
+        panic!("output never drained");
+    }
+}
+
+const GET: &[u8] = b"GET /echo/a HTTP/1.1\r\nHost: t\r\n\r\n";
+const GET_CLOSE: &[u8] = b"GET /echo/a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+const POST_HEAD: &[u8] = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n";
+
+/// One scenario: its name, what it does, the trail it must leave, and how
+/// the connection ends up (None: still open).
+type Scenario = (&'static str, fn(&mut Rig), &'static [Arrow], Option<CloseReason>);
+
+const SCENARIOS: &[Scenario] = &[
+    ("a keep-alive request", |r| r.send(GET), &[("Head", Answered, "Head")], None),
+    (
+        "Connection: close",
+        |r| r.send(GET_CLOSE),
+        &[("Head", SendFirst, "Drain(Close)"), ("Drain(Close)", Drained, "Closed")],
+        Some(CloseReason::NoKeepAlive),
+    ),
+    (
+        "a large file, sent before the next request is read",
+        |r| {
+            r.io.max_write = 64 * 1024;
+            r.send(b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+            r.drain_output();
+        },
+        &[("Head", SendFirst, "Drain(NextRequest)"), ("Drain(NextRequest)", Drained, "Head")],
+        None,
+    ),
+    (
+        "an error answered before its body, which stays unread",
+        |r| {
+            r.send(b"POST /nope HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");
+            r.eof();
+        },
+        &[("Head", SendFirst, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger"), ("Linger", PeerEof, "Closed")],
+        Some(CloseReason::NoKeepAlive),
+    ),
+    (
+        "a body read and dropped",
+        |r| r.send(&[POST_HEAD, b"hello"].concat()),
+        &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Head")],
+        None,
+    ),
+    (
+        "a body read and dropped, then close",
+        |r| r.send(b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"),
+        &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Drain(Close)"), ("Drain(Close)", Drained, "Closed")],
+        Some(CloseReason::NoKeepAlive),
+    ),
+    (
+        "an upload finished while the server drains",
+        |r| {
+            r.send(b"PUT /files/up.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nabc");
+            r.cx.drain = Some(Drain { since: r.cx.now, grace: std::time::Duration::from_secs(2) });
+            r.send(b"def");
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        None,
+    ),
+    (
+        "a bad head, then the client's EOF",
+        |r| {
+            r.send(b"NOT HTTP\r\n\r\n");
+            r.eof();
+        },
+        &[("Head", RequestError, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger"), ("Linger", PeerEof, "Closed")],
+        Some(CloseReason::RequestError),
+    ),
+    (
+        "a bad chunked body",
+        |r| r.send(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        &[("Head", BodyWanted, "Body"), ("Body", RequestError, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        None,
+    ),
+    ("EOF while idle", |r| r.eof(), &[("Head", PeerEof, "Closed")], Some(CloseReason::ClientClosed)),
+    (
+        "EOF with an answer still queued",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(GET);
+            r.eof();
+        },
+        &[("Head", Answered, "Head"), ("Head", PeerEof, "Drain(Close)")],
+        None,
+    ),
+    (
+        "EOF in the middle of a body",
+        |r| {
+            r.send(&[POST_HEAD, b"he"].concat());
+            r.eof();
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", PeerEof, "Closed")],
+        Some(CloseReason::ClientClosed),
+    ),
+    (
+        "EOF in the middle of a body, its answer still queued",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(&[POST_HEAD, b"he"].concat());
+            r.eof();
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", PeerEof, "Drain(Close)")],
+        None,
+    ),
+    (
+        "a head too slow: 408",
+        |r| {
+            r.send(b"GET / HTTP/1.1\r\nHo");
+            r.expire();
+        },
+        &[("Head", Deadline, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        None,
+    ),
+    (
+        "idle past the keep-alive timeout",
+        |r| r.expire(),
+        &[("Head", Deadline, "Closed")],
+        Some(CloseReason::KeepAliveTimeout),
+    ),
+    (
+        "a body that stalls",
+        |r| {
+            r.send(&[POST_HEAD, b"he"].concat());
+            r.expire();
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", Deadline, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        None,
+    ),
+    (
+        "a body that stalls while its answer is still queued",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(&[POST_HEAD, b"he"].concat());
+            r.expire();
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", Deadline, "Closed")],
+        Some(CloseReason::WriteTimeout),
+    ),
+    (
+        "a client that stops reading the last answer",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(GET_CLOSE);
+            r.expire();
+        },
+        &[("Head", SendFirst, "Drain(Close)"), ("Drain(Close)", Deadline, "Closed")],
+        Some(CloseReason::WriteTimeout),
+    ),
+    (
+        "a client that stops reading a large file",
+        |r| {
+            r.io.max_write = 64 * 1024;
+            r.send(b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+            r.io.write_blocked = true;
+            r.c.on_ready(&mut r.io, false, true, &mut r.cx);
+            r.expire();
+        },
+        &[("Head", SendFirst, "Drain(NextRequest)"), ("Drain(NextRequest)", Deadline, "Closed")],
+        Some(CloseReason::WriteTimeout),
+    ),
+    (
+        "a client that does not read its error",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(b"NOT HTTP\r\n\r\n");
+            r.expire();
+        },
+        &[("Head", RequestError, "Drain(Linger)"), ("Drain(Linger)", Deadline, "Closed")],
+        Some(CloseReason::WriteTimeout),
+    ),
+    (
+        "a linger that runs out",
+        |r| {
+            r.send(b"NOT HTTP\r\n\r\n");
+            r.expire();
+        },
+        &[
+            ("Head", RequestError, "Drain(Linger)"),
+            ("Drain(Linger)", Drained, "Linger"),
+            ("Linger", Deadline, "Closed"),
+        ],
+        Some(CloseReason::RequestError),
+    ),
+    (
+        "a reset while answering",
+        |r| {
+            r.io.shut_write = true; // writes now fail with a broken pipe
+            r.send(GET);
+        },
+        &[("Head", Answered, "Head"), ("Head", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
+];
+
+#[test]
+fn each_scenario_takes_exactly_its_arrows() {
+    for &(name, run, want, closed) in SCENARIOS {
+        let mut rig = Rig::new();
+        run(&mut rig);
+        assert_eq!(rig.c.trail, want, "{name}");
+        assert_eq!(rig.c.close_reason(), closed, "{name}");
+    }
+}
+
+#[test]
+fn the_scenarios_walk_every_arrow_of_the_diagram_and_no_other() {
+    let diagram: BTreeSet<String> = DIAGRAM.iter().map(|a| format!("{a:?}")).collect();
+    assert_eq!(diagram.len(), DIAGRAM.len(), "an arrow listed twice");
+    let walked: BTreeSet<String> = SCENARIOS.iter().flat_map(|s| s.2).map(|a| format!("{a:?}")).collect();
+    let missing: Vec<_> = diagram.difference(&walked).collect();
+    let extra: Vec<_> = walked.difference(&diagram).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "not walked: {missing:?}; not in the diagram: {extra:?}");
+    let edges: BTreeSet<_> = DIAGRAM.iter().map(|a| a.1.as_str()).collect();
+    assert_eq!(edges, Edge::ALL.iter().map(|e| e.as_str()).collect(), "every Edge is an arrow of the diagram");
+}

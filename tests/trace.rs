@@ -1,0 +1,118 @@
+//! `--log-level trace` shows the loop at work, and reads like the state
+//! diagram: the real binary, JSON log lines, one connection.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{BinServer, Client};
+use serde_json::Value;
+
+const WITHIN: Duration = Duration::from_secs(10);
+
+fn trace_server() -> BinServer {
+    BinServer::start(&["--log-level", "trace", "--log-format", "json", "--access-log", "off"])
+}
+
+/// The JSON lines logged about connection(s), once the connection from
+/// `port` has logged its close.
+fn lines_until_close(b: &mut BinServer, port: u16) -> Vec<Value> {
+    let suffix = format!(":{port}\"");
+    let closed = b.wait_for_line(WITHIN, |l| l.contains("\"message\":\"close\"") && l.contains(&suffix));
+    assert!(closed.is_some(), "no close line for port {port}; log: {:#?}", b.lines);
+    b.collect().iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+fn messages<'a>(lines: &'a [Value], of: &[&str]) -> Vec<&'a str> {
+    lines.iter().filter_map(|l| l["message"].as_str()).filter(|m| of.contains(m)).collect()
+}
+
+fn transitions(lines: &[Value]) -> Vec<(String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    lines.iter().filter(|l| l["message"] == "transition").map(|l| (s(&l["from"]), s(&l["edge"]), s(&l["to"]))).collect()
+}
+
+fn arrow(from: &str, edge: &str, to: &str) -> (String, String, String) {
+    (from.into(), edge.into(), to.into())
+}
+
+/// Every line that names a connection names the same one; returns its id.
+fn one_id(lines: &[Value]) -> u64 {
+    let ids: std::collections::BTreeSet<u64> = lines.iter().filter_map(|l| l["conn"].as_u64()).collect();
+    assert_eq!(ids.len(), 1, "one connection, one id: {ids:?}");
+    ids.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_keep_alive_pair_is_traced_under_one_id_in_the_diagrams_order() {
+    let mut b = trace_server();
+    let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+    let port = c.stream().local_addr().unwrap().port();
+    for word in ["one", "two"] {
+        c.send(format!("GET /echo/{word} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(c.response().text(), word);
+    }
+    drop(c);
+    let lines = lines_until_close(&mut b, port);
+    one_id(&lines);
+    assert_eq!(
+        transitions(&lines),
+        [arrow("Head", "answered", "Head"), arrow("Head", "answered", "Head"), arrow("Head", "peer-eof", "Closed")]
+    );
+    let steps = ["open", "request", "transition", "close"];
+    assert_eq!(
+        messages(&lines, &steps),
+        ["open", "request", "transition", "request", "transition", "transition", "close"],
+        "accepted, two answers, then closed"
+    );
+    let close = lines.iter().find(|l| l["message"] == "close").unwrap();
+    let open = lines.iter().find(|l| l["message"] == "open").unwrap();
+    assert_eq!(open["peer"], close["peer"], "open and close name the peer");
+    assert_eq!(close["reason"], "client_closed");
+    // The loop at work: wake-ups with their timeout, events, bytes.
+    let wake = lines.iter().find(|l| l["message"] == "wake").expect("a wake-up line");
+    assert!(wake["events"].as_u64().is_some() && wake["timeout"].is_string(), "{wake}");
+    let event = lines.iter().find(|l| l["message"] == "event").expect("an event line");
+    assert!(event["token"].is_u64() && event["readable"].is_boolean() && event["hup"].is_boolean(), "{event}");
+    let read: Vec<u64> = lines.iter().filter(|l| l["message"] == "read").filter_map(|l| l["bytes"].as_u64()).collect();
+    let wrote: Vec<u64> =
+        lines.iter().filter(|l| l["message"] == "wrote").filter_map(|l| l["bytes"].as_u64()).collect();
+    assert!(read.len() >= 2 && read.iter().all(|&n| n > 0), "bytes read per request: {read:?}");
+    assert_eq!(wrote.len(), 2, "one write per answer: {wrote:?}");
+    assert!(lines.iter().any(|l| l["message"] == "read EOF"), "the client's EOF is read");
+}
+
+#[test]
+fn a_pipelined_pair_is_read_once_answered_twice_and_written_once() {
+    let mut b = trace_server();
+    let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+    let port = c.stream().local_addr().unwrap().port();
+    c.send(b"GET /echo/one HTTP/1.1\r\nHost: t\r\n\r\nGET /echo/two HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response().text(), "one");
+    assert_eq!(c.response().text(), "two");
+    let lines = lines_until_close(&mut b, port);
+    one_id(&lines);
+    assert_eq!(
+        transitions(&lines),
+        [
+            arrow("Head", "answered", "Head"),
+            arrow("Head", "send-first", "Drain(Close)"),
+            arrow("Drain(Close)", "drained", "Closed")
+        ]
+    );
+    assert_eq!(messages(&lines, &["read", "wrote"]), ["read", "wrote"], "one read, both answers in one write");
+    let close = lines.iter().find(|l| l["message"] == "close").unwrap();
+    assert_eq!(close["reason"], "no_keep_alive");
+}
+
+#[test]
+fn client_bytes_in_a_path_reach_the_log_escaped() {
+    let mut b = BinServer::start(&["--log-level", "trace", "--access-log", "off"]);
+    let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+    // A quote and a backslash pass the parser; in the log they are escaped,
+    // so a value cannot end early or fake another field.
+    c.send(b"GET /echo/a\"b\\c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let _ = c.response();
+    let line = b.wait_for_line(WITHIN, |l| l.contains(" request ")).expect("request line");
+    assert!(line.contains(r#"path="/echo/a\\\"b\\\\c""#), "{line}");
+}
