@@ -19,6 +19,10 @@ pub const DEFAULT_MAX_HEAD: usize = 16 * 1024;
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// Largest request body, in bytes (→ 413).
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Slowest average rate of a request body, in bytes per second, once the
+/// grace has passed (→ 408). Apache's mod_reqtimeout uses the same figure
+/// (`body=20,MinRate=500`): far below any real link, far above a trickle.
+pub const DEFAULT_BODY_MIN_RATE: u64 = 500;
 /// Open connections per worker before the server stops accepting.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Listen backlog: sized for load tests that open hundreds of connections at once.
@@ -89,6 +93,16 @@ pub struct Config {
     /// Longest pause while receiving a body (then 408 and close).
     #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_BODY_TIMEOUT")]
     pub body_timeout: Duration,
+
+    /// Slowest average body rate in bytes/s, measured from the body's start
+    /// once --body-rate-grace has passed (slower → 408 and close, a partial
+    /// upload removed); 0 turns the check off.
+    #[arg(long, default_value_t = DEFAULT_BODY_MIN_RATE)]
+    pub body_min_rate: u64,
+
+    /// How long a body may arrive at any rate before --body-min-rate applies.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub body_rate_grace: Duration,
 
     /// How long an idle keep-alive connection is kept open.
     #[arg(long, default_value = "60s", value_parser = parse_duration, env = "LOOPHTTP_KEEPALIVE_TIMEOUT")]
@@ -222,6 +236,8 @@ mod tests {
         assert_eq!(c.keepalive_timeout, Duration::from_secs(60));
         assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(c.drain_grace, Duration::from_secs(2));
+        assert_eq!(c.body_min_rate, 500);
+        assert_eq!(c.body_rate_grace, Duration::from_secs(10));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Settings {
     pub max_body: u64,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
+    /// Slowest average body rate (bytes/s) after the grace; 0 = no check.
+    pub body_min_rate: u64,
+    pub body_rate_grace: Duration,
     pub keepalive_timeout: Duration,
     pub write_timeout: Duration,
     pub linger: Duration,
@@ -39,6 +42,8 @@ impl Settings {
             max_body: c.max_body_bytes,
             header_timeout: c.header_timeout,
             body_timeout: c.body_timeout,
+            body_min_rate: c.body_min_rate,
+            body_rate_grace: c.body_rate_grace,
             keepalive_timeout: c.keepalive_timeout,
             write_timeout: c.write_timeout,
             linger: LINGER,

@@ -1,6 +1,15 @@
 //! One request/response exchange, from a parsed head to queued bytes:
 //! route it, decide what happens to its body, make the one keep-alive
 //! decision, and serialise the answer into the output queue.
+//!
+//! The body comes before the answer: a success is queued only once the
+//! whole body is in and its framing checked, so a message that turns out
+//! invalid (cut short, a bad chunk line, too large) never gets a 2xx. A
+//! route that does not use the body gets it read and dropped. An error
+//! that does not depend on the body (404, 405, 413, ...) goes out at once,
+//! with `Connection: close`, and the body is never read.
+
+use std::time::{Duration, Instant};
 
 use super::buffers::Output;
 use super::state::{AfterDrain, State};
@@ -16,16 +25,36 @@ use crate::routes::{self, Action};
 pub(super) struct Receiving {
     pub decoder: BodyDecoder,
     pub sink: Sink,
+    /// Body bytes so far (payload, without chunk framing).
     pub received: u64,
+    /// When the body began: the minimum rate is an average from here.
+    pub started: Instant,
     pub req: ReqInfo,
     pub keep_alive: bool,
 }
 
+impl Receiving {
+    /// When the average rate since the body began falls below
+    /// `min_rate` bytes/s if nothing more arrives, never before `grace`
+    /// has passed (mod_reqtimeout's `MinRate`). None if `min_rate` is 0.
+    pub fn rate_deadline(&self, min_rate: u64, grace: Duration) -> Option<Instant> {
+        if min_rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(self.received as f64 / min_rate as f64);
+        self.started.checked_add(earned.max(grace))
+    }
+}
+
 #[derive(Debug)]
 pub(super) enum Sink {
-    /// Body not needed by the handler (its response is already queued).
-    Discard,
+    /// The route does not use the body: it is read and dropped, and this
+    /// answer, decided from the head, is queued once the body is all in.
+    Discard(Response<'static>),
+    /// Streamed into the file; answered once it is committed.
     Upload(Upload),
+    /// The answer is queued (by [`finish_body`]).
+    Answered,
 }
 
 /// Starts handling a parsed request: route it, queue what can be answered
@@ -40,15 +69,19 @@ pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context)
         return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
     match cx.routes.route(head) {
-        Action::Respond(resp) => {
-            // A success needs the body read and dropped to keep the stream
-            // in sync; an error is answered at once and the body left unread.
-            let discard = has_body && resp.is_success() && !head.expect_continue;
-            let keep = keep_alive(head.keep_alive, &resp, !has_body || discard, cx);
-            queue(resp, ReqInfo::of(head), keep, out, cx);
-            if discard {
-                return (receiving(head, Sink::Discard, keep), Edge::BodyWanted);
+        Action::Respond(resp) if has_body && resp.is_success() => {
+            // The answer waits for the body (see the module doc).
+            if head.expect_continue {
+                response::continue_100(&mut out.buf);
             }
+            // Keep-alive is decided with the answer, once the body is in.
+            (receiving(head, Sink::Discard(resp.into_owned()), head.keep_alive, cx.now), Edge::BodyWanted)
+        }
+        Action::Respond(resp) => {
+            // An error needs no body: answered at once, the body left
+            // unread, so the connection closes after it.
+            let keep = keep_alive(head.keep_alive, &resp, !has_body, cx);
+            queue(resp, ReqInfo::of(head), keep, out, cx);
             let after = match (keep, has_body) {
                 (true, _) => AfterDrain::NextRequest,
                 (false, false) => close_after(head.keep_alive, cx),
@@ -64,31 +97,38 @@ pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context)
             if head.expect_continue {
                 response::continue_100(&mut out.buf);
             }
-            (receiving(head, Sink::Upload(upload), head.keep_alive), Edge::BodyWanted)
+            (receiving(head, Sink::Upload(upload), head.keep_alive, cx.now), Edge::BodyWanted)
         }
     }
 }
 
-pub(super) fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool) -> State {
+fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> State {
     let decoder = match head.framing {
         Framing::Chunked => BodyDecoder::chunked(),
         Framing::Length(n) => BodyDecoder::Length(n),
         Framing::None => BodyDecoder::Length(0),
     };
-    State::Body(Box::new(Receiving { decoder, sink, received: 0, req: ReqInfo::of(head), keep_alive }))
+    let req = ReqInfo::of(head);
+    State::Body(Box::new(Receiving { decoder, sink, received: 0, started: now, req, keep_alive }))
 }
 
-/// The whole body is in: an upload is committed and answered. Returns
-/// the state to go to.
+/// The whole body is in: an upload is committed and answered, a deferred
+/// answer queued. Returns the state to go to: the next request, or first
+/// the file that follows the answer, or a close without keep-alive.
 pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, cx: &mut Context) -> State {
-    // A discarded body: its answer, and with it the decision, went out before.
-    let mut keep = rx.keep_alive;
-    if let Sink::Upload(upload) = std::mem::replace(&mut rx.sink, Sink::Discard) {
-        let resp = routes::finish_upload(upload, rx.req.method);
-        keep = keep_alive(rx.keep_alive, &resp, true, cx);
-        queue(resp, rx.req, keep, out, cx);
+    let resp = match std::mem::replace(&mut rx.sink, Sink::Answered) {
+        Sink::Upload(upload) => routes::finish_upload(upload, rx.req.method),
+        Sink::Discard(resp) => resp,
+        // Never: the state leaves Body as soon as this returns.
+        Sink::Answered => return State::Head,
+    };
+    let keep = keep_alive(rx.keep_alive, &resp, true, cx);
+    queue(resp, rx.req, keep, out, cx);
+    match (keep, out.source.is_some()) {
+        (true, false) => State::Head,
+        (true, true) => State::Drain(AfterDrain::NextRequest),
+        (false, _) => State::Drain(close_after(rx.keep_alive, cx)),
     }
-    if keep { State::Head } else { State::Drain(close_after(rx.keep_alive, cx)) }
 }
 
 /// The one keep-alive decision: the client wants it, the handler does not

@@ -167,19 +167,14 @@ impl Conn {
     pub(super) fn fail_with(&mut self, e: HttpError, edge: Edge, why: CloseReason, cx: &mut Context) {
         log::debug!(conn = self.id, error:% = e; "request error");
         self.head_started = None;
-        let to = State::Drain(AfterDrain::Linger(why));
-        if let State::Body(rx) = &self.state
-            && matches!(rx.sink, Sink::Discard)
-        {
-            // This request was answered before its body (which we only
-            // read to stay in sync): one request, one response. The stream
-            // is out of sync now, so close after what is queued.
-            log::debug!(conn = self.id, status = e.status(); "discarded body failed; closing");
-            self.transition(to, edge);
-            return;
-        }
-        queue(Response::error(e), ReqInfo::UNKNOWN, false, &mut self.out, cx);
-        self.transition(to, edge);
+        // A body's request is known; its answer (deferred, or an upload's)
+        // is dropped with the state, and an upload's temporary file with it.
+        let req = match &self.state {
+            State::Body(rx) => rx.req,
+            _ => ReqInfo::UNKNOWN,
+        };
+        queue(Response::error(e), req, false, &mut self.out, cx);
+        self.transition(State::Drain(AfterDrain::Linger(why)), edge);
     }
 }
 

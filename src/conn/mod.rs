@@ -185,7 +185,11 @@ impl Conn {
             State::Linger(_) => self.last_progress + t.linger,
             _ if self.out.blocked() => self.last_progress + t.write_timeout,
             State::Drain(_) => self.last_progress + t.write_timeout,
-            State::Body(_) => self.last_progress + t.body_timeout,
+            // A pause, or a trickle: whichever limit comes first.
+            State::Body(rx) => {
+                let paused = self.last_progress + t.body_timeout;
+                rx.rate_deadline(t.body_min_rate, t.body_rate_grace).map_or(paused, |slow| slow.min(paused))
+            }
             State::Head => match (self.head_started, cx.drain) {
                 (Some(start), _) => start + t.header_timeout,
                 (None, None) => self.last_progress + t.keepalive_timeout,
@@ -228,7 +232,13 @@ impl Conn {
         let mid_request =
             matches!(self.state, State::Body(_)) || matches!(self.state, State::Head) && self.head_started.is_some();
         if mid_request && self.out.is_empty() && !self.out.blocked() {
-            log::debug!(conn = self.id, reason = why.as_str(); "request timed out");
+            let below_min_rate = match &self.state {
+                State::Body(rx) => rx
+                    .rate_deadline(cx.settings.body_min_rate, cx.settings.body_rate_grace)
+                    .is_some_and(|at| at <= cx.now),
+                _ => false,
+            };
+            log::debug!(conn = self.id, reason = why.as_str(), below_min_rate; "request timed out");
             self.fail_with(HttpError::Timeout, Edge::Deadline, why, cx);
             self.last_progress = cx.now;
             self.advance(io, cx);

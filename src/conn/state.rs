@@ -52,10 +52,11 @@ pub enum Edge {
     /// Head → Drain: a response is queued that must be out before the next
     /// request (a file streams behind it, or the connection closes after it).
     SendFirst,
-    /// Head → Body: the body is wanted (an upload), or read and dropped to
-    /// stay in sync after a response sent before it.
+    /// Head → Body: the body is wanted (an upload), or read and dropped
+    /// before the answer that waits for it.
     BodyWanted,
-    /// Body → Head, or Drain(Close) without keep-alive: the whole body is in.
+    /// Body → Head, Drain(NextRequest) when a file follows the answer, or
+    /// Drain(Close) without keep-alive: the whole body is in, and answered.
     BodyDone,
     /// Head, Body → Drain(Linger): a request error; its status is queued.
     RequestError,
@@ -114,7 +115,8 @@ pub enum CloseReason {
     Draining,
     /// A request head took longer than `--header-timeout`.
     HeaderTimeout,
-    /// A request body paused longer than `--body-timeout`.
+    /// A request body paused longer than `--body-timeout`, or came slower
+    /// on average than `--body-min-rate` once `--body-rate-grace` was over.
     BodyTimeout,
     /// The client stopped reading for `--write-timeout`.
     WriteTimeout,

@@ -334,29 +334,111 @@ fn malformed_partial_head_at_eof_gets_its_400_as_if_whole() {
     assert_eq!(responses(&io.written).iter().map(|r| r.0).collect::<Vec<_>>(), [400]);
 }
 
+/// Status codes of the complete responses written so far.
+fn statuses(io: &MemStream) -> Vec<u16> {
+    responses(&io.written).iter().map(|r| r.0).collect()
+}
+
 #[test]
-fn a_discarded_body_that_fails_gets_no_second_response() {
-    for bad_body in [&b"zz\r\n"[..], b"5\r\nabcdeXX"] {
+fn a_body_the_route_does_not_use_is_read_before_the_answer() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(io.written.is_empty(), "no answer before the body is in");
+    io.push(b"defghij");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(statuses(&io), [200]);
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn expect_100_continue_on_a_route_without_use_for_the_body_sends_100_and_reads_it() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(io.written, b"HTTP/1.1 100 Continue\r\n\r\n");
+    io.written.clear();
+    io.push(b"abc");
+    io.push(&get("/echo/next"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(statuses(&io), [200, 200]);
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn a_discarded_body_that_fails_gets_its_error_and_never_a_success() {
+    for bad_body in [&b"zz\r\n"[..], b"5\r\nabcdeXX", b"5 x\r\nabcde\r\n0\r\n\r\n"] {
         let (mut io, mut cx) = (MemStream::new(), context());
         let mut c = Conn::new(1, cx.now);
         io.push(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
         io.push(bad_body);
         c.on_ready(&mut io, true, false, &mut cx);
-        let got = responses(&io.written);
-        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), [200], "{:?}", String::from_utf8_lossy(bad_body));
+        assert_eq!(statuses(&io), [400], "{:?}", String::from_utf8_lossy(bad_body));
         assert!(io.shut_write, "closed gracefully: the stream is out of sync");
     }
 }
 
 #[test]
-fn a_stalled_discarded_body_times_out_without_a_408_after_the_200() {
+fn a_body_cut_short_by_eof_gets_no_answer() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabcde");
+    io.push_eof();
+    c.on_read_closed();
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(io.written.is_empty());
+    assert!(c.is_closed());
+}
+
+#[test]
+fn a_stalled_discarded_body_times_out_with_a_408() {
     let (mut io, mut cx) = (MemStream::new(), context());
     let mut c = Conn::new(1, cx.now);
     io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
     c.on_ready(&mut io, true, false, &mut cx);
     cx.now = c.deadline(&cx).unwrap();
     c.on_timeout(&mut io, &mut cx);
-    assert_eq!(responses(&io.written).iter().map(|r| r.0).collect::<Vec<_>>(), [200]);
+    assert_eq!(statuses(&io), [408]);
+}
+
+#[test]
+fn a_body_below_the_minimum_rate_gets_408_once_the_grace_is_over() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    cx.settings.body_min_rate = 100;
+    cx.settings.body_rate_grace = Duration::from_secs(2);
+    let start = cx.now;
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    // Nothing yet: the grace holds, whatever the rate.
+    assert_eq!(c.deadline(&cx), Some(start + Duration::from_secs(2)));
+    // 300 bytes have bought 3 s at 100 B/s: the deadline moves past the grace.
+    cx.now = start + Duration::from_secs(1);
+    io.push(&[b'x'; 300]);
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(c.deadline(&cx), Some(start + Duration::from_secs(3)));
+    // A byte a second keeps the pause clock happy, but not the rate.
+    for second in 2..=3 {
+        cx.now = start + Duration::from_secs(second);
+        io.push(b"x");
+        c.on_ready(&mut io, true, false, &mut cx);
+    }
+    assert!(c.deadline(&cx).unwrap() <= cx.now + Duration::from_millis(20));
+    cx.now = c.deadline(&cx).unwrap();
+    c.on_timeout(&mut io, &mut cx);
+    assert_eq!(statuses(&io), [408]);
+}
+
+#[test]
+fn a_zero_minimum_rate_leaves_only_the_pause_limit() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    cx.settings.body_min_rate = 0;
+    let mut c = Conn::new(1, cx.now);
+    io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n");
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.body_timeout));
 }
 
 #[test]

@@ -167,6 +167,29 @@ impl<'a> Response<'a> {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// The same response owning its body, to be kept while the request's
+    /// body arrives (the head it borrows from is gone by then).
+    pub fn into_owned(self) -> Response<'static> {
+        let body = match self.body {
+            Body::Empty => Body::Empty,
+            Body::Bytes(b) => Body::Bytes(Cow::Owned(b.into_owned())),
+            Body::File(f) => Body::File(f),
+            Body::GzipFile(f) => Body::GzipFile(f),
+        };
+        Response {
+            status: self.status,
+            content_type: self.content_type,
+            gzip: self.gzip,
+            vary_encoding: self.vary_encoding,
+            allow: self.allow,
+            validators: self.validators,
+            accept_ranges: self.accept_ranges,
+            content_range: self.content_range,
+            close: self.close,
+            body,
+        }
+    }
 }
 
 /// What the connection adds around a response as it is sent: the
