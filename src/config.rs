@@ -97,11 +97,11 @@ pub struct Config {
     /// Slowest average body rate in bytes/s, measured from the body's start
     /// once --body-rate-grace has passed (slower → 408 and close, a partial
     /// upload removed); 0 turns the check off.
-    #[arg(long, default_value_t = DEFAULT_BODY_MIN_RATE)]
+    #[arg(long, default_value_t = DEFAULT_BODY_MIN_RATE, env = "LOOPHTTP_BODY_MIN_RATE")]
     pub body_min_rate: u64,
 
     /// How long a body may arrive at any rate before --body-min-rate applies.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_BODY_RATE_GRACE")]
     pub body_rate_grace: Duration,
 
     /// How long an idle keep-alive connection is kept open.
