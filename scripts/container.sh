@@ -157,7 +157,7 @@ else
     wait "$CHROOT_PID" || STOPPED=$?
     CHROOT_PID=""
 fi
-echo "# stopped with SIGTERM: exit status $STOPPED"
+check "SIGTERM (the image's STOPSIGNAL) drains and exits 0" "0" "$STOPPED"
 
 echo "# path: $PATH_TAKEN"
 if [ "$FAILURES" -gt 0 ]; then

@@ -212,6 +212,19 @@ check "a body over 64 MiB is refused by nginx (413)" "413" \
     "$(status -H 'Content-Length: 70000000' -H 'Expect:' --data-binary x "$URL/files/huge")"
 rm -f "$BIG" "$TMP/client/down"
 
+# --trust-proxy 127.0.0.1 (nginx): the access log names the client nginx saw,
+# here 127.0.0.2, and not what the client claims in its own X-Forwarded-For.
+XFF_PATH="/echo/xff-check-$$"
+curl -s -o /dev/null --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.66' "$URL$XFF_PATH"
+logged_peer() { cat "$TMP"/a.access.log "$TMP"/b.access.log 2>/dev/null | grep -F " $XFF_PATH " | cut -d' ' -f1; }
+deadline=$((SECONDS + 5))
+while [ -z "$(logged_peer)" ] && [ "$SECONDS" -le "$deadline" ]; do python3 -c 'import time; time.sleep(0.1)'; done
+if [ -z "$(cat "$TMP"/a.access.log "$TMP"/b.access.log 2>/dev/null)" ]; then
+    say "# this build writes no access log yet: the X-Forwarded-For check waits for it"
+else
+    check "the access log names the client behind nginx, not its spoofed X-Forwarded-For" "127.0.0.2" "$(logged_peer)"
+fi
+
 # ------------------------------------------------------------------ load + rolling restarts
 cat >"$TMP/client/get.lua" <<'EOF'
 -- A bounded rate: each connection waits 10 ms between requests, so the
