@@ -27,6 +27,7 @@ const DIAGRAM: &[Arrow] = &[
     ("Head", SendFirst, "Drain(Linger)"),
     ("Head", BodyWanted, "Body"),
     ("Body", BodyDone, "Head"),
+    ("Body", BodyDone, "Drain(NextRequest)"),
     ("Body", BodyDone, "Drain(Close)"),
     ("Body", BodyDone, "Drain(Linger)"),
     ("Head", RequestError, "Drain(Linger)"),
@@ -138,6 +139,20 @@ const SCENARIOS: &[Scenario] = &[
         None,
     ),
     (
+        "a body read and dropped before a large file's answer",
+        |r| {
+            r.io.max_write = 64 * 1024;
+            r.send(b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+            r.drain_output();
+        },
+        &[
+            ("Head", BodyWanted, "Body"),
+            ("Body", BodyDone, "Drain(NextRequest)"),
+            ("Drain(NextRequest)", Drained, "Head"),
+        ],
+        None,
+    ),
+    (
         "a body read and dropped, then close",
         |r| r.send(b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"),
         &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Drain(Close)"), ("Drain(Close)", Drained, "Closed")],
@@ -189,13 +204,13 @@ const SCENARIOS: &[Scenario] = &[
         Some(CloseReason::ClientClosed),
     ),
     (
-        "EOF in the middle of a body, its answer still queued",
+        "EOF in the middle of a body, an earlier answer still queued",
         |r| {
             r.io.write_blocked = true;
-            r.send(&[POST_HEAD, b"he"].concat());
+            r.send(&[GET, POST_HEAD, b"he"].concat());
             r.eof();
         },
-        &[("Head", BodyWanted, "Body"), ("Body", PeerEof, "Drain(Close)")],
+        &[("Head", Answered, "Head"), ("Head", BodyWanted, "Body"), ("Body", PeerEof, "Drain(Close)")],
         None,
     ),
     (
@@ -223,13 +238,13 @@ const SCENARIOS: &[Scenario] = &[
         None,
     ),
     (
-        "a body that stalls while its answer is still queued",
+        "a body that stalls while an earlier answer is still queued",
         |r| {
             r.io.write_blocked = true;
-            r.send(&[POST_HEAD, b"he"].concat());
+            r.send(&[GET, POST_HEAD, b"he"].concat());
             r.expire();
         },
-        &[("Head", BodyWanted, "Body"), ("Body", Deadline, "Closed")],
+        &[("Head", Answered, "Head"), ("Head", BodyWanted, "Body"), ("Body", Deadline, "Closed")],
         Some(CloseReason::WriteTimeout),
     ),
     (

@@ -12,6 +12,7 @@
 //!                        ▼  │
 //!                        Body ── body-done (no keep-alive) ──► Drain(Close)
 //!                                                              or Drain(Linger)
+//!   body-done, when a file follows the answer: Body ──► Drain(NextRequest)
 //!
 //!   send-first, when the answer closes: Head ──► Drain(Close), or Drain(Linger)
 //!                  if the client may already be sending more (not to reset it)
