@@ -3,7 +3,8 @@
 //! on the same socket), `SO_REUSEADDR` for quick restarts, `SO_REUSEPORT`
 //! when several workers share a port, non-blocking, a sized backlog, and
 //! `TCP_NODELAY`, which Linux copies to every accepted socket (one
-//! `setsockopt` per connection saved; the server checks it did).
+//! `setsockopt` per connection saved; the server checks it did), and
+//! `TCP_NOTSENT_LOWAT` ([`NOTSENT_LOWAT`]), copied the same way.
 //!
 //! Or no socket of our own: under socket activation ([`activated`]) the
 //! listening sockets are inherited, already bound, from systemd or any
@@ -16,6 +17,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
+
+/// Unsent bytes a socket may hold before `sendfile`/`send` come up short
+/// and `EPOLLOUT` waits (`TCP_NOTSENT_LOWAT`; bytes in flight do not
+/// count). Without it the kernel queues up to the whole send buffer (4 MiB
+/// and more), and those bytes leave later, each time an ACK arrives, in
+/// whatever context processes the ACK: on loopback, the client's own
+/// `recv` on its core. Kept small, the bytes leave inside our `sendfile`,
+/// on our core, as the window allows (docs/PERFORMANCE.md: large files).
+pub const NOTSENT_LOWAT: u32 = 256 * 1024;
 
 /// A bound, listening socket and what kind of binding it got.
 #[derive(Debug)]
@@ -56,6 +66,7 @@ fn bind_one(addr: SocketAddr, backlog: i32, reuse_port: bool, dual: bool) -> io:
     socket.set_nonblocking(true)?;
     // Responses are written whole; Nagle would only delay them.
     socket.set_tcp_nodelay(true)?;
+    socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -129,6 +140,7 @@ fn adopt(fd: RawFd) -> io::Result<TcpListener> {
     }
     socket.set_cloexec(true)?;
     socket.set_nonblocking(true)?;
+    socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
     Ok(socket.into())
 }
 
@@ -152,6 +164,8 @@ mod tests {
         let _v4 = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (accepted, _) = bound.listener.accept().unwrap();
         assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is inherited from the listener");
+        let lowat = socket2::SockRef::from(&accepted).tcp_notsent_lowat().unwrap();
+        assert_eq!(lowat, NOTSENT_LOWAT, "and so is TCP_NOTSENT_LOWAT");
         if !bound.dual_stack {
             // `bind` fell back to IPv4 only: this host has no IPv6.
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
