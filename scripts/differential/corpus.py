@@ -425,6 +425,25 @@ def bulk_family(b, rng):
         b.add(f"bulk-chunked/{n}", chunked_msg(name, b"".join(pieces) + b"0\r\n" + trailer + b"\r\n"), name)
 
 
+def root_body_family(b):
+    """Bodies sent to `POST /`, a route that does not use them: loophttp must
+    still read each one to its end before answering, so the follow-up
+    requests it answers tell where it thought the body ended."""
+    for ident in ("post-cl", "put-chunked", "post-chunked-ext-trailer", "post-expect", "post-cl-smuggle",
+                  "put-chunked-smuggle", "post-http10"):
+        data = base(b, ident)[0]
+        method, rest = data.split(b" ", 1)
+        target, rest = rest.split(b" ", 1)
+        b.add(f"root-body/{ident}", b"POST / " + rest)
+    for i, line in enumerate(CHUNK_LINES):
+        body = line + b"\r\nhello\r\n0\r\n\r\n"
+        b.add(f"root-body-chunk-line/{i}", b"POST / HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    for i, (tag, body) in enumerate(FRAMING_BODIES):
+        for header in (b"Content-Length: 11\r\n", b"Transfer-Encoding: chunked\r\n"):
+            name = "cl" if header.startswith(b"Content") else "te"
+            b.add(f"root-body-framing/{name}-{tag}", b"POST / HTTP/1.1\r\n" + HOST + header + b"\r\n" + body)
+
+
 def generate(seed=1, random_count=300):
     # One generator per family, so that a change to one family leaves the
     # others' cases (and their names) as they were.
@@ -442,6 +461,7 @@ def generate(seed=1, random_count=300):
     header_family(b)
     random_family(b, rng("random"), random_count)
     bulk_family(b, rng("bulk"))
+    root_body_family(b)
     return b.cases
 
 
