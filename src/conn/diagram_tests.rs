@@ -305,12 +305,19 @@ const SCENARIOS: &[Scenario] = &[
 
 #[test]
 fn each_scenario_takes_exactly_its_arrows() {
+    let mut wrong = Vec::new();
     for &(name, run, want, closed) in SCENARIOS {
         let mut rig = Rig::new();
         run(&mut rig);
-        assert_eq!(rig.c.trail, want, "{name}");
-        assert_eq!(rig.c.close_reason(), closed, "{name}");
+        if rig.c.trail != want || rig.c.close_reason() != closed {
+            wrong.push(format!(
+                "{name}:\n  took {:?}, {:?}\n  want {want:?}, {closed:?}",
+                rig.c.trail,
+                rig.c.close_reason()
+            ));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
