@@ -31,11 +31,11 @@ impl Worker {
                     // Dropping the loop drops every connection: sockets
                     // close, an upload in flight removes its temporary file.
                     let cut = self.conns.len();
-                    log::warn!("{}: stopping now; cut {cut} connection(s)", lifecycle::name(signal));
+                    log::warn!(signal = lifecycle::name(signal), cut = cut; "stopping now, cutting every connection");
                     return Some(Outcome::Forced { signal });
                 }
                 // The access log's reopen hook (issue 8) goes here.
-                Action::ReopenLog => log::info!("{}: no access log file to reopen", lifecycle::name(signal)),
+                Action::ReopenLog => log::info!(signal = lifecycle::name(signal); "no access log file to reopen"),
                 Action::Ignore => {}
             }
         }
@@ -53,17 +53,16 @@ impl Worker {
             // Explicit: a passed socket is shared (other workers, the next
             // process), and epoll forgets it only when every fd is closed.
             if let Err(e) = self.poll.registry().deregister(&mut l) {
-                log::warn!("deregister a listener: {e}");
+                log::warn!(error:% = e; "deregistering a listener failed");
             }
         }
         self.cx.drain = self.lifecycle.drain();
         log::info!(
-            "{}: draining: stopped accepting; {} connection(s) open, each closed when done or idle for {:?}; \
-             at most {:?}",
-            lifecycle::name(signal),
-            self.conns.len(),
-            self.lifecycle.grace(),
-            self.lifecycle.timeout()
+            signal = lifecycle::name(signal),
+            open = self.conns.len(),
+            grace:? = self.lifecycle.grace(),
+            timeout:? = self.lifecycle.timeout();
+            "draining: stopped accepting; each connection closes when done, or idle for the grace"
         );
         // Idle connections now have an earlier deadline: queue it.
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
@@ -82,7 +81,7 @@ impl Worker {
         }
         if self.cx.now >= deadline {
             let cut = self.conns.len();
-            log::warn!("shutdown timeout: cut {cut} connection(s)");
+            log::warn!(cut = cut; "shutdown timeout: cutting the connections left");
             return Some(Outcome::TimedOut { cut });
         }
         None
