@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differential test: loophttp's request parser against Node's llhttp and h11.
 
-Usage: run.py [--binary PATH] [--seed N] [--jobs N] [--only GLOB] [--verbose]
+Usage: run.py [--binary PATH] [--seed N] [--random N] [--jobs N] [--only GLOB] [--verbose]
 
 Sends every case of the corpus (corpus.py) to the three servers on
 loopback, compares what each made of it (verdict.py), and prints the
@@ -131,12 +131,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "loophttp"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--random", type=int, default=300, help="how many seeded random edits (more for exploring)")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--only", default="*", help="run only the cases whose name matches this glob")
     ap.add_argument("--verbose", action="store_true", help="also print every non-finding difference")
     args = ap.parse_args()
 
-    cases = [c for c in generate(args.seed) if fnmatch.fnmatchcase(c.name, args.only)]
+    cases = [c for c in generate(args.seed, args.random) if fnmatch.fnmatchcase(c.name, args.only)]
     rows = load_allow_list(CONFORMANCE)
     # A SIGTERM (the timeout in run.sh) still stops the servers below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
