@@ -2,14 +2,16 @@
 # Benchmark loophttp against nginx with wrk, on loopback.
 #
 # Usage: scripts/bench.sh [--rounds N] [--duration S] [--workers N] [--smoke]
-#                         [--scenarios a,b,...] [--floor]
+#                         [--scenarios a,b,...] [--floor] [--logging]
 # Environment (flags win): ROUNDS (3), DURATION seconds per run (5),
 #   WORKERS (1; >1 or 0 = unpinned multi-worker run), SMOKE=1 (1 round of 2 s,
 #   fails on any error), SCENARIOS (comma list, default all),
 #   LOOPHTTP_BIN (use this binary, skip the build), KEEP_TMP=1 (keep temp dir),
 #   RESULTS=FILE (copy the raw per-run JSON lines there), FLOOR=1 (also run
 #   examples/floor.rs, a bare mio loop answering a fixed response, in the
-#   keep-alive /echo scenarios: the practical floor, measured in the same run).
+#   keep-alive /echo scenarios: the practical floor, measured in the same run),
+#   LOGGING=1 / --logging (instead of the scenarios: CPU per request with the
+#   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh).
 #
 # Both servers get the same content and run on free loopback ports; with
 # WORKERS=1 on a machine with >= 2 cores each server is pinned to core 1 and
@@ -28,8 +30,9 @@ WORKERS=${WORKERS:-1}
 SMOKE=${SMOKE:-0}
 SCENARIOS=${SCENARIOS:-}
 FLOOR=${FLOOR:-0}
+LOGGING=${LOGGING:-0}
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
     case $1 in
@@ -39,6 +42,7 @@ while (($#)); do
         --smoke) SMOKE=1; shift ;;
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --floor) FLOOR=1; shift ;;
+        --logging) LOGGING=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -93,6 +97,13 @@ else
 fi
 NGINX_WORKERS=$WORKERS
 [[ $WORKERS == 0 ]] && NGINX_WORKERS=auto
+
+if [[ $LOGGING == 1 ]]; then
+    # shellcheck source-path=SCRIPTDIR source=bench/logging.sh
+    source "$BENCH_DIR/logging.sh"
+    logging_main
+    exit 0
+fi
 
 echo "# loophttp vs nginx (wrk)"
 machine_info

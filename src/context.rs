@@ -5,8 +5,10 @@
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::forwarded::Cidr;
 use crate::http::Limits;
 use crate::http::response::DateCache;
+use crate::inflight::Observer;
 use crate::lifecycle::Drain;
 use crate::routes::Routes;
 
@@ -33,6 +35,9 @@ pub struct Settings {
     pub keepalive_timeout: Duration,
     pub write_timeout: Duration,
     pub linger: Duration,
+    /// `--trust-proxy`: peers whose forwarding headers name the client
+    /// (the access log's peer, see [`crate::forwarded::client_addr`]).
+    pub trust_proxy: Vec<Cidr>,
 }
 
 impl Settings {
@@ -47,6 +52,7 @@ impl Settings {
             keepalive_timeout: c.keepalive_timeout,
             write_timeout: c.write_timeout,
             linger: LINGER,
+            trust_proxy: c.trust_proxy.clone(),
         }
     }
 }
@@ -107,6 +113,8 @@ pub struct Context {
     /// Set once SIGTERM/SIGINT started a drain: every answer closes its
     /// connection, and idle connections close after the grace.
     pub drain: Option<Drain>,
+    /// The access log and the counters (off in a bare `Context::new`).
+    pub observe: Observer,
 }
 
 impl Context {
@@ -118,6 +126,7 @@ impl Context {
             routes,
             settings,
             drain: None,
+            observe: Observer::default(),
         }
     }
 }

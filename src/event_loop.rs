@@ -12,8 +12,14 @@
 //! 6. remove connections that closed during the pass (deferred, as in
 //!    redis ae, so no handler frees what a later event in the batch names),
 //!    and resume accepting if the connection limit had paused it;
-//! 7. while draining (after SIGTERM/SIGINT, see [`drain`]): stop once no
+//! 7. hand the access log's batch to its writer if it is due, and count
+//!    the pass (events, busy time) for `/metrics`;
+//! 8. while draining (after SIGTERM/SIGINT, see [`drain`]): stop once no
 //!    connection is left or at the shutdown timeout.
+//!
+//! With `--metrics-addr`, worker 0 also owns that listener: connections
+//! from it are the same kind of [`Conn`], routed to `/metrics` and
+//! `/healthz` only ([`Face::Metrics`]).
 
 mod drain;
 
@@ -34,13 +40,15 @@ use crate::conn::{Conn, Transport, Want};
 use crate::context::{Context, Settings};
 use crate::deadlines::{Deadlines, Owner};
 use crate::error::{interrupted, is_disconnect, would_block};
+use crate::inflight::Observer;
 use crate::lifecycle::{Lifecycle, Outcome};
-use crate::routes::Routes;
+use crate::routes::{Face, Routes};
 use crate::sys;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
+const METRICS_LISTENER: Token = Token(usize::MAX - 4);
 /// Readiness events taken per poll.
 const EVENTS_CAPACITY: usize = 1024;
 /// Stale deadline entries tolerated beyond two per connection before the
@@ -110,6 +118,8 @@ pub struct Worker {
     /// by socket activation. All share one token: any of them readable
     /// means "accept from each until `WouldBlock`". Empty once draining.
     listeners: Vec<TcpListener>,
+    /// `--metrics-addr`'s listener (worker 0 only; dropped when draining).
+    metrics_listener: Option<TcpListener>,
     /// SIGTERM, SIGINT and SIGUSR1, when this worker listens for them.
     signals: Option<Signals>,
     lifecycle: Lifecycle,
@@ -136,6 +146,19 @@ impl Worker {
         routes: Routes,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Worker> {
+        Worker::with_observer(ls, None, config, routes, Observer::default(), stop)
+    }
+
+    /// A worker that logs and counts through `observe`, and also accepts on
+    /// `metrics_listener` if given.
+    pub fn with_observer(
+        ls: Vec<std::net::TcpListener>,
+        metrics_listener: Option<std::net::TcpListener>,
+        config: &Config,
+        routes: Routes,
+        observe: Observer,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut listeners = Vec::with_capacity(ls.len());
@@ -144,15 +167,26 @@ impl Worker {
             poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
             listeners.push(listener);
         }
+        let metrics_listener = match metrics_listener {
+            Some(m) => {
+                let mut m = TcpListener::from_std(m);
+                poll.registry().register(&mut m, METRICS_LISTENER, Interest::READABLE)?;
+                Some(m)
+            }
+            None => None,
+        };
+        let mut cx = Context::new(routes, Settings::from_config(config));
+        cx.observe = observe;
         Ok(Worker {
             poll,
             waker,
             listeners,
+            metrics_listener,
             signals: None,
             lifecycle: Lifecycle::new(config.drain_grace, config.shutdown_timeout),
             conns: Slab::with_capacity(64),
             deadlines: Deadlines::default(),
-            cx: Context::new(routes, Settings::from_config(config)),
+            cx,
             max_connections: config.max_connections,
             last_id: 0,
             accepting: Accepting::Open { warned: false },
@@ -170,6 +204,17 @@ impl Worker {
     /// Runs until stopped by the [`crate::Handle`], or by signals: then
     /// says how (drained, timed out, or cut short).
     pub fn run(mut self) -> io::Result<Outcome> {
+        let outcome = self.run_passes();
+        // However the loop ends, requests still in flight are reported
+        // (499) and the access log's last lines handed to its writer.
+        for (_, e) in self.conns.iter_mut() {
+            e.conn.finish(&mut self.cx);
+        }
+        self.cx.observe.log.finish();
+        outcome
+    }
+
+    fn run_passes(&mut self) -> io::Result<Outcome> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         while !self.stop.load(Ordering::Relaxed) {
             let timeout = self.poll_timeout();
@@ -180,13 +225,16 @@ impl Worker {
                 return Err(e);
             }
             self.cx.now = Instant::now();
-            self.cx.date.refresh(SystemTime::now());
+            let wall = SystemTime::now();
+            self.cx.date.refresh(wall);
+            self.cx.observe.log.set_time(wall);
             if log::log_enabled!(log::Level::Trace) {
                 log::trace!(events = events.iter().count(), timeout:% = Timeout(timeout); "wake");
             }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
+                    METRICS_LISTENER => self.accept_metrics(),
                     WAKER => {}
                     SIGNALS => {
                         if let Some(outcome) = self.on_signals() {
@@ -220,11 +268,20 @@ impl Worker {
                 self.accepting = Accepting::Open { warned: true };
                 self.accept();
             }
+            self.after_pass(events.iter().count());
             if let Some(outcome) = self.drained() {
                 return Ok(outcome);
             }
         }
         Ok(Outcome::Stopped)
+    }
+
+    /// Step 7: the access log's batch, and the pass's figures.
+    fn after_pass(&mut self, events: usize) {
+        let end = Instant::now();
+        self.cx.observe.log.tick(end);
+        let busy = end.saturating_duration_since(self.cx.now);
+        self.cx.observe.count(|m| m.pass(events, busy));
     }
 
     fn trace_event(&self, event: &mio::event::Event) {
@@ -251,18 +308,30 @@ impl Worker {
             _ => None,
         };
         let shutdown = self.lifecycle.deadline().map(|t| t.saturating_duration_since(now));
-        [self.deadlines.timeout(now), retry, shutdown].into_iter().flatten().min()
+        // Lines waiting in the access log's buffer go out on time even if
+        // nothing else happens.
+        let log = self.cx.observe.log.deadline().map(|t| t.saturating_duration_since(now));
+        [self.deadlines.timeout(now), retry, shutdown, log].into_iter().flatten().min()
     }
 
     /// Accepts from every listener until `WouldBlock`, the connection
     /// limit, or a resource error.
     fn accept(&mut self) {
         for i in 0..self.listeners.len() {
-            self.accept_from(i);
+            self.accept_from(Some(i));
+        }
+        self.accept_metrics();
+    }
+
+    /// Accepts on `--metrics-addr`'s listener, if this worker has it.
+    fn accept_metrics(&mut self) {
+        if self.metrics_listener.is_some() {
+            self.accept_from(None);
         }
     }
 
-    fn accept_from(&mut self, i: usize) {
+    /// Accepts from public listener `i`, or from the metrics listener (None).
+    fn accept_from(&mut self, i: Option<usize>) {
         loop {
             let warned = match self.accepting {
                 Accepting::Backoff { .. } | Accepting::Closed => return,
@@ -272,13 +341,20 @@ impl Worker {
                 self.accepting = Accepting::AtLimit { warned };
                 return;
             }
-            match self.listeners[i].accept() {
+            let (listener, face) = match i {
+                Some(i) => (&self.listeners[i], Face::Public),
+                None => match &self.metrics_listener {
+                    Some(l) => (l, Face::Metrics),
+                    None => return,
+                },
+            };
+            match listener.accept() {
                 Ok((stream, peer)) => {
                     if warned {
                         log::info!("accepting again");
                     }
                     self.accepting = Accepting::Open { warned: false };
-                    self.admit(stream, peer);
+                    self.admit(stream, peer, face);
                 }
                 Err(e) if would_block(&e) => return,
                 Err(e) if interrupted(&e) => {}
@@ -298,7 +374,7 @@ impl Worker {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, face: Face) {
         // Linux copies TCP_NODELAY from the listener to accepted sockets;
         // the first connection checks that, and only where it is not so
         // does every connection pay a setsockopt.
@@ -316,7 +392,8 @@ impl Worker {
             log::log!(level, conn = id, peer:% = peer, error:% = e; "register failed; closing");
             return;
         }
-        let conn = Conn::new(id, self.cx.now);
+        let conn = Conn::accepted(id, self.cx.now, peer.ip(), face);
+        self.cx.observe.count(|m| m.accepted());
         entry.insert(Entry { stream, conn, peer, registered: Interest::READABLE, queued: None });
         log::debug!(conn = id, peer:% = peer; "open");
         self.after(key);
@@ -393,7 +470,8 @@ impl Worker {
                 // No EPOLL_CTL_DEL: closing the socket (dropping the entry)
                 // removes it from epoll, as no other descriptor shares it.
                 // Its token cannot come back this pass: the batch is done.
-                let e = self.conns.remove(key);
+                let mut e = self.conns.remove(key);
+                e.conn.finish(&mut self.cx);
                 let reason = e.conn.close_reason().map_or("", |r| r.as_str());
                 log::debug!(conn = e.conn.id(), peer:% = e.peer, reason = reason; "close");
             }

@@ -26,6 +26,7 @@ pub mod event_loop;
 pub mod files;
 pub mod forwarded;
 pub mod http;
+pub mod inflight;
 pub mod lifecycle;
 pub mod listener;
 pub mod logging;

@@ -8,9 +8,13 @@
 //! | `/echo/{s}`     | GET, HEAD → `s`                      |
 //! | `/user-agent`   | GET, HEAD → the `User-Agent` value   |
 //! | `/files/{name}` | GET, HEAD, POST, PUT, DELETE         |
+//! | `/healthz`      | GET, HEAD → `ok`                     |
+//! | `/metrics`      | GET, HEAD → the Prometheus exposition (unless `--no-metrics`) |
 //!
 //! Every route also answers `OPTIONS` with `Allow`; a wrong method gets 405
-//! with `Allow`; any other path 404.
+//! with `Allow`; any other path 404. With `--metrics-addr`, connections
+//! through that listener ([`Face::Metrics`]) see only `/metrics` and
+//! `/healthz`, and `/metrics` is gone from the public port.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -21,6 +25,7 @@ use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::response::status;
 use crate::http::target::percent_decode;
 use crate::http::{Body, Head, Method, Response};
+use crate::metrics::Metrics;
 
 const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
 const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
@@ -35,18 +40,48 @@ pub enum Action<'a> {
     Upload(Upload),
 }
 
+/// Which listener a connection came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Face {
+    /// The server's port: every route.
+    #[default]
+    Public,
+    /// `--metrics-addr`: `/metrics` and `/healthz` only.
+    Metrics,
+}
+
 /// The routes of one event loop.
 #[derive(Debug, Clone)]
 pub struct Routes {
     files: Option<FileStore>,
+    /// None with `--no-metrics`.
+    metrics: Option<Metrics>,
+    /// `/metrics` answers on the public port (no `--metrics-addr`).
+    metrics_public: bool,
 }
 
 impl Routes {
     pub fn new(files: Option<FileStore>) -> Routes {
-        Routes { files }
+        Routes { files, metrics: None, metrics_public: false }
     }
 
-    pub fn route<'a>(&self, head: &Head<'a>) -> Action<'a> {
+    /// Serves `metrics` at `/metrics`: on the public port too if `public`.
+    pub fn with_metrics(mut self, metrics: Option<Metrics>, public: bool) -> Routes {
+        self.metrics = metrics;
+        self.metrics_public = public;
+        self
+    }
+
+    pub fn route<'a>(&self, head: &Head<'a>, face: Face) -> Action<'a> {
+        match (head.path, face) {
+            ("/healthz", _) => {
+                return Action::Respond(read_only(head.method, || Response::text(status::OK, &b"ok"[..])));
+            }
+            ("/metrics", Face::Metrics) => return Action::Respond(self.metrics(head)),
+            ("/metrics", Face::Public) if self.metrics_public => return Action::Respond(self.metrics(head)),
+            (_, Face::Metrics) => return Action::Respond(Response::error(HttpError::NotFound)),
+            _ => {}
+        }
         if head.path == "*" {
             return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
         }
@@ -71,6 +106,17 @@ impl Routes {
             return self.files_route(head, &name);
         }
         Action::Respond(Response::error(HttpError::NotFound))
+    }
+
+    /// `GET /metrics`: rendered now, in the format the scraper accepts.
+    fn metrics<'a>(&self, head: &Head<'_>) -> Response<'a> {
+        let Some(metrics) = &self.metrics else { return Response::error(HttpError::NotFound) };
+        read_only(head.method, || {
+            let rendered = metrics.render(head.accept);
+            let mut resp = Response::text(status::OK, rendered.body.into_bytes());
+            resp.content_type = Some(rendered.content_type);
+            resp
+        })
     }
 
     fn files_route<'a>(&self, head: &Head<'_>, name: &[u8]) -> Action<'a> {

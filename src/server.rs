@@ -9,11 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use crate::access_log::{self, AccessLog, LogControl, LogWriter};
 use crate::config::Config;
 use crate::event_loop::{LoopWaker, Worker};
 use crate::files::FileStore;
+use crate::inflight::Observer;
 use crate::lifecycle::Outcome;
 use crate::listener;
+use crate::metrics::Metrics;
 use crate::routes::Routes;
 
 /// Bound listeners, ready to run.
@@ -26,6 +29,33 @@ pub struct Server {
     /// The addresses of the other passed sockets, if several were.
     more_addrs: Vec<SocketAddr>,
     dual_stack: bool,
+    observability: Observability,
+}
+
+/// What `--metrics-addr` and `--access-log` open at startup.
+struct Observability {
+    /// `--metrics-addr`'s listener, served by worker 0.
+    metrics_listener: Option<std::net::TcpListener>,
+    /// The access log's writer thread (None: `--access-log off`).
+    access_log: Option<LogWriter>,
+}
+
+impl Observability {
+    /// Binds the metrics listener and opens the access log: startup
+    /// errors, each naming its flag.
+    fn open(config: &Config) -> io::Result<Observability> {
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                listener::bind(addr.ip(), addr.port(), config.backlog, false)
+                    .map_err(|e| io::Error::new(e.kind(), format!("--metrics-addr {addr}: {e}")))?
+                    .listener,
+            ),
+            None => None,
+        };
+        let access_log = access_log::start(&config.access_log)
+            .map_err(|e| io::Error::new(e.kind(), format!("--access-log {}: {e}", config.access_log)))?;
+        Ok(Observability { metrics_listener, access_log })
+    }
 }
 
 impl Server {
@@ -38,7 +68,8 @@ impl Server {
         let dual_stack = listener::is_dual_stack(first);
         let dup = || passed.iter().map(|l| l.try_clone()).collect::<io::Result<Vec<_>>>();
         let listeners = (0..config.worker_count()).map(|_| dup()).collect::<io::Result<_>>()?;
-        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack })
+        let observability = Observability::open(&config)?;
+        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
     }
 
     /// Binds one listener per worker (with `SO_REUSEPORT` when several).
@@ -54,7 +85,8 @@ impl Server {
             listeners.push(vec![listener::bind(host, local_addr.port(), config.backlog, true)?.listener]);
         }
         let (more_addrs, dual_stack) = (Vec::new(), first.dual_stack);
-        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack })
+        let observability = Observability::open(&config)?;
+        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -81,6 +113,11 @@ impl Server {
         self.dual_stack
     }
 
+    /// Where `/metrics` answers when `--metrics-addr` was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.observability.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Starts every worker on its own thread; they stop only through the
     /// [`Handle`] (signals are left alone: tests run servers in-process).
     pub fn spawn(self) -> io::Result<Handle> {
@@ -95,11 +132,19 @@ impl Server {
 
     fn start(self, signals: bool) -> io::Result<Handle> {
         let stop = Arc::new(AtomicBool::new(false));
-        let routes = Routes::new(self.config.directory.as_deref().map(FileStore::new).transpose()?);
+        let c = &self.config;
+        let Observability { mut metrics_listener, access_log } = self.observability;
+        let log_state = access_log.as_ref().map(|w| w.state().clone());
+        let metrics = (!c.no_metrics).then(|| Metrics::new(self.listeners.len(), log_state));
+        let routes = Routes::new(c.directory.as_deref().map(FileStore::new).transpose()?)
+            .with_metrics(metrics.clone(), c.metrics_addr.is_none());
         let mut wakers = Vec::new();
         let mut threads = Vec::new();
         for (i, ls) in self.listeners.into_iter().enumerate() {
-            let mut worker = Worker::new(ls, &self.config, routes.clone(), stop.clone())?;
+            let log = AccessLog::new(access_log.as_ref(), c.access_log_format);
+            let observe = Observer::new(log, metrics.as_ref().map(|m| m.worker(i)));
+            let mine = if i == 0 { metrics_listener.take() } else { None };
+            let mut worker = Worker::with_observer(ls, mine, c, routes.clone(), observe, stop.clone())?;
             if signals {
                 worker.listen_for_signals()?;
             }
@@ -107,7 +152,7 @@ impl Server {
             let thread = std::thread::Builder::new().name(format!("loophttp-{i}")).spawn(move || worker.run())?;
             threads.push(thread);
         }
-        Ok(Handle { stop, wakers, threads })
+        Ok(Handle { stop, wakers, threads, access_log })
     }
 }
 
@@ -116,6 +161,7 @@ pub struct Handle {
     stop: Arc<AtomicBool>,
     wakers: Vec<LoopWaker>,
     threads: Vec<JoinHandle<io::Result<Outcome>>>,
+    access_log: Option<LogWriter>,
 }
 
 impl Handle {
@@ -128,12 +174,26 @@ impl Handle {
         self.wait().map(drop)
     }
 
-    /// Waits for every worker; returns how each ended.
+    /// For log rotation from outside the loops: [`LogControl::reopen`]
+    /// (the loops do it themselves on SIGUSR1). None when the log is off.
+    pub fn access_log(&self) -> Option<LogControl> {
+        self.access_log.as_ref().map(LogWriter::control)
+    }
+
+    /// Waits for every worker; returns how each ended. Then writes the
+    /// access log's last lines, which every loop handed over as it ended.
     pub fn wait(self) -> io::Result<Vec<Outcome>> {
         let mut outcomes = Vec::new();
+        let mut failed = None;
         for t in self.threads {
-            outcomes.push(t.join().map_err(|_| io::Error::other("worker panicked"))??);
+            match t.join().map_err(|_| io::Error::other("worker panicked")).and_then(|r| r) {
+                Ok(o) => outcomes.push(o),
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        Ok(outcomes)
+        if let Some(w) = self.access_log {
+            w.finish(access_log::SHUTDOWN_WAIT);
+        }
+        failed.map_or(Ok(outcomes), Err)
     }
 }

@@ -196,7 +196,6 @@ fn shutdown_timeout_cuts_a_stalled_upload_logs_it_and_leaves_no_file() {
 }
 
 #[test]
-#[ignore = "needs the access log file of issue 8; enable when --access-log lands"]
 fn sigusr1_after_renaming_the_access_log_starts_a_new_file_and_loses_no_line() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");

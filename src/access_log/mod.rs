@@ -58,6 +58,16 @@ impl FromStr for Destination {
     }
 }
 
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Off => f.write_str("off"),
+            Destination::Stdout => f.write_str("-"),
+            Destination::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 /// Opens the destination and starts the writer; `None` when off.
 pub fn start(dest: &Destination) -> std::io::Result<Option<LogWriter>> {
     let sink = match dest {
@@ -120,6 +130,18 @@ impl AccessLog {
     /// Lines lost so far by every loop (for `/metrics`).
     pub fn state(&self) -> &Arc<LogState> {
         &self.state
+    }
+
+    /// Log rotation (SIGUSR1): the writer reopens the file after the batch
+    /// it is writing; lines still buffered here go to the new file. False
+    /// if there is no file to reopen (off, or stdout). Never blocks.
+    pub fn reopen(&self) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        if !self.state.request_reopen() {
+            return false;
+        }
+        let _ = tx.try_send(Msg::Wake);
+        true
     }
 
     /// The loop's wall clock for the lines of this pass.
@@ -206,7 +228,7 @@ impl AccessLog {
                     }
                     Err(_) => {
                         self.state.dropped.fetch_add(self.lines, Ordering::Relaxed);
-                        log::warn!("access log: {} lines could not be written at shutdown", self.lines);
+                        log::warn!(lines = self.lines; "access log: lines could not be written at shutdown");
                         break;
                     }
                 }

@@ -32,6 +32,8 @@ pub(super) enum Msg {
 /// State shared by the writer, the loops and the signal handler.
 #[derive(Debug, Default)]
 pub struct LogState {
+    /// The output is a file, which can be reopened.
+    file: bool,
     reopen: AtomicBool,
     /// Lines lost: batches dropped by loops (channel full) or whose write failed.
     pub(super) dropped: AtomicU64,
@@ -40,6 +42,13 @@ pub struct LogState {
 impl LogState {
     pub fn dropped_lines(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Asks for a reopen (seen after the batch being written); false if
+    /// the output is not a file.
+    pub(super) fn request_reopen(&self) -> bool {
+        self.reopen.store(self.file, Ordering::SeqCst);
+        self.file
     }
 }
 
@@ -81,9 +90,11 @@ impl Sink {
             match OpenOptions::new().create(true).append(true).open(&*path) {
                 Ok(f) => {
                     *file = f;
-                    log::info!("access log reopened: {}", path.display());
+                    log::info!(path:% = path.display(); "access log reopened");
                 }
-                Err(e) => log::warn!("access log {}: cannot reopen, still writing the old file: {e}", path.display()),
+                Err(e) => {
+                    log::warn!(path:% = path.display(), error:% = e; "access log cannot be reopened; still writing the old file")
+                }
             }
         }
     }
@@ -96,20 +107,21 @@ pub struct LogWriter {
     tx: Arc<Mutex<Option<SyncSender<Msg>>>>,
     state: Arc<LogState>,
     thread: Option<JoinHandle<()>>,
-    done: Receiver<()>,
+    /// In a Mutex only so that a server handle can be shared by threads.
+    done: Mutex<Receiver<()>>,
 }
 
 impl LogWriter {
     pub(super) fn spawn(sink: Sink) -> io::Result<LogWriter> {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
         let (done_tx, done) = mpsc::channel();
-        let state = Arc::new(LogState::default());
+        let state = Arc::new(LogState { file: matches!(sink, Sink::File { .. }), ..LogState::default() });
         let st = state.clone();
         let thread = std::thread::Builder::new().name("loophttp-access-log".into()).spawn(move || {
             run(sink, &rx, &st);
             let _ = done_tx.send(());
         })?;
-        Ok(LogWriter { tx: Arc::new(Mutex::new(Some(tx))), state, thread: Some(thread), done })
+        Ok(LogWriter { tx: Arc::new(Mutex::new(Some(tx))), state, thread: Some(thread), done: Mutex::new(done) })
     }
 
     pub(super) fn sender(&self) -> Option<SyncSender<Msg>> {
@@ -132,14 +144,18 @@ impl LogWriter {
         if let Ok(mut tx) = self.tx.lock() {
             *tx = None;
         }
-        match self.done.recv_timeout(within) {
+        let done = match self.done.lock() {
+            Ok(rx) => rx.recv_timeout(within),
+            Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+        };
+        match done {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 if let Some(t) = self.thread.take() {
                     let _ = t.join();
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                log::warn!("access log output did not take the last lines within {within:?}; giving up on them");
+                log::warn!(waited:? = within; "access log output did not take the last lines; giving up on them");
             }
         }
     }
@@ -157,7 +173,7 @@ impl LogControl {
     /// written. Never blocks: if the channel is full, the writer sees the
     /// flag after its next batch.
     pub fn reopen(&self) {
-        self.state.reopen.store(true, Ordering::SeqCst);
+        self.state.request_reopen();
         // A lock only on this rare path, never on a loop's.
         if let Ok(tx) = self.tx.lock()
             && let Some(tx) = &*tx
@@ -181,7 +197,7 @@ fn run(mut sink: Sink, rx: &Receiver<Msg>, state: &LogState) {
                 Err(e) => {
                     state.dropped.fetch_add(lines, Ordering::Relaxed);
                     if !std::mem::replace(&mut failing, true) {
-                        log::warn!("access log write failed, lines dropped (counted in /metrics): {e}");
+                        log::warn!(error:% = e; "access log write failed; lines dropped (counted in /metrics)");
                     }
                 }
             }

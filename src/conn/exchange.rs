@@ -19,7 +19,8 @@ use crate::error::HttpError;
 use crate::files::Upload;
 use crate::http::response;
 use crate::http::{Body, BodyDecoder, Framing, Head, Method, Response};
-use crate::routes::{self, Action};
+use crate::inflight::InFlight;
+use crate::routes::{self, Action, Face};
 
 #[derive(Debug)]
 pub(super) struct Receiving {
@@ -59,16 +60,23 @@ pub(super) enum Sink {
 
 /// Starts handling a parsed request: route it, queue what can be answered
 /// now, and say what the connection does next (the state and the edge).
-pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context) -> (State, Edge) {
+pub(super) fn start_request(
+    head: &Head<'_>,
+    face: Face,
+    out: &mut Output,
+    inflight: &mut InFlight,
+    cx: &mut Context,
+) -> (State, Edge) {
     let has_body = !matches!(head.framing, Framing::None | Framing::Length(0));
     if let Framing::Length(n) = head.framing
         && n > cx.settings.max_body
     {
         // Refused before reading: the body stays unread, so close after.
-        queue(Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, cx);
+        cx.observe.count(|m| m.rejected(HttpError::PayloadTooLarge.status()));
+        queue(Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, inflight, cx);
         return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
-    match cx.routes.route(head) {
+    match cx.routes.route(head, face) {
         Action::Respond(resp) if has_body && resp.is_success() => {
             // The answer waits for the body (see the module doc).
             if head.expect_continue {
@@ -81,7 +89,7 @@ pub(super) fn start_request(head: &Head<'_>, out: &mut Output, cx: &mut Context)
             // An error needs no body: answered at once, the body left
             // unread, so the connection closes after it.
             let keep = keep_alive(head.keep_alive, &resp, !has_body, cx);
-            queue(resp, ReqInfo::of(head), keep, out, cx);
+            queue(resp, ReqInfo::of(head), keep, out, inflight, cx);
             let after = match (keep, has_body) {
                 (true, _) => AfterDrain::NextRequest,
                 (false, false) => close_after(head.keep_alive, cx),
@@ -115,7 +123,7 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
 /// The whole body is in: an upload is committed and answered, a deferred
 /// answer queued. Returns the state to go to: the next request, or first
 /// the file that follows the answer, or a close without keep-alive.
-pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, cx: &mut Context) -> State {
+pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut InFlight, cx: &mut Context) -> State {
     let resp = match std::mem::replace(&mut rx.sink, Sink::Answered) {
         Sink::Upload(upload) => routes::finish_upload(upload, rx.req.method),
         Sink::Discard(resp) => resp,
@@ -123,7 +131,7 @@ pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, cx: &mut Context
         Sink::Answered => return State::Head,
     };
     let keep = keep_alive(rx.keep_alive, &resp, true, cx);
-    queue(resp, rx.req, keep, out, cx);
+    queue(resp, rx.req, keep, out, inflight, cx);
     match (keep, out.source.is_some()) {
         (true, false) => State::Head,
         (true, true) => State::Drain(AfterDrain::NextRequest),
@@ -168,20 +176,37 @@ impl ReqInfo {
     pub const UNKNOWN: ReqInfo = ReqInfo { method: Method::Get, http11: true };
 }
 
-/// Serialises `resp` into the output queue; a file body is queued behind it.
-pub(super) fn queue(resp: Response<'_>, req: ReqInfo, keep_alive: bool, out: &mut Output, cx: &mut Context) {
+/// Serialises `resp` into the output queue; a file body is queued behind
+/// it. Tells `inflight` where in the output stream the response lies.
+pub(super) fn queue(
+    resp: Response<'_>,
+    req: ReqInfo,
+    keep_alive: bool,
+    out: &mut Output,
+    inflight: &mut InFlight,
+    cx: &mut Context,
+) {
     if out.buf.capacity() == 0 {
         out.buf = cx.pool.take_output();
     }
     let head_only = req.method == Method::Head;
+    let start = inflight.position(out.pending());
+    let inline_body = match &resp.body {
+        Body::Bytes(b) if !head_only && !resp.bodiless() => b.len(),
+        _ => 0,
+    };
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
     response::serialize(&resp, &how, &mut out.buf);
-    if head_only {
-        return;
+    let head_len = inflight.position(out.pending()) - start - inline_body as u64;
+    if !head_only {
+        match resp.body {
+            Body::File(f) if f.len > 0 => out.push_file(f),
+            Body::GzipFile(f) => out.push_gzip(f),
+            _ => {}
+        }
     }
-    match resp.body {
-        Body::File(f) if f.len > 0 => out.push_file(f),
-        Body::GzipFile(f) => out.push_gzip(f),
-        _ => {}
-    }
+    // A streamed body ends when the output is empty; anything else where
+    // the queue ends now.
+    let end = out.source.is_none().then(|| inflight.position(out.pending()));
+    inflight.responded(resp.status, start, end, head_len);
 }

@@ -10,6 +10,7 @@ use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
+use crate::inflight::Arrival;
 use crate::logging::escaped;
 
 impl Conn {
@@ -62,7 +63,7 @@ impl Conn {
 
     /// Enough output is queued: parse no more requests until it drains.
     pub(super) fn backpressured(&self) -> bool {
-        self.out.pending() >= OUT_HIGH_WATER
+        self.out.pending() >= OUT_HIGH_WATER || self.inflight.is_full()
     }
 
     /// At EOF, the unfinished head is parsed once more, whatever was
@@ -108,7 +109,11 @@ impl Conn {
             }
             Ok(Parsed::Complete(head, len)) => {
                 log::trace!(conn = self.id, method = head.method.as_str(), path:% = escaped(head.path.as_bytes()); "request");
-                let next = start_request(&head, &mut self.out, cx);
+                // Its clock started with the head's first byte, as nginx's $request_time.
+                let started = self.head_started.unwrap_or(cx.now);
+                let client = self.inflight.client(&head, &cx.settings.trust_proxy, &cx.observe);
+                self.inflight.begin(self.id, &Arrival::of(&head, len, client), started, &mut cx.observe);
+                let next = start_request(&head, self.face, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 next
             }
@@ -150,8 +155,9 @@ impl Conn {
             return true;
         }
         self.input.consume(used);
+        self.inflight.received(used as u64);
         if rx.decoder.is_done() {
-            let next = finish_body(rx, &mut self.out, cx);
+            let next = finish_body(rx, &mut self.out, &mut self.inflight, cx);
             self.transition(next, Edge::BodyDone);
             return true;
         }
@@ -166,14 +172,22 @@ impl Conn {
     /// Queues the status of `e` and lingers, then closes for `why`.
     pub(super) fn fail_with(&mut self, e: HttpError, edge: Edge, why: CloseReason, cx: &mut Context) {
         log::debug!(conn = self.id, error:% = e; "request error");
-        self.head_started = None;
+        let started = self.head_started.take().unwrap_or(cx.now);
         // A body's request is known; its answer (deferred, or an upload's)
         // is dropped with the state, and an upload's temporary file with it.
         let req = match &self.state {
             State::Body(rx) => rx.req,
             _ => ReqInfo::UNKNOWN,
         };
-        queue(Response::error(e), req, false, &mut self.out, cx);
+        // A request that never parsed is logged with what its first line
+        // holds; one whose body failed already has its record.
+        if !self.inflight.awaiting_response() {
+            let input = self.input.bytes();
+            let arrival = Arrival { head_bytes: input.len() as u64, ..Arrival::unparsed(input) };
+            self.inflight.begin(self.id, &arrival, started, &mut cx.observe);
+        }
+        cx.observe.count(|m| m.rejected(e.status()));
+        queue(Response::error(e), req, false, &mut self.out, &mut self.inflight, cx);
         self.transition(State::Drain(AfterDrain::Linger(why)), edge);
     }
 }

@@ -60,6 +60,7 @@ mod steps;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
@@ -69,6 +70,8 @@ use state::{ReadSide, State};
 
 use crate::context::Context;
 use crate::error::HttpError;
+use crate::inflight::InFlight;
+use crate::routes::Face;
 
 /// Stop parsing pipelined requests once this much output is queued, and
 /// stop reading until it drains: per-connection memory stays bounded.
@@ -124,13 +127,24 @@ pub struct Conn {
     last_progress: Instant,
     /// Work left undone to be fair to others: call [`Conn::resume`] soon.
     yielded: bool,
+    /// Requests whose responses are not all out yet: the access log and
+    /// the request metrics are written when they are.
+    inflight: InFlight,
+    /// The listener it came through (which routes it sees).
+    face: Face,
     /// Every transition as (from, edge, to), for the tests that walk the diagram.
     #[cfg(test)]
     trail: Vec<(&'static str, Edge, &'static str)>,
 }
 
 impl Conn {
+    /// A connection for tests: no peer address, the public routes.
     pub fn new(id: u64, now: Instant) -> Conn {
+        Conn::accepted(id, now, IpAddr::V4(Ipv4Addr::UNSPECIFIED), Face::Public)
+    }
+
+    /// A connection accepted from `peer` on the `face` listener.
+    pub fn accepted(id: u64, now: Instant, peer: IpAddr, face: Face) -> Conn {
         Conn {
             id,
             state: State::Head,
@@ -140,6 +154,8 @@ impl Conn {
             head_started: None,
             last_progress: now,
             yielded: false,
+            inflight: InFlight::new(peer),
+            face,
             #[cfg(test)]
             trail: Vec::new(),
         }
@@ -158,6 +174,16 @@ impl Conn {
         match self.state {
             State::Closed(why) => Some(why),
             _ => None,
+        }
+    }
+
+    /// The loop lets go of the connection (it closed, or the loop stops):
+    /// requests whose responses did not go out completely are reported
+    /// (status 499), and a close is counted by its reason.
+    pub fn finish(&mut self, cx: &mut Context) {
+        self.inflight.closed(Instant::now(), &mut cx.observe);
+        if let Some(why) = self.close_reason() {
+            cx.observe.count(|m| m.closed(why));
         }
     }
 

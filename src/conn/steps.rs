@@ -100,6 +100,7 @@ impl Conn {
         match self.input.fill(io, &mut cx.pool) {
             Ok(Filled::Data { bytes, drained }) => {
                 log::trace!(conn = self.id, bytes = bytes; "read");
+                cx.observe.count(|m| m.received(bytes));
                 // Input dropped while lingering is not progress: the linger
                 // is bounded from when it began, however much junk arrives.
                 if !matches!(self.state, State::Linger(_)) {
@@ -141,7 +142,10 @@ impl Conn {
                 log::trace!(conn = self.id, bytes = sent, blocked = self.out.blocked(); "wrote");
                 if sent > 0 {
                     self.last_progress = cx.now;
+                    cx.observe.count(|m| m.sent(sent));
                 }
+                // Responses whose last byte just went out are logged now.
+                self.inflight.sent(sent, self.out.is_empty(), &mut cx.observe);
                 sent
             }
             Err(e) => {

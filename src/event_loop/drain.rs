@@ -34,8 +34,13 @@ impl Worker {
                     log::warn!(signal = lifecycle::name(signal), cut = cut; "stopping now, cutting every connection");
                     return Some(Outcome::Forced { signal });
                 }
-                // The access log's reopen hook (issue 8) goes here.
-                Action::ReopenLog => log::info!(signal = lifecycle::name(signal); "no access log file to reopen"),
+                // Lines handed over before this go to the old file, later
+                // ones (this loop's buffer included) to the new one.
+                Action::ReopenLog => {
+                    if !self.cx.observe.log.reopen() {
+                        log::info!(signal = lifecycle::name(signal); "no access log file to reopen");
+                    }
+                }
                 Action::Ignore => {}
             }
         }
@@ -49,6 +54,8 @@ impl Worker {
         // resets the connections in its queue (with SO_REUSEPORT, ours alone).
         self.accept();
         self.accepting = Accepting::Closed;
+        // The metrics listener closes too: the process is on its way out.
+        self.metrics_listener = None;
         for mut l in std::mem::take(&mut self.listeners) {
             // Explicit: a passed socket is shared (other workers, the next
             // process), and epoll forgets it only when every fd is closed.

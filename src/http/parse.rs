@@ -89,6 +89,8 @@ pub struct Head<'a> {
     /// The path of the target, still percent-encoded, without the query.
     /// `*` for `OPTIONS *`.
     pub path: &'a str,
+    /// The whole request-target as sent, query included (for the access log).
+    pub target: &'a str,
     /// `HTTP/1.1` (true) or `HTTP/1.0` (false).
     pub http11: bool,
     pub framing: Framing,
@@ -96,6 +98,10 @@ pub struct Head<'a> {
     pub keep_alive: bool,
     pub expect_continue: bool,
     pub user_agent: Option<&'a [u8]>,
+    /// For the access log only.
+    pub referer: Option<&'a [u8]>,
+    /// For `/metrics`' choice of format only.
+    pub accept: Option<&'a [u8]>,
     pub accept_encoding: Option<&'a [u8]>,
     pub range: Option<&'a [u8]>,
     pub if_range: Option<&'a [u8]>,
@@ -107,6 +113,9 @@ pub struct Head<'a> {
 
 /// The outcome of one parse attempt.
 #[derive(Debug, PartialEq, Eq)]
+// Returned by value once per request and never stored: boxing the head
+// would allocate per request to save a copy.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed<'a> {
     /// A whole head, and how many bytes of the buffer it used.
     Complete(Head<'a>, usize),
@@ -272,11 +281,14 @@ fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -
     let mut head = Head {
         method,
         path,
+        target,
         http11,
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
         user_agent: None,
+        referer: None,
+        accept: None,
         accept_encoding: None,
         range: None,
         if_range: None,
@@ -324,6 +336,10 @@ fn read_header<'a>(h: &httparse::Header<'a>, head: &mut Head<'a>, seen: &mut See
         head.user_agent = Some(value);
     } else if name.eq_ignore_ascii_case("accept-encoding") {
         head.accept_encoding = Some(value);
+    } else if name.eq_ignore_ascii_case("referer") {
+        head.referer = Some(value);
+    } else if name.eq_ignore_ascii_case("accept") {
+        head.accept = Some(value);
     } else if name.eq_ignore_ascii_case("range") {
         head.range = Some(value);
     } else if name.eq_ignore_ascii_case("if-range") {

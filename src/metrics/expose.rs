@@ -15,9 +15,10 @@ use prometheus_client::registry::Registry;
 
 use super::WorkerMetrics;
 use super::cell::Histogram;
-use super::labels::{Closed, Label, MethodLabel, Route, Status};
+use super::labels::{Label, MethodLabel, Route, Status};
 use super::process::ProcessStats;
 use crate::access_log::LogState;
+use crate::conn::CloseReason;
 
 pub const PROMETHEUS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -207,7 +208,9 @@ impl Snapshot {
         let open = self.each().map(|(w, m)| ([("worker", w)], m.open.get()));
         gauge(enc, "loophttp_connections_open", "Connections open now.", open)?;
         let closed = self.each().flat_map(|(w, m)| {
-            Closed::ALL.iter().map(move |&c| ([("worker", w), ("reason", c.as_str())], m.closed[c.index()].get()))
+            CloseReason::ALL
+                .iter()
+                .map(move |&c| ([("worker", w), ("reason", c.as_str())], m.closed[Label::index(c)].get()))
         });
         counter(enc, "loophttp_connections_closed", "Connections closed, by reason.", closed)
     }

@@ -2,6 +2,7 @@
 //! tables, never from the request: a client sending a million distinct
 //! paths, methods or agents still lands in the same few series.
 
+use crate::conn::CloseReason;
 use crate::http::Method;
 
 /// A label set: a fixed list of values, each with an index into counters.
@@ -150,54 +151,17 @@ impl Label for Status {
     }
 }
 
-/// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closed {
-    /// The client closed or reset it.
-    Client,
-    KeepaliveTimeout,
-    HeaderTimeout,
-    BodyTimeout,
-    WriteTimeout,
-    /// A socket error other than a disconnect.
-    Error,
-    /// Closed after a request broke a rule or limit (400, 413, 414, 431, ...).
-    Limit,
-    /// The server closed after its response (`Connection: close`).
-    Done,
-    /// The server stopped.
-    Shutdown,
-}
-
-impl Label for Closed {
-    const ALL: &'static [Closed] = &[
-        Closed::Client,
-        Closed::KeepaliveTimeout,
-        Closed::HeaderTimeout,
-        Closed::BodyTimeout,
-        Closed::WriteTimeout,
-        Closed::Error,
-        Closed::Limit,
-        Closed::Done,
-        Closed::Shutdown,
-    ];
+/// Why a connection ended: the connection's own [`CloseReason`], so the
+/// metric and the server log's close lines use the same words.
+impl Label for CloseReason {
+    const ALL: &'static [CloseReason] = &CloseReason::ALL;
 
     fn as_str(self) -> &'static str {
-        match self {
-            Closed::Client => "client",
-            Closed::KeepaliveTimeout => "keepalive_timeout",
-            Closed::HeaderTimeout => "header_timeout",
-            Closed::BodyTimeout => "body_timeout",
-            Closed::WriteTimeout => "write_timeout",
-            Closed::Error => "error",
-            Closed::Limit => "limit",
-            Closed::Done => "done",
-            Closed::Shutdown => "shutdown",
-        }
+        CloseReason::as_str(self)
     }
 
     fn index(self) -> usize {
-        self as usize
+        CloseReason::ALL.iter().position(|&r| r == self).unwrap_or(0)
     }
 }
 
@@ -217,7 +181,7 @@ mod tests {
         indexes_are_dense::<MethodLabel>();
         indexes_are_dense::<Route>();
         indexes_are_dense::<Status>();
-        indexes_are_dense::<Closed>();
+        indexes_are_dense::<CloseReason>();
     }
 
     #[test]

@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::LogState;
+use crate::conn::CloseReason;
 use cell::{Cell, DURATION_BOUNDS_US, Histogram};
 pub use expose::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Rendered};
-use labels::{Closed, Label, MethodLabel, Route, Status};
+use labels::{Label, MethodLabel, Route, Status};
 
 /// Events-per-wake-up bucket bounds.
 pub const EVENT_BOUNDS: [u64; 12] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -46,7 +47,7 @@ pub struct WorkerMetrics {
     pub(crate) sent_bytes: Cell,
     accepted: Cell,
     open: Cell,
-    closed: [Cell; Closed::ALL.len()],
+    closed: [Cell; CloseReason::ALL.len()],
     files_served: Cell,
     uploads_committed: Cell,
     uploads_aborted: Cell,
@@ -107,8 +108,8 @@ impl WorkerMetrics {
         self.open.inc();
     }
 
-    pub fn closed(&self, why: Closed) {
-        self.closed[why.index()].inc();
+    pub fn closed(&self, why: CloseReason) {
+        self.closed[Label::index(why)].inc();
         self.open.sub(1);
     }
 

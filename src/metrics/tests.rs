@@ -33,7 +33,7 @@ fn requests_land_in_their_labelled_series_and_buckets() {
     w.request(&get(Route::Other, 404, 50));
     w.rejected(431);
     w.accepted();
-    w.closed(labels::Closed::HeaderTimeout);
+    w.closed(CloseReason::HeaderTimeout);
     w.received(100);
     w.sent(250);
     w.pass(3, Duration::from_millis(2));

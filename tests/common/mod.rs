@@ -84,6 +84,9 @@ impl TestServer {
         let mut config = Config::defaults();
         config.port = 0;
         config.directory = Some(dir.path().to_path_buf());
+        // The access log would go to the test binary's stdout: tests that
+        // read it choose a file.
+        config.access_log = loophttp::access_log::Destination::Off;
         adjust(&mut config);
         let server = Server::bind(config).expect("bind");
         let port = server.local_addr().port();

@@ -1,0 +1,185 @@
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::*;
+use crate::access_log::{self, Destination, Format, LogWriter};
+
+struct Harness {
+    obs: Observer,
+    writer: LogWriter,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn harness(format: Format) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let writer = access_log::start(&Destination::File(path.clone())).unwrap().unwrap();
+    let obs = Observer::new(AccessLog::new(Some(&writer), format), Some(Arc::default()));
+    Harness { obs, writer, path, _dir: dir }
+}
+
+impl Harness {
+    fn lines(mut self) -> Vec<String> {
+        self.obs.log.finish();
+        self.writer.finish(Duration::from_secs(5));
+        std::fs::read_to_string(&self.path).unwrap().lines().map(str::to_owned).collect()
+    }
+}
+
+fn get<'a>(path: &'a [u8], agent: Option<&'a [u8]>) -> Arrival<'a> {
+    Arrival {
+        method: Some(Method::Get),
+        route: Some(Route::of_path(path)),
+        method_text: b"GET",
+        target: path,
+        version: b"HTTP/1.1",
+        user_agent: agent,
+        referer: None,
+        client: None,
+        head_bytes: 40,
+    }
+}
+
+fn peer() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))
+}
+
+#[test]
+fn pipelined_responses_complete_as_their_last_bytes_go_out() {
+    let mut h = harness(Format::Json);
+    let mut f = InFlight::new(peer());
+    let t0 = Instant::now();
+    // Two requests answered into one output queue: 100 and 50 bytes.
+    f.begin(7, &get(b"/echo/a", Some(b"x")), t0, &mut h.obs);
+    f.responded(200, f.position(0), Some(f.position(100)), 90);
+    f.begin(7, &get(b"/echo/b", None), t0, &mut h.obs);
+    f.responded(200, f.position(100), Some(f.position(150)), 40);
+    f.sent(99, false, &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 0, "one byte of the first is still queued");
+    f.sent(1, false, &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
+    f.sent(50, true, &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 2);
+    assert!(f.records.is_none(), "the store went back to the loop");
+    let lines = h.lines();
+    let v: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        (v[0]["target"].as_str(), v[0]["bytes_sent"].as_u64(), v[0]["body_bytes_sent"].as_u64()),
+        (Some("/echo/a"), Some(100), Some(10))
+    );
+    assert_eq!(
+        (v[1]["target"].as_str(), v[1]["bytes_sent"].as_u64(), v[1]["request"].as_u64()),
+        (Some("/echo/b"), Some(50), Some(2))
+    );
+    assert_eq!(v[0]["user_agent"], "x");
+    assert_eq!(v[1]["user_agent"], serde_json::Value::Null);
+    assert_eq!((v[0]["connection"].as_u64(), v[0]["peer"].as_str()), (Some(7), Some("10.1.2.3")));
+}
+
+#[test]
+fn a_streamed_body_completes_when_the_output_is_empty() {
+    let mut h = harness(Format::Combined);
+    let mut f = InFlight::new(peer());
+    f.begin(7, &get(b"/files/big", None), Instant::now(), &mut h.obs);
+    f.responded(200, f.position(0), None, 200);
+    f.sent(200 + 1_000_000, false, &mut h.obs);
+    f.sent(48_576, false, &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 0);
+    f.sent(0, true, &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
+    let lines = h.lines();
+    assert!(lines[0].contains("\"GET /files/big HTTP/1.1\" 200 1048576 "), "{}", lines[0]);
+}
+
+#[test]
+fn a_client_that_leaves_early_is_logged_499_with_what_it_got() {
+    let mut h = harness(Format::Json);
+    let mut f = InFlight::new(peer());
+    f.begin(7, &get(b"/files/big", None), Instant::now(), &mut h.obs);
+    f.responded(200, f.position(0), None, 100);
+    f.sent(5000, false, &mut h.obs);
+    // And an upload whose body never finished: no response at all.
+    f.closed(Instant::now(), &mut h.obs);
+    let mut up = InFlight::new(peer());
+    let mut a = get(b"/files/u", None);
+    (a.method, a.method_text) = (Some(Method::Post), b"POST");
+    up.begin(7, &a, Instant::now(), &mut h.obs);
+    up.received(10);
+    up.closed(Instant::now(), &mut h.obs);
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE), 2);
+    let lines = h.lines();
+    let v: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        (v[0]["status"].as_u64(), v[0]["bytes_sent"].as_u64(), v[0]["body_bytes_sent"].as_u64()),
+        (Some(499), Some(5000), Some(4900))
+    );
+    assert_eq!(
+        (v[1]["status"].as_u64(), v[1]["bytes_sent"].as_u64(), v[1]["bytes_received"].as_u64()),
+        (Some(499), Some(0), Some(50))
+    );
+}
+
+#[test]
+fn unparsed_request_lines_keep_what_tokens_they_have() {
+    let a = Arrival::unparsed(b"GET /x\x01y HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((a.method_text, a.target, a.version), (&b"GET"[..], &b"/x\x01y"[..], &b"HTTP/1.1"[..]));
+    let a = Arrival::unparsed(b"GARBAGE\r\n\r\n");
+    assert_eq!((a.method_text, a.target, a.version), (&b"GARBAGE"[..], &b""[..], &b""[..]));
+    let a = Arrival::unparsed(b"");
+    assert!(a.method_text.is_empty() && a.target.is_empty());
+}
+
+#[test]
+fn passing_health_checks_are_counted_not_logged() {
+    let mut h = harness(Format::Combined);
+    let mut f = InFlight::new(peer());
+    for status in [200, 503] {
+        f.begin(7, &get(b"/healthz", None), Instant::now(), &mut h.obs);
+        f.responded(status, f.position(0), Some(f.position(10)), 10);
+        f.sent(10, true, &mut h.obs);
+    }
+    assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
+    let lines = h.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].contains("\"GET /healthz HTTP/1.1\" 503 0 "), "{}", lines[0]);
+}
+
+#[test]
+fn a_pipeline_that_never_drains_keeps_its_text_bounded() {
+    let mut h = harness(Format::Combined);
+    let mut f = InFlight::new(peer());
+    let target = vec![b't'; 1000];
+    let mut most = 0;
+    // Ten responses always queued (100 bytes each); each round one more
+    // request comes in and the oldest response goes out.
+    for i in 0..2010 {
+        let queued = 100 * i.min(10);
+        f.begin(7, &get(&target, Some(b"agent")), Instant::now(), &mut h.obs);
+        f.responded(200, f.position(queued), Some(f.position(queued + 100)), 50);
+        if i >= 10 {
+            f.sent(100, false, &mut h.obs);
+        }
+        most = most.max(f.records.as_ref().map_or(0, |r| r.text.len()));
+        assert!(f.records.as_ref().is_some_and(|r| r.queue.len() == 10 || i < 10));
+    }
+    assert!(most <= TEXT_HIGH_WATER, "{most}");
+    f.closed(Instant::now(), &mut h.obs);
+    assert_eq!(h.lines().len(), 2010);
+}
+
+#[test]
+fn with_the_log_off_nothing_is_copied() {
+    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut f = InFlight::new(peer());
+    f.begin(7, &get(b"/echo/a", None), Instant::now(), &mut obs);
+    assert!(f.records.as_ref().unwrap().text.is_empty());
+    f.responded(200, 0, Some(10), 5);
+    f.sent(10, true, &mut obs);
+    assert_eq!(obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
+    // Neither log nor metrics: nothing is followed at all.
+    let mut none = Observer::default();
+    let mut f = InFlight::new(peer());
+    f.begin(7, &get(b"/echo/a", None), Instant::now(), &mut none);
+    assert!(f.records.is_none());
+}
