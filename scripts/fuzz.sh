@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${1:-${FUZZ_SECONDS:-60}}"
-read -r -a targets <<<"${FUZZ_TARGETS:-parse_head chunked sanitize conn}"
+read -r -a targets <<<"${FUZZ_TARGETS:-parse_head chunked sanitize conn forwarded}"
 logs=target/fuzz-logs
 export RUSTC_BOOTSTRAP=1
 
@@ -50,6 +50,9 @@ seed conn 1 "\x00\x00$get$echo_req$ua"
 seed conn 2 "\xe9\x03\x05\x85\x2a$post$chunked$get"
 seed conn 3 "\x27\x00GET /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n$get"
 seed conn 4 "\x17\x01\x41GET / HTTP/1.1\r\nHo"
+# forwarded: a client's own X-Forwarded-For / Forwarded value.
+seed forwarded 1 '203.0.113.9, unknown, [2001:db8::1]:80'
+seed forwarded 2 'for=203.0.113.9;x="a,b";by=_p, for="[::ffff:10.0.0.1]:_x"'
 
 echo "== building fuzz targets"
 cargo fuzz build

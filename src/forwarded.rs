@@ -96,13 +96,22 @@ fn xff_hops(value: &[u8]) -> impl Iterator<Item = Hop> + '_ {
 /// `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`: the
 /// `for` parameter of each element; an element without exactly one `for`
 /// is an unknown hop.
+///
+/// Elements and parameters are split at every `,` and `;`, quotes or not.
+/// Deliberately: the elements that decide the answer are the right-most
+/// ones, written by trusted proxies, and an address holds neither
+/// character. Honouring quotes would let the client's own part decide
+/// where the proxies' part begins: `for=1.2.3.4;x="` followed by the
+/// proxy's `, for=198.51.100.4` would read as one element naming 1.2.3.4.
+/// A quoted `,` or `;` can only break an element into malformed hops,
+/// which yield a proxy's address, never a client's claim.
 fn forwarded_hops(value: &[u8]) -> impl Iterator<Item = Hop> + '_ {
-    split_unquoted(value, b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty()).map(forwarded_for)
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|e| !e.is_empty()).map(forwarded_for)
 }
 
 fn forwarded_for(element: &[u8]) -> Hop {
     let mut found = None;
-    for pair in split_unquoted(element, b';') {
+    for pair in element.split(|&b| b == b';') {
         let eq = pair.iter().position(|&b| b == b'=')?;
         if !pair[..eq].trim_ascii().eq_ignore_ascii_case(b"for") {
             continue;
@@ -150,30 +159,6 @@ fn is_port(p: &str) -> bool {
         && p.starts_with('_')
         && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     digits || obfuscated
-}
-
-/// Splits on `sep` outside double-quoted strings (with `\` escapes inside
-/// them), so `ext="a,b"` stays one element.
-fn split_unquoted(value: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Some(value);
-    std::iter::from_fn(move || {
-        let text = rest?;
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, &b) in text.iter().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if quoted => escaped = true,
-                b'"' => quoted = !quoted,
-                _ if b == sep && !quoted => {
-                    rest = Some(&text[i + 1..]);
-                    return Some(&text[..i]);
-                }
-                _ => {}
-            }
-        }
-        rest = None;
-        Some(text)
-    })
 }
 
 /// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`) or one address

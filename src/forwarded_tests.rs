@@ -1,4 +1,5 @@
 use super::*;
+use proptest::prelude::*;
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -86,8 +87,17 @@ fn forwarded_ipv6_with_port_and_quotes() {
     assert_eq!(fwd("::1", "for=\"[2001:db8::1]\""), ip("2001:db8::1"));
     assert_eq!(fwd("::1", "For=\"198.51.100.4:80\""), ip("198.51.100.4"));
     assert_eq!(fwd("::1", "for=198.51.100.4;proto=https, for=\"[2001:db8:cafe::17]:4711\""), ip("2001:db8:cafe::17"));
-    // A quoted comma elsewhere in an element does not split it.
-    assert_eq!(fwd("::1", "for=1.1.1.1, ext=\"a,for=9.9.9.9\";for=198.51.100.4"), ip("198.51.100.4"));
+    // A quoted comma splits too (see forwarded_hops): the broken element
+    // gives the proxy's address, not the address inside the quotes.
+    assert_eq!(fwd("::1", "for=1.1.1.1, ext=\"a,for=9.9.9.9\";for=198.51.100.4"), ip("::1"));
+}
+
+#[test]
+fn an_unbalanced_quote_from_the_client_cannot_swallow_the_proxys_element() {
+    // The client sent `Forwarded: for=203.0.113.9;x="`; the proxy appended its element.
+    assert_eq!(fwd("127.0.0.1", "for=203.0.113.9;x=\", for=198.51.100.4"), ip("198.51.100.4"));
+    assert_eq!(fwd("127.0.0.1", "for=\"203.0.113.9, for=198.51.100.4"), ip("198.51.100.4"));
+    assert_eq!(xff("127.0.0.1", "\"203.0.113.9, 198.51.100.4"), ip("198.51.100.4"));
 }
 
 #[test]
@@ -192,4 +202,44 @@ fn the_parser_keeps_both_headers_for_client_addr() {
     assert_eq!(head.proxy.x_forwarded_for, Some(&b"1.1.1.1, 198.51.100.4"[..]));
     assert_eq!(head.proxy.forwarded, Some(&b"for=198.51.100.4"[..]));
     assert_eq!(client_addr(ip("::ffff:127.0.0.1"), head.proxy, &trusted()), ip("198.51.100.4"));
+}
+
+/// Bytes a client may put in its own forwarding header: the characters the
+/// parser treats specially, addresses, and anything else.
+fn client_part() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just(",".to_string()),
+        Just(";".to_string()),
+        Just("\"".to_string()),
+        Just("\\".to_string()),
+        Just("for=".to_string()),
+        Just("[".to_string()),
+        Just("]:".to_string()),
+        Just(" ".to_string()),
+        Just("203.0.113.9".to_string()),
+        Just("2001:db8::9".to_string()),
+        Just("127.0.0.1".to_string()),
+        Just("_hidden".to_string()),
+        "[a-z0-9=:._-]{0,6}",
+    ];
+    proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Whatever the client wrote, the address the trusted proxy appended wins.
+    #[test]
+    fn the_client_cannot_displace_what_the_trusted_proxy_appended(client in client_part()) {
+        prop_assert_eq!(xff("127.0.0.1", &format!("{client}, 198.51.100.4")), ip("198.51.100.4"));
+        prop_assert_eq!(fwd("127.0.0.1", &format!("{client}, for=198.51.100.4")), ip("198.51.100.4"));
+        prop_assert_eq!(fwd("127.0.0.1", &format!("{client}, for=\"[2001:db8::1]:4711\";proto=https")), ip("2001:db8::1"));
+    }
+
+    /// From an untrusted peer nothing in either header matters.
+    #[test]
+    fn an_untrusted_peer_is_always_itself(client in client_part()) {
+        let headers = ProxyHeaders { forwarded: Some(client.as_bytes()), x_forwarded_for: Some(client.as_bytes()) };
+        prop_assert_eq!(client_addr(ip("198.51.100.77"), headers, &trusted()), ip("198.51.100.77"));
+    }
 }
