@@ -54,12 +54,6 @@ fn assert_fails_clearly(args: &[&str], needle: &str) -> Finished {
     out
 }
 
-fn get(port: u16, path: &str) -> Resp {
-    let mut c = Client::connect(([127, 0, 0, 1], port).into());
-    c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
-    c.response()
-}
-
 #[test]
 fn help_lists_the_flags_and_exits_zero() {
     let out = run(&["--help"]);
@@ -83,7 +77,7 @@ fn startup_line_names_the_address_and_both_urls_when_dual_stack() {
     let (p, line) = (r.port, &r.startup_line);
     assert!(line.contains(&format!("listening on [::]:{p}")), "{line}");
     assert!(line.contains(&format!("http://127.0.0.1:{p}/")), "{line}");
-    assert_eq!(get(p, "/echo/up").body, b"up");
+    assert_eq!(r.get("/echo/up").body, b"up");
     if have_ipv6_loopback() {
         assert!(line.contains(&format!("http://[::1]:{p}/")), "{line}");
     }
@@ -96,7 +90,7 @@ fn host_127_0_0_1_startup_line_has_only_the_ipv4_url() {
     assert!(line.contains(&format!("listening on 127.0.0.1:{p}")), "{line}");
     assert!(line.contains(&format!("http://127.0.0.1:{p}/")), "{line}");
     assert!(!line.contains("[::1]"), "{line}");
-    assert_eq!(get(p, "/echo/v4").body, b"v4");
+    assert_eq!(r.get("/echo/v4").body, b"v4");
 }
 
 #[test]
@@ -104,7 +98,7 @@ fn directory_flag_serves_and_stores_files() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello"), b"from disk").unwrap();
     let r = BinServer::start(&["--directory", dir.path().to_str().unwrap()]);
-    assert_eq!(get(r.port, "/files/hello").body, b"from disk");
+    assert_eq!(r.get("/files/hello").body, b"from disk");
     let mut c = Client::connect(([127, 0, 0, 1], r.port).into());
     c.send(b"POST /files/new HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnew!");
     assert_eq!(c.response().status, 201);
@@ -114,14 +108,14 @@ fn directory_flag_serves_and_stores_files() {
 #[test]
 fn without_directory_files_route_is_404() {
     let r = BinServer::start(&[]);
-    assert_eq!(get(r.port, "/files/anything").status, 404);
+    assert_eq!(r.get("/files/anything").status, 404);
 }
 
 #[test]
 fn log_level_and_workers_flags_are_accepted() {
     let r = BinServer::start(&["--log-level", "debug", "--workers", "2"]);
     for i in 0..8 {
-        assert_eq!(get(r.port, &format!("/echo/w{i}")).text(), format!("w{i}"));
+        assert_eq!(r.get(&format!("/echo/w{i}")).text(), format!("w{i}"));
     }
 }
 

@@ -674,13 +674,8 @@ fn unreadable_file_is_403() {
         cmd.uid(NOBODY).gid(NOBODY);
     });
     assert_eq!(uid_of(b.pid()), NOBODY, "the server must not run as root here");
-    let get = |path: &str| {
-        let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
-        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
-        c.response()
-    };
     // The directory is within reach: the 403 is about the file's mode.
-    assert_eq!(get("/files/open.txt").body, b"anyone may read this");
-    let r = get("/files/locked.bin");
+    assert_eq!(b.get("/files/open.txt").body, b"anyone may read this");
+    let r = b.get("/files/locked.bin");
     assert_eq!((r.status, r.reason.as_str()), (403, "Forbidden"));
 }

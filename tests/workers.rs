@@ -43,9 +43,7 @@ fn two_workers_serve_the_same_port_and_keep_connections_apart() {
 #[test]
 fn workers_zero_means_one_per_core_and_the_binary_names_its_threads_in_logs() {
     let mut s = BinServer::start(&["--workers", "0", "--log-level", "debug"]);
-    let mut c = Client::connect(([127, 0, 0, 1], s.port).into());
-    c.send(b"GET /echo/w HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    assert_eq!(c.response().text(), "w");
+    assert_eq!(s.get("/echo/w").text(), "w");
     // With several workers each log line names its loop thread.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
@@ -63,9 +61,7 @@ fn workers_2_runs_two_loops_that_both_accept_connections() {
     // logged an open: a single loop (the flag ignored) never gets there.
     let both = eventually(ALL_WORKERS_WITHIN, || {
         sent += 1;
-        let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
-        c.send(format!("GET /echo/n{sent} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
-        assert_eq!(c.response().text(), format!("n{sent}"));
+        assert_eq!(b.get(&format!("/echo/n{sent}")).text(), format!("n{sent}"));
         let seen = workers_that_opened(&mut b);
         (seen == want).then_some(())
     });

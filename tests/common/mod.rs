@@ -377,6 +377,13 @@ impl BinServer {
         self.child.id()
     }
 
+    /// `GET path` over IPv4 with `Connection: close`.
+    pub fn get(&self, path: &str) -> Resp {
+        let mut c = Client::connect(([127, 0, 0, 1], self.port).into());
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+        c.response()
+    }
+
     /// Takes the lines logged so far without waiting.
     pub fn collect(&mut self) -> &[String] {
         self.lines.extend(self.rx.try_iter());
