@@ -26,6 +26,14 @@ fn main() -> ExitCode {
         log::error!("{msg}");
         return ExitCode::from(2);
     }
+    if config.drain_grace >= config.shutdown_timeout {
+        // Legal, but the drain then cuts idle connections at the timeout
+        // instead of closing them after the grace (ARCHITECTURE, section 13).
+        log::warn!(
+            drain_grace:? = config.drain_grace, shutdown_timeout:? = config.shutdown_timeout;
+            "--drain-grace is not shorter than --shutdown-timeout: a drain will cut idle connections"
+        );
+    }
     loophttp::sys::raise_fd_limit(&config);
     let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
     let startup = startup_line(&server, activated);
