@@ -281,7 +281,9 @@ fn a_socket_activated_server_says_so_and_serves_ipv4_and_ipv6_on_the_passed_sock
         c.send(format!("GET /echo/{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
         assert_eq!(c.response().text(), i.to_string());
     }
-    if loophttp::listener::is_dual_stack(&socket) {
+    // Under CI a host without IPv6 fails here rather than skip the check.
+    if have_ipv6_loopback() {
+        assert!(loophttp::listener::is_dual_stack(&socket), "a [::] socket with IPV6_V6ONLY off");
         let mut c = Client::connect(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
         c.send(b"GET /echo/v6 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
         assert_eq!(c.response().text(), "v6");
