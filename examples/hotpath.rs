@@ -10,12 +10,18 @@
 //! ```
 //!
 //! It prints the wall time per request too, which is only indicative.
+//!
+//! A third argument adds the observability work: `metrics` (counting for
+//! `/metrics`) or `log` (counting plus the Combined access log, written by
+//! its thread to /dev/null), to compare against the bare run (`bare`).
 
 use std::time::Instant;
 
 use loophttp::Config;
+use loophttp::access_log::{self, AccessLog, Destination, Format};
 use loophttp::conn::Conn;
 use loophttp::context::{Context, Settings};
+use loophttp::inflight::Observer;
 use loophttp::mem_stream::MemStream;
 use loophttp::routes::Routes;
 
@@ -25,7 +31,15 @@ fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     // The request wrk sends.
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n").into_bytes();
+    let mode = args.next().unwrap_or_else(|| "bare".into());
     let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let writer = match mode.as_str() {
+        "log" => access_log::start(&Destination::File("/dev/null".into())).expect("open /dev/null"),
+        _ => None,
+    };
+    if mode != "bare" {
+        cx.observe = Observer::new(AccessLog::new(writer.as_ref(), Format::Combined), Some(Default::default()));
+    }
     let mut conn = Conn::new(1, cx.now);
     let mut io = MemStream::new();
     let started = Instant::now();
@@ -37,8 +51,12 @@ fn main() {
         io.written.clear();
     }
     let took = started.elapsed();
+    cx.observe.log.finish();
+    if let Some(w) = writer {
+        w.finish(std::time::Duration::from_secs(5));
+    }
     println!(
-        "{n} requests for {path}: {:.0} ns each, {} response bytes each",
+        "{n} requests for {path} ({mode}): {:.0} ns each, {} response bytes each",
         took.as_nanos() as f64 / n as f64,
         bytes / n
     );

@@ -44,6 +44,9 @@ logging_main() {
     machine_info
     echo "command:  ROUNDS=$ROUNDS DURATION=$DURATION $CMDLINE"
     echo "$NOTE"
+    local load1 load5
+    read -r load1 load5 _ </proc/loadavg
+    echo "load:     $load1 (1 min), $load5 (5 min) before the run: other work on the machine inflates CPU per request"
     echo
 
     local -A PID PORT

@@ -14,15 +14,32 @@ pub const TRUNCATED: &str = "\\...";
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Bytes Combined escapes: `"`, `\`, controls, DEL and everything above.
+const COMBINED_ESCAPES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x20 || b >= 0x7f || b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    t
+};
+
 fn push_hex(out: &mut Vec<u8>, b: u8) {
     out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
 }
 
 /// Appends `value` escaped for a quoted Combined field.
 pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in value.iter().enumerate() {
-        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+    // The usual case, nothing to escape: one table look-up per byte, one copy.
+    let Some(first) = value.iter().position(|&b| COMBINED_ESCAPES[usize::from(b)]) else {
+        out.extend_from_slice(value);
+        return;
+    };
+    out.extend_from_slice(&value[..first]);
+    let mut start = first;
+    for (i, &b) in value.iter().enumerate().skip(first) {
+        if COMBINED_ESCAPES[usize::from(b)] {
             out.extend_from_slice(&value[start..i]);
             push_hex(out, b);
             start = i + 1;
