@@ -104,15 +104,18 @@ healthcheck_cmd() {
 PATH_TAKEN=""
 # --no-healthcheck: podman schedules health checks with systemd timers,
 # absent here; the check command is run below by hand instead.
-if RUN_ERR="$(podman run -d --name "$NAME" --no-healthcheck -p "127.0.0.1:$PORT:4221" \
-    -v "$TMP/data:/data" "$IMAGE" 2>&1)" && wait_answers; then
+RUN_OK=0
+RUN_ERR="$(podman run -d --name "$NAME" --no-healthcheck -p "127.0.0.1:$PORT:4221" \
+    -v "$TMP/data:/data" "$IMAGE" 2>&1)" && RUN_OK=1
+if [ "$RUN_OK" = 1 ] && wait_answers; then
     PATH_TAKEN="podman run"
     mapfile -t HC < <(healthcheck_cmd 4221)
     run_healthcheck() { podman exec "$NAME" "${HC[@]}"; }
 else
     REASON="$(printf '%s' "$RUN_ERR" | grep -v 'level=' | tail -1)"
+    [ "$RUN_OK" = 1 ] && REASON="started, but no answer on 127.0.0.1:$PORT within ${READY_WITHIN}s: $(podman logs "$NAME" 2>&1 | tail -1)"
     podman rm -f "$NAME" >/dev/null 2>&1 || true
-    PATH_TAKEN="chroot (podman run refused: ${REASON:-no answer within ${READY_WITHIN}s})"
+    PATH_TAKEN="chroot (podman run refused: $REASON)"
     # The image's root filesystem, as a container of it would see it.
     mkdir -p "$TMP/rootfs"
     podman export "$(podman create --no-healthcheck --name "$NAME" "$IMAGE")" | tar -x -C "$TMP/rootfs"
