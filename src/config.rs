@@ -289,6 +289,14 @@ mod tests {
     }
 
     #[test]
+    fn the_body_rate_flags_take_a_rate_and_a_duration() {
+        let c = Config::try_parse_from(["loophttp", "--body-min-rate", "0", "--body-rate-grace", "250ms"]).unwrap();
+        assert_eq!((c.body_min_rate, c.body_rate_grace), (0, Duration::from_millis(250)));
+        assert!(Config::try_parse_from(["loophttp", "--body-min-rate", "-1"]).is_err());
+        assert!(Config::try_parse_from(["loophttp", "--body-rate-grace", "1h"]).is_err());
+    }
+
+    #[test]
     fn max_headers_is_bounded_by_the_stack_array() {
         assert!(Config::try_parse_from(["loophttp", "--max-headers", "5000"]).is_err());
         assert!(Config::try_parse_from(["loophttp", "--max-headers", "0"]).is_err());

@@ -223,3 +223,20 @@ fn a_trickled_upload_is_cut_off_by_the_minimum_rate_and_leaves_no_file() {
     trickle.join().unwrap();
     assert_eq!(dir_entries(s.dir()), [std::path::PathBuf::from("fast")], "the partial upload is removed");
 }
+
+#[test]
+fn a_chunked_body_past_the_limit_gets_413_even_where_the_route_drops_it() {
+    let s = TestServer::with(|c| c.max_body_bytes = 10);
+    for target in ["/", "/files/big"] {
+        let mut c = s.client();
+        c.send(&chunked(target, b"6\r\nhello \r\n6\r\nworld!\r\n0\r\n\r\n"));
+        let r = c.response();
+        assert_eq!((r.status, r.header("connection")), (413, Some("close")), "{target}");
+        assert!(c.closed_within(CLOSE_WITHIN), "{target}");
+    }
+    // At the limit is fine.
+    let mut c = s.client();
+    c.send(&chunked("/", b"a\r\n0123456789\r\n0\r\n\r\n"));
+    assert_eq!(c.response().status, 200);
+    assert_eq!(dir_entries(s.dir()), Vec::<std::path::PathBuf>::new());
+}
