@@ -21,6 +21,12 @@ use std::net::Ipv6Addr;
 
 /// True if `value` is `uri-host [ ":" port ]` with a non-empty host.
 pub fn is_valid(value: &[u8]) -> bool {
+    // The usual case in one pass: a reg-name (an IPv4 address is one),
+    // then perhaps a port.
+    let name_end = value.iter().position(|&b| !REG_NAME[usize::from(b)]).unwrap_or(value.len());
+    if name_end > 0 && value.get(name_end).is_none_or(|&b| b == b':') {
+        return is_valid_port(&value[name_end..]);
+    }
     let (host, port) = if value.first() == Some(&b'[') {
         match value.iter().position(|&b| b == b']') {
             Some(end) => value.split_at(end + 1),
@@ -44,10 +50,9 @@ fn is_valid_host(host: &[u8]) -> bool {
 fn is_valid_port(port: &[u8]) -> bool {
     let Some(digits) = port.strip_prefix(b":") else { return port.is_empty() };
     // RFC 3986 §3.2.3 allows an empty port after the colon.
-    digits.is_empty()
-        || (digits.len() <= 5
-            && digits.iter().all(u8::is_ascii_digit)
-            && std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u16>().ok()).is_some())
+    digits.len() <= 5
+        && digits.iter().all(u8::is_ascii_digit)
+        && digits.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= u32::from(u16::MAX)
 }
 
 fn is_ipv6(text: &[u8]) -> bool {
@@ -64,10 +69,30 @@ fn is_ipv_future(text: &[u8]) -> bool {
         && tail.iter().all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
 }
 
+/// The bytes of a reg-name outside its `%XX` escapes: unreserved and
+/// sub-delims, but the comma. A table: Host is checked on every request.
+const REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b';' | b'='
+            );
+        b += 1;
+    }
+    table
+};
+
 /// Non-empty, unreserved / pct-encoded / sub-delims, no comma.
 fn is_reg_name(name: &[u8]) -> bool {
     if name.is_empty() {
         return false;
+    }
+    if name.iter().all(|&b| REG_NAME[usize::from(b)]) {
+        return true; // the usual case: no escapes
     }
     let mut i = 0;
     while i < name.len() {
@@ -79,7 +104,7 @@ fn is_reg_name(name: &[u8]) -> bool {
             i += 3;
             continue;
         }
-        if !(is_unreserved(b) || (is_sub_delim(b) && b != b',')) {
+        if !REG_NAME[usize::from(b)] {
             return false;
         }
         i += 1;

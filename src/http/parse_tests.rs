@@ -311,6 +311,11 @@ fn must_reject_table() {
         (b"GET / HTTP/1.1\r\nHost: x\r\n\n", 400),
         (b"GET / HTTP/1.1\nHost: x\nConnection: close\n\n", 400),
         (b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\n\n", 400),
+        (b"GET / HTTP/1.1\r\nA: b\r\nB: c\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nA: b\r\nHost: x  \n\r\n", 400),
         (b"GET / HTTP/2.0\nHost: x\r\n\r\n", 400),
         // Request line.
         (b"GET /\r\n\r\n", 400),
@@ -322,6 +327,8 @@ fn must_reject_table() {
         (b"GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /\x80 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"GET /a%0d%0aSet-Cookie:x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
@@ -409,5 +416,26 @@ fn visible_ascii_outside_rfc_3986_is_accepted_and_a_fragment_dropped() {
         let wire = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
         let got = parse(wire.as_bytes());
         assert!(matches!(got, Ok(Parsed::Complete(ref h, _)) if h.path == path), "{target:?}: {got:?}");
+    }
+}
+
+/// The quick test for a bare LF agrees with the exact search on every
+/// head-like buffer built from the bytes that matter.
+#[test]
+fn the_quick_bare_lf_test_agrees_with_the_search() {
+    let pieces: [&[u8]; 5] = [b"\r", b"\n", b"\r\n", b"a", b"\r\n\r\n"];
+    for n in 0..5usize.pow(6) {
+        let mut buf = Vec::new();
+        let mut k = n;
+        for _ in 0..6 {
+            buf.extend_from_slice(pieces[k % 5]);
+            k /= 5;
+        }
+        // Within a head (no CRLFCRLF past its leading empty lines) both agree.
+        let start = buf.chunks(2).take_while(|c| *c == b"\r\n").count() * 2;
+        if buf[start..].windows(4).any(|w| w == b"\r\n\r\n") {
+            continue;
+        }
+        assert_eq!(has_bare_lf(&buf), first_bare_lf(&buf).is_some(), "{buf:?}");
     }
 }
