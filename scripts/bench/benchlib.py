@@ -100,10 +100,15 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+GIB = 1024 ** 3
+
+
 def summarise(runs, clk_tck):
     """Aggregate the rounds of one (scenario, server)."""
     rps, mbs, p50, p99 = [], [], [], []
-    reqs = ticks = 0
+    reqs = ticks = nbytes = 0
+    wrk_s = 0.0
+    bulk = any(r.get("kind") == "bulk" for r in runs)
     errs = dict(connect=0, read=0, write=0, timeout=0, status=0)
     for r in runs:
         w = r["wrk"]
@@ -113,10 +118,15 @@ def summarise(runs, clk_tck):
         p50.append(w["p50_us"])
         p99.append(w["p99_us"])
         reqs += w["requests"]
+        nbytes += w["bytes"]
+        wrk_s += r["wrk_cpu_s"]
         ticks += r["cpu_ticks"]
         for k in errs:
             errs[k] += w[k]
-    cpu_us = ticks * 1e6 / clk_tck / reqs if reqs else None
+    # A bulk body outlasts the run: per request means nothing there.
+    cpu_us = ticks * 1e6 / clk_tck / reqs if reqs and not bulk else None
+    if bulk:
+        p50, p99 = [None], [None]
     wrk_pct, other_pct = [], []
     for r in runs:
         wall = r.get("wall_s") or 0
@@ -125,11 +135,40 @@ def summarise(runs, clk_tck):
         wrk_pct.append(100 * r["wrk_cpu_s"] / wall)
         other = (r["sys_busy_ticks"] - r["cpu_ticks"]) / clk_tck - r["wrk_cpu_s"]
         other_pct.append(max(0.0, 100 * other / (r["nproc"] * wall)))
-    return dict(rps=rps, rps_med=med(rps), mbs_med=med(mbs), p50=med(p50),
+    return dict(rps=rps, rps_med=med(rps), mbs=mbs, mbs_med=med(mbs), p50=med(p50),
                 p99=med(p99), cpu_us=cpu_us, errs=errs, reqs=reqs,
-                zero=any(x == 0 for x in rps),
+                zero=any(x == 0 for x in (mbs if bulk else rps)),
+                cpu_s_gib=ticks / clk_tck / (nbytes / GIB) if nbytes else None,
+                wrk_s_gib=wrk_s / (nbytes / GIB) if nbytes else None,
                 wrk_pct=med(wrk_pct), other_max=max(other_pct) if other_pct else None,
                 others=other_pct)
+
+
+def print_big(big_rows):
+    """The large-file table: bytes per second and CPU per GiB on each side."""
+    print("Large files (CPU seconds per GiB delivered: the server's, and wrk's "
+          "own, which on loopback includes whatever TCP work runs in its context):")
+    print()
+    head = ["scenario", "conns", "MiB/s L", "MiB/s N", "ratio L/N",
+            "server s/GiB L", "server s/GiB N", "wrk s/GiB L", "wrk s/GiB N",
+            "p99 L", "p99 N"]
+    out = [head]
+    for s, n, L, N, ratio in big_rows:
+        def g(x, k, f):
+            return f(x[k]) if x[k] is not None else "-"
+        out.append([s, str(n), g(L, "mbs_med", fmt_rate), g(N, "mbs_med", fmt_rate),
+                    "%.2f" % ratio if ratio is not None else "-",
+                    g(L, "cpu_s_gib", fmt_cpu), g(N, "cpu_s_gib", fmt_cpu),
+                    g(L, "wrk_s_gib", fmt_cpu), g(N, "wrk_s_gib", fmt_cpu),
+                    g(L, "p99", fmt_lat), g(N, "p99", fmt_lat)])
+    widths = [max(len(r[i]) for r in out) for i in range(len(head))]
+    for i, r in enumerate(out):
+        print("| " + " | ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                                for j, (c, w) in enumerate(zip(r, widths))) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) if j == 0 else "-" * (w + 1) + ":"
+                                 for j, w in enumerate(widths)) + "|")
+    print()
 
 
 def report(path, smoke):
@@ -137,11 +176,14 @@ def report(path, smoke):
     if not rows:
         sys.exit("no results")
     clk_tck = rows[0].get("clk_tck", 100)
-    scenarios, conns = [], {}
+    scenarios, conns, kinds, big = [], {}, {}, {}
     for r in rows:
         if r["scenario"] not in scenarios:
             scenarios.append(r["scenario"])
             conns[r["scenario"]] = r["conns"]
+            kinds[r["scenario"]] = r.get("kind", "plain")
+            big[r["scenario"]] = r.get("big", False)
+    big_rows = []
 
     with_floor = any(r["server"] == "floor" for r in rows)
     head = ["scenario", "conns",
@@ -165,8 +207,12 @@ def report(path, smoke):
         L, N, F = S["loophttp"], S["nginx"], S["floor"]
         ratio = None
         if L and N:
-            ratios = [a / b for a, b in zip(L["rps"], N["rps"]) if b]
+            # Bytes for bulk bodies (few or no requests finish in a run).
+            key = "mbs" if kinds[s] == "bulk" else "rps"
+            ratios = [a / b for a, b in zip(L[key], N[key]) if b]
             ratio = med(ratios)
+        if big[s] and L and N:
+            big_rows.append((s, conns[s], L, N, ratio))
 
         def errstr(x):
             if not x:
@@ -223,6 +269,8 @@ def report(path, smoke):
     for r in out[1:]:
         print(line(r))
     print()
+    if big_rows:
+        print_big(big_rows)
     print("req/s, MiB/s, p50, p99: median over rounds; ratio: median of the per-round "
           "loophttp/nginx req/s ratios; CPU µs/req: server utime+stime (all its "
           "processes) summed over rounds / requests completed.")
