@@ -78,6 +78,12 @@ HEALTH="$(inspect '{{json .HealthCheck.Test}}')"
 check "HEALTHCHECK runs the binary's probe without a shell" \
     '["CMD","/loophttp","--probe","http://127.0.0.1:4221/healthz","--probe-timeout","3s"]' "$HEALTH"
 
+# What a new volume starts from: /data in the image, owned by the image's user.
+DATA_OWNER="$(podman export "$(podman create --no-healthcheck --name "$NAME" "$IMAGE")" | tar -tvf - |
+    awk '$NF == "data/" { print $2 }')"
+podman rm -f "$NAME" >/dev/null
+check "the image's /data belongs to the image's user (so a new volume is writable)" "10001/10001" "$DATA_OWNER"
+
 # ------------------------------------------------------------------ 3. run it
 # The volume: a host directory owned by the image's user, with a file in it.
 mkdir -p "$TMP/data"
