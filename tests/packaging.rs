@@ -82,6 +82,41 @@ fn a_bad_trust_proxy_value_is_a_startup_error() {
     assert!(err.contains("10.1.0.0/8") && err.contains("10.0.0.0/8"), "{err}");
 }
 
+/// A client on 127.0.0.2 (still loopback) talking to `port`.
+fn client_from_127_0_0_2(port: u16) -> Client {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).unwrap();
+    socket.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    Client::from_stream(socket.into())
+}
+
+/// The first field of each access-log line, once `n` lines are there.
+fn logged_peers(log: &std::path::Path, n: usize) -> Vec<String> {
+    let lines = eventually(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(log).ok()?;
+        let peers: Vec<String> = text.lines().map(|l| l.split(' ').next().unwrap_or("").to_string()).collect();
+        (peers.len() >= n).then_some(peers)
+    });
+    lines.unwrap_or_else(|| panic!("fewer than {n} lines in {}", log.display()))
+}
+
+#[test]
+fn forwarding_headers_from_a_peer_not_trusted_are_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let args = ["--host", "127.0.0.1", "--access-log", log.to_str().unwrap(), "--trust-proxy", "127.0.0.1"];
+    let server = BinServer::start(&args);
+    let mut stranger = client_from_127_0_0_2(server.port);
+    stranger.send(b"GET /echo/a HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n");
+    assert_eq!(stranger.response().status, 200);
+    stranger.send(b"GET /echo/b HTTP/1.1\r\nHost: t\r\nForwarded: for=203.0.113.9\r\n\r\n");
+    assert_eq!(stranger.response().status, 200);
+    let mut proxy = Client::connect(([127, 0, 0, 1], server.port).into());
+    proxy.send(b"GET /echo/c HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9, 127.0.0.2\r\n\r\n");
+    assert_eq!(proxy.response().status, 200);
+    assert_eq!(logged_peers(&log, 3), ["127.0.0.2", "127.0.0.2", "127.0.0.2"]);
+}
+
 #[test]
 fn probe_exits_zero_on_a_2xx_and_one_otherwise() {
     let server = BinServer::start(&["--host", "127.0.0.1"]);
