@@ -4,8 +4,8 @@
 # ports rewritten), as a foreground process with its own prefix, pid file,
 # logs and temp directories (never the system service).
 #
-# 1. Every route through the proxy: /, /echo, /user-agent, HEAD, OPTIONS,
-#    405, 404, gzip, and /files: a 20 MiB upload and download compared by
+# 1. Every route through the proxy: /, /echo, /user-agent, /healthz,
+#    /metrics, HEAD, OPTIONS, 405, 404, gzip, and /files: a 20 MiB upload and download compared by
 #    SHA-256, byte ranges, 304s from If-None-Match and If-Modified-Since,
 #    PUT replacing, chunked upload, DELETE, and 413 from nginx itself.
 # 2. A rolling restart (SIGTERM one instance, start a new one on its port,
@@ -183,6 +183,10 @@ check "DELETE / is 405" "405" "$(status -X DELETE "$URL/")"
 check "unknown path is 404" "404" "$(status "$URL/nowhere")"
 check "gzip through the proxy" "gzip" "$(header content-encoding -H 'Accept-Encoding: gzip' "$URL/echo/zzzzzzzz")"
 check "POST / (non-idempotent) answers" "200" "$(status -X POST --data-binary 'hello' "$URL/")"
+check "GET /healthz" "ok" "$(curl -s "$URL/healthz" | tr -d '\n')"
+# Each instance counts its own requests; whichever answers has served some.
+check "GET /metrics is Prometheus text with request counts" "yes" \
+    "$(curl -s "$URL/metrics" | grep -c '^loophttp_requests_total{' | sed -n 's/^[1-9][0-9]*$/yes/p')"
 
 BIG="$TMP/client/big"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$BIG"
