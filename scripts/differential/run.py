@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differential test: loophttp's request parser against Node's llhttp and h11.
 
-Usage: run.py [--binary PATH] [--seed N] [--random N] [--jobs N] [--only GLOB] [--verbose]
+Usage: run.py [--binary PATH] [--seed N] [--random N] [--split N] [--jobs N] [--only GLOB] [--verbose]
 
 Sends every case of the corpus (corpus.py) to the three servers on
 loopback, compares what each made of it (verdict.py), and prints the
@@ -17,6 +17,7 @@ import argparse
 import collections
 import fnmatch
 import os
+import random
 import re
 import signal
 import sys
@@ -45,16 +46,24 @@ def fetch_upload(port, name):
     return None
 
 
-def run_case(case, ports, deadline):
+def cuts_for(case, pieces, seed):
+    """Where to cut the case's bytes to send it in `pieces` writes."""
+    if pieces <= 1 or len(case.data) < 2:
+        return ()
+    rng = random.Random(f"{seed}/split/{case.name}")
+    return tuple(sorted(rng.sample(range(1, len(case.data)), min(pieces - 1, len(case.data) - 1))))
+
+
+def run_case(case, ports, deadline, cuts=()):
     if time.monotonic() > deadline:
         return None
-    raw, note = exchange(ports["loophttp"], case.data)
+    raw, note = exchange(ports["loophttp"], case.data, cuts=cuts)
     stored = None
     if case.upload:
         stored = fetch_upload(ports["loophttp"], case.upload)
     ours = loophttp_verdict(raw, note, stored)
-    node = reference_verdict(*exchange(ports["node"], case.data))
-    h11 = reference_verdict(*exchange(ports["h11"], case.data))
+    node = reference_verdict(*exchange(ports["node"], case.data, cuts=cuts))
+    h11 = reference_verdict(*exchange(ports["h11"], case.data, cuts=cuts))
     findings, kind = compare(ours, node, h11)
     return case, ours, node, h11, findings, kind
 
@@ -132,6 +141,7 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "loophttp"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--random", type=int, default=300, help="how many seeded random edits (more for exploring)")
+    ap.add_argument("--split", type=int, default=1, help="send each message in this many writes (seeded cuts)")
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--only", default="*", help="run only the cases whose name matches this glob")
     ap.add_argument("--verbose", action="store_true", help="also print every non-finding difference")
@@ -147,8 +157,8 @@ def main():
     deadline = started + RUN_DEADLINE
     try:
         ports = servers.start()
-        print(f"# servers on 127.0.0.1: {ports}; {len(cases)} cases, seed {args.seed}", flush=True)
-        results = list(pool.map(lambda c: run_case(c, ports, deadline), cases))
+        print(f"# servers on 127.0.0.1: {ports}; {len(cases)} cases, seed {args.seed}, {args.split} write(s) each", flush=True)
+        results = list(pool.map(lambda c: run_case(c, ports, deadline, cuts_for(c, args.split, args.seed)), cases))
         servers.check_alive()
     except StartError as e:
         print(f"differential: the servers failed: {e}", file=sys.stderr)

@@ -6,7 +6,8 @@
 #   BINARY defaults to target/release/loophttp (built with `cargo build
 #   --release` if missing). Options go to run.py: --verbose prints every
 #   difference, --only 'chunk-*' runs a subset, --seed N --random 3000
-#   explores with another and larger set of random edits.
+#   explores with another and larger set of random edits, --split 4 sends
+#   each message in 4 writes.
 #
 # Needs node (apt-get install nodejs) and h11 (pip install h11). Without
 # them the run is skipped, except under CI=true, where it fails.
