@@ -207,6 +207,8 @@ fn context() -> Context {
     let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
     // Both runs must send the same `Date`.
     cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    // Request accounting on (as in the server), so random splits exercise it too.
+    cx.observe = loophttp::inflight::Observer::new(loophttp::access_log::AccessLog::off(), Some(Default::default()));
     cx
 }
 

@@ -67,6 +67,8 @@ impl Harness {
         let mut cx = Context::new(Routes::new(None), settings);
         // A fixed `Date`, so two runs can be compared byte for byte.
         cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        // Request accounting on, as in the server: fuzzed too.
+        cx.observe = loophttp::inflight::Observer::new(loophttp::access_log::AccessLog::off(), Some(Default::default()));
         let mut io = MemStream::new();
         io.max_write = MAX_WRITE[usize::from(flags >> 5)];
         Harness { conn: Conn::new(1, cx.now), io, cx, exact_events: flags & EXACT_EVENTS != 0, resumes: 0 }

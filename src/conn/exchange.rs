@@ -197,7 +197,7 @@ pub(super) fn queue(
     };
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
     response::serialize(&resp, &how, &mut out.buf);
-    let head_len = inflight.position(out.pending()) - start - inline_body as u64;
+    let head_len = (inflight.position(out.pending()) - start).saturating_sub(inline_body as u64);
     if !head_only {
         match resp.body {
             Body::File(f) if f.len > 0 => out.push_file(f),
