@@ -362,7 +362,9 @@ impl Worker {
                 continue;
             }
             e.queued = None;
-            log::trace!(conn = owner.id; "deadline");
+            // `due=false`: the deadline moved later since it was queued; the
+            // connection only re-queues it (see `deadlines.rs`).
+            log::trace!(conn = owner.id, due = e.conn.deadline(&self.cx).is_some_and(|d| d <= now); "deadline");
             self.drive(owner.key, |conn, io, cx| conn.on_timeout(io, cx));
         }
     }
