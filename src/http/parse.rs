@@ -9,6 +9,8 @@
 use std::mem::MaybeUninit;
 
 use super::authority;
+use super::line_ends::{first_bare_lf, has_bare_lf, lines_end_in_crlf};
+use super::target::split_target;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
 use crate::forwarded::ProxyHeaders;
@@ -145,47 +147,6 @@ pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Http
         Some(at) => parse_crlf_head(&buf[..at], limits).and(Err(BARE_LF)),
         None => parsed,
     }
-}
-
-/// True if some LF in `bytes` has no CR right before it. A fold with no
-/// early exit over pairs of bytes, which the compiler vectorises.
-fn has_bare_lf(bytes: &[u8]) -> bool {
-    let Some((&first, rest)) = bytes.split_first() else { return false };
-    first == b'\n'
-        || rest.iter().zip(bytes).fold(false, |seen, (&b, &before)| seen | ((b == b'\n') & (before != b'\r')))
-}
-
-/// True if every line of a head httparse found complete ends in CRLF,
-/// checked where its lines end rather than byte by byte (this runs for
-/// every request): the empty lines before the request line, the line
-/// before each header (each name starts a line), and the head's last two.
-fn lines_end_in_crlf(req: &httparse::Request<'_, '_>, buf: &[u8], len: usize) -> bool {
-    let offset = |s: &str| s.as_ptr() as usize - buf.as_ptr() as usize;
-    let before_method = &buf[..req.method.map_or(0, offset)];
-    before_method.chunks(2).all(|pair| pair == b"\r\n")
-        && req.headers.iter().all(|h| buf[offset(h.name) - 2] == b'\r')
-        && buf[..len].ends_with(b"\r\n\r\n")
-}
-
-/// The offset of the first LF without a CR before it, if one comes before
-/// the head ends. The empty lines (CRLF) a head may start with are skipped.
-fn first_bare_lf(buf: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    while buf[start..].starts_with(b"\r\n") {
-        start += 2;
-    }
-    let mut from = start;
-    while let Some(off) = buf[from..].iter().position(|&b| b == b'\n') {
-        let at = from + off;
-        if at == start || buf[at - 1] != b'\r' {
-            return Some(at);
-        }
-        if at >= start + 3 && buf[at - 3..at] == *b"\r\n\r" {
-            return None; // the head ended: what follows is not ours to judge
-        }
-        from = at + 1;
-    }
-    None
 }
 
 /// Parses a head, refusing a complete one with a bare LF (`BARE_LF`),
@@ -456,56 +417,6 @@ fn check_host(seen: &Seen<'_>, authority: Option<&str>, http11: bool) -> Result<
         Some(host) if !authority::is_valid(host) => Err(HttpError::BadRequest("invalid Host")),
         _ => Ok(()),
     }
-}
-
-/// The authority of an absolute-form target, and the path to route by:
-/// origin-form as is, absolute-form by its path, `*` only for OPTIONS
-/// (RFC 9112 §3.2). The query is dropped. The target must be visible ASCII
-/// (RFC 9112 §3.2 builds it from RFC 3986 characters; raw bytes past 0x7f
-/// are not among them), and its path must not encode a control byte: no
-/// resource has one in its name, and a decoded NUL, CR or LF is a hazard
-/// to whatever the name is handed to.
-fn split_target(method: Method, target: &str) -> Result<(Option<&str>, &str), HttpError> {
-    // httparse refuses controls and spaces in a target, not bytes past 0x7f.
-    if !target.is_ascii() {
-        return Err(HttpError::BadRequest("request-target is not visible ASCII"));
-    }
-    let (authority, path) = if target.starts_with('/') {
-        (None, target)
-    } else if target == "*" && method == Method::Options {
-        return Ok((None, "*"));
-    } else if let Some(rest) = strip_scheme(target) {
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let path = match &rest[authority_end..] {
-            p if p.starts_with('/') => p,
-            _ => "/",
-        };
-        (Some(&rest[..authority_end]), path)
-    } else {
-        return Err(HttpError::BadRequest("invalid request-target"));
-    };
-    let path = path.split_once(['?', '#']).map_or(path, |(p, _)| p);
-    if encodes_a_control_byte(path) {
-        return Err(HttpError::BadRequest("percent-encoded control byte in the path"));
-    }
-    Ok((authority, path))
-}
-
-/// True if `path` holds `%XX` decoding to a control byte (C0 or DEL).
-fn encodes_a_control_byte(path: &str) -> bool {
-    let b = path.as_bytes();
-    if !b.contains(&b'%') {
-        return false;
-    }
-    b.iter().enumerate().filter(|&(_, &c)| c == b'%').any(|(i, _)| {
-        let hex = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
-        matches!((hex(i + 1), hex(i + 2)), (Some(hi), Some(lo)) if hi < 2 || (hi == 7 && lo == 0xf))
-    })
-}
-
-fn strip_scheme(target: &str) -> Option<&str> {
-    let (scheme, rest) = target.split_once("://")?;
-    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")).then_some(rest)
 }
 
 #[cfg(test)]

@@ -418,24 +418,3 @@ fn visible_ascii_outside_rfc_3986_is_accepted_and_a_fragment_dropped() {
         assert!(matches!(got, Ok(Parsed::Complete(ref h, _)) if h.path == path), "{target:?}: {got:?}");
     }
 }
-
-/// The quick test for a bare LF agrees with the exact search on every
-/// head-like buffer built from the bytes that matter.
-#[test]
-fn the_quick_bare_lf_test_agrees_with_the_search() {
-    let pieces: [&[u8]; 5] = [b"\r", b"\n", b"\r\n", b"a", b"\r\n\r\n"];
-    for n in 0..5usize.pow(6) {
-        let mut buf = Vec::new();
-        let mut k = n;
-        for _ in 0..6 {
-            buf.extend_from_slice(pieces[k % 5]);
-            k /= 5;
-        }
-        // Within a head (no CRLFCRLF past its leading empty lines) both agree.
-        let start = buf.chunks(2).take_while(|c| *c == b"\r\n").count() * 2;
-        if buf[start..].windows(4).any(|w| w == b"\r\n\r\n") {
-            continue;
-        }
-        assert_eq!(has_bare_lf(&buf), first_bare_lf(&buf).is_some(), "{buf:?}");
-    }
-}

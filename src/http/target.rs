@@ -1,9 +1,61 @@
-//! The request-target as routing sees it: the path with its `%XX` escapes
-//! decoded, once.
+//! The request-target: its form and the path to route by (checked as the
+//! head is parsed), and the path with its `%XX` escapes decoded, once (as
+//! routing sees it).
 
 use std::borrow::Cow;
 
+use super::parse::Method;
 use crate::error::HttpError;
+
+/// The authority of an absolute-form target, and the path to route by:
+/// origin-form as is, absolute-form by its path, `*` only for OPTIONS
+/// (RFC 9112 §3.2). The query is dropped. The target must be visible ASCII
+/// (RFC 9112 §3.2 builds it from RFC 3986 characters; raw bytes past 0x7f
+/// are not among them), and its path must not encode a control byte: no
+/// resource has one in its name, and a decoded NUL, CR or LF is a hazard
+/// to whatever the name is handed to.
+pub fn split_target(method: Method, target: &str) -> Result<(Option<&str>, &str), HttpError> {
+    // httparse refuses controls and spaces in a target, not bytes past 0x7f.
+    if !target.is_ascii() {
+        return Err(HttpError::BadRequest("request-target is not visible ASCII"));
+    }
+    let (authority, path) = if target.starts_with('/') {
+        (None, target)
+    } else if target == "*" && method == Method::Options {
+        return Ok((None, "*"));
+    } else if let Some(rest) = strip_scheme(target) {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let path = match &rest[authority_end..] {
+            p if p.starts_with('/') => p,
+            _ => "/",
+        };
+        (Some(&rest[..authority_end]), path)
+    } else {
+        return Err(HttpError::BadRequest("invalid request-target"));
+    };
+    let path = path.split_once(['?', '#']).map_or(path, |(p, _)| p);
+    if encodes_a_control_byte(path) {
+        return Err(HttpError::BadRequest("percent-encoded control byte in the path"));
+    }
+    Ok((authority, path))
+}
+
+/// True if `path` holds `%XX` decoding to a control byte (C0 or DEL).
+fn encodes_a_control_byte(path: &str) -> bool {
+    let b = path.as_bytes();
+    if !b.contains(&b'%') {
+        return false;
+    }
+    b.iter().enumerate().filter(|&(_, &c)| c == b'%').any(|(i, _)| {
+        let hex = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
+        matches!((hex(i + 1), hex(i + 2)), (Some(hi), Some(lo)) if hi < 2 || (hi == 7 && lo == 0xf))
+    })
+}
+
+fn strip_scheme(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")).then_some(rest)
+}
 
 /// Decodes `%XX` escapes once (RFC 3986 §2.1). Borrows when there are none,
 /// so the common path allocates nothing.
