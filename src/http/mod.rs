@@ -9,6 +9,7 @@ mod line_ends;
 pub mod parse;
 pub mod response;
 pub mod target;
+mod usual;
 
 pub use body::BodyDecoder;
 pub use parse::{Framing, Head, Limits, Method, Parsed, parse_head};

@@ -11,6 +11,7 @@ use std::mem::MaybeUninit;
 use super::authority;
 use super::line_ends::{first_bare_lf, has_bare_lf, lines_end_in_crlf};
 use super::target::split_target;
+use super::usual;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
 use crate::forwarded::ProxyHeaders;
@@ -43,17 +44,17 @@ pub enum Method {
 }
 
 impl Method {
-    fn from_bytes(m: &str) -> Option<Method> {
+    pub(super) fn from_bytes(m: &[u8]) -> Option<Method> {
         Some(match m {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "OPTIONS" => Method::Options,
-            "PATCH" => Method::Patch,
-            "TRACE" => Method::Trace,
-            "CONNECT" => Method::Connect,
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            b"TRACE" => Method::Trace,
+            b"CONNECT" => Method::Connect,
             _ => return None,
         })
     }
@@ -131,6 +132,17 @@ pub enum Parsed<'a> {
 /// LF gets the answer the bytes before it give, if that is an error, and
 /// 400 otherwise: the same answer however the bytes were split.
 pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
+    // Most heads take the short way; it answers only when it would give
+    // exactly what the long way gives (see `usual.rs`).
+    match usual::parse(buf, limits) {
+        Some((head, len)) => Ok(Parsed::Complete(head, len)),
+        None => parse_head_long(buf, limits),
+    }
+}
+
+/// [`parse_head`] the long way, for any head: httparse tokenises, then
+/// the lines' ends are checked and the head interpreted.
+pub(super) fn parse_head_long<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
     let parsed = parse_crlf_head(buf, limits);
     // httparse takes a lone LF for a line end. A complete head was checked
     // where its lines end; on the rarer paths (a head still arriving, or
@@ -243,7 +255,7 @@ fn parse_error_reason(e: httparse::Error) -> &'static str {
 
 /// What the header loop collects before the framing decision.
 #[derive(Default)]
-struct Seen<'a> {
+pub(super) struct Seen<'a> {
     content_length: Option<u64>,
     /// A Transfer-Encoding field was present.
     transfer_encoding: bool,
@@ -258,28 +270,53 @@ struct Seen<'a> {
     expect_continue: bool,
 }
 
+/// The request line as read: the method and target as sent.
+pub(super) struct RequestLine<'a> {
+    pub method: &'a [u8],
+    pub target: &'a str,
+    pub http11: bool,
+}
+
 /// Interprets a whole head of `len` bytes, checking in the order the
 /// bytes arrive (as [`check_partial`] does for a head still arriving).
 fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -> Result<Head<'a>, HttpError> {
-    let method_text = req.method.unwrap_or("");
-    if method_text.len() > MAX_METHOD {
+    let line = RequestLine {
+        method: req.method.unwrap_or("").as_bytes(),
+        target: req.path.unwrap_or(""),
+        http11: req.version == Some(1),
+    };
+    check_sizes(&line, len, limits)?;
+    let method = Method::from_bytes(line.method).ok_or_else(unknown_method)?;
+    let (authority, path) = split_target(method, line.target)?;
+    let mut head = start_head(method, &line, path);
+    let mut seen = Seen::default();
+    for h in req.headers.iter() {
+        read_header(h.name.as_bytes(), h.value, &mut head, &mut seen)?;
+    }
+    finish_head(head, &seen, authority)
+}
+
+/// The size limits, in the order the bytes arrive: method, target, head.
+pub(super) fn check_sizes(line: &RequestLine<'_>, len: usize, limits: &Limits) -> Result<(), HttpError> {
+    if line.method.len() > MAX_METHOD {
         return Err(LONG_METHOD);
     }
-    let target = req.path.unwrap_or("");
-    if target.len() > limits.max_uri {
+    if line.target.len() > limits.max_uri {
         return Err(HttpError::UriTooLong);
     }
     if len > limits.max_head {
         return Err(HttpError::HeadersTooLarge);
     }
-    let method = Method::from_bytes(method_text).ok_or_else(unknown_method)?;
-    let http11 = req.version == Some(1);
-    let (authority, path) = split_target(method, target)?;
-    let mut head = Head {
+    Ok(())
+}
+
+/// What the request line says, before any header is read.
+pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a str) -> Head<'a> {
+    Head {
         method,
         path,
-        target,
-        http11,
+        target: line.target,
+        http11: line.http11,
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
@@ -292,63 +329,69 @@ fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -
         if_none_match: None,
         if_modified_since: None,
         proxy: ProxyHeaders::default(),
-    };
-    let mut seen = Seen::default();
-    for h in req.headers.iter() {
-        read_header(h, &mut head, &mut seen)?;
     }
-    check_host(&seen, authority, http11)?;
-    head.framing = framing(&seen, http11)?;
-    head.keep_alive = if http11 { !seen.close } else { seen.keep_alive && !seen.close };
+}
+
+/// The decisions that need every header: `Host`, framing, keep-alive.
+pub(super) fn finish_head<'a>(
+    mut head: Head<'a>,
+    seen: &Seen<'a>,
+    authority: Option<&str>,
+) -> Result<Head<'a>, HttpError> {
+    check_host(seen, authority, head.http11)?;
+    head.framing = framing(seen, head.http11)?;
+    head.keep_alive = if head.http11 { !seen.close } else { seen.keep_alive && !seen.close };
     head.expect_continue = seen.expect_continue;
     Ok(head)
 }
 
-fn read_header<'a>(h: &httparse::Header<'a>, head: &mut Head<'a>, seen: &mut Seen<'a>) -> Result<(), HttpError> {
-    let name = h.name;
-    let value = h.value.trim_ascii();
-    if name.eq_ignore_ascii_case("content-length") {
-        let n = parse_content_length(value)?;
-        if seen.content_length.is_some_and(|prev| prev != n) {
-            return Err(HttpError::BadRequest("conflicting Content-Length"));
+/// Reads one header line. The name is matched by its length first, then
+/// the spelling: each line costs one or two comparisons, not seventeen.
+pub(super) fn read_header<'a>(
+    name: &[u8],
+    value: &'a [u8],
+    head: &mut Head<'a>,
+    seen: &mut Seen<'a>,
+) -> Result<(), HttpError> {
+    let value = value.trim_ascii();
+    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    match name.len() {
+        4 if is("host") => {
+            seen.hosts += 1;
+            seen.host = Some(value);
         }
-        seen.content_length = Some(n);
-    } else if name.eq_ignore_ascii_case("transfer-encoding") {
-        note_transfer_codings(value, seen)?;
-    } else if name.eq_ignore_ascii_case("host") {
-        seen.hosts += 1;
-        seen.host = Some(value);
-    } else if name.eq_ignore_ascii_case("connection") {
-        for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-            seen.close |= token.eq_ignore_ascii_case(b"close");
-            seen.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-        }
-    } else if name.eq_ignore_ascii_case("expect") && head.http11 {
+        5 if is("range") => head.range = Some(value),
+        6 if is("accept") => head.accept = Some(value),
         // HTTP/1.0 has no expectations: RFC 9110 §10.1.1 says ignore them.
-        if !value.eq_ignore_ascii_case(b"100-continue") {
-            return Err(HttpError::ExpectationFailed);
+        6 if is("expect") && head.http11 => {
+            if !value.eq_ignore_ascii_case(b"100-continue") {
+                return Err(HttpError::ExpectationFailed);
+            }
+            seen.expect_continue = true;
         }
-        seen.expect_continue = true;
-    } else if name.eq_ignore_ascii_case("user-agent") {
-        head.user_agent = Some(value);
-    } else if name.eq_ignore_ascii_case("accept-encoding") {
-        head.accept_encoding = Some(value);
-    } else if name.eq_ignore_ascii_case("referer") {
-        head.referer = Some(value);
-    } else if name.eq_ignore_ascii_case("accept") {
-        head.accept = Some(value);
-    } else if name.eq_ignore_ascii_case("range") {
-        head.range = Some(value);
-    } else if name.eq_ignore_ascii_case("if-range") {
-        head.if_range = Some(value);
-    } else if name.eq_ignore_ascii_case("if-none-match") {
-        head.if_none_match = Some(value);
-    } else if name.eq_ignore_ascii_case("if-modified-since") {
-        head.if_modified_since = Some(value);
-    } else if name.eq_ignore_ascii_case("x-forwarded-for") {
-        head.proxy.x_forwarded_for = Some(value);
-    } else if name.eq_ignore_ascii_case("forwarded") {
-        head.proxy.forwarded = Some(value);
+        7 if is("referer") => head.referer = Some(value),
+        8 if is("if-range") => head.if_range = Some(value),
+        9 if is("forwarded") => head.proxy.forwarded = Some(value),
+        10 if is("connection") => {
+            for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                seen.close |= token.eq_ignore_ascii_case(b"close");
+                seen.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        10 if is("user-agent") => head.user_agent = Some(value),
+        13 if is("if-none-match") => head.if_none_match = Some(value),
+        14 if is("content-length") => {
+            let n = parse_content_length(value)?;
+            if seen.content_length.is_some_and(|prev| prev != n) {
+                return Err(HttpError::BadRequest("conflicting Content-Length"));
+            }
+            seen.content_length = Some(n);
+        }
+        15 if is("accept-encoding") => head.accept_encoding = Some(value),
+        15 if is("x-forwarded-for") => head.proxy.x_forwarded_for = Some(value),
+        17 if is("transfer-encoding") => note_transfer_codings(value, seen)?,
+        17 if is("if-modified-since") => head.if_modified_since = Some(value),
+        _ => {}
     }
     Ok(())
 }

@@ -7,7 +7,10 @@ fn limits() -> Limits {
     Limits { max_uri: 8192, max_head: 16384, max_headers: 100 }
 }
 
+/// Parses `buf`, checking on the way that the short way (`usual.rs`),
+/// when it answers, agrees with the long way: every test here checks both.
 fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
+    crate::http::usual::tests::assert_agree(buf, &limits());
     parse_head(buf, &limits())
 }
 

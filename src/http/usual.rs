@@ -1,0 +1,130 @@
+//! The short way through the usual request head: a whole head in its
+//! plainest form, read in one pass without httparse, and interpreted by
+//! the same functions as every other head (`parse.rs`).
+//!
+//! It answers only for a head it can vouch for, and then exactly as the
+//! long way would; for anything else it says nothing and the long way
+//! decides. So it accepts a subset of what httparse accepts, and needs no
+//! error of its own:
+//!
+//! ```text
+//! request-line = 1*UPPER SP "/" *VCHAR SP "HTTP/1." ("0" / "1") CRLF
+//! field-line   = 1*tchar ":" *(SP / VCHAR) CRLF     (no tab, no obs-text)
+//! head         = request-line *field-line CRLF
+//! ```
+//!
+//! No leading empty lines, no bare LF, no byte past 0x7e, no error while
+//! reading it, within every limit. A head still arriving is not whole, so
+//! it is never answered here: the long way owns partial heads and their
+//! early refusals. The tests check both ways agree on every fixture, every
+//! refusal and thousands of mutations of them.
+
+use super::parse::{Head, Limits, Method, RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
+use super::target::split_target;
+use crate::config::MAX_HEADERS_CEILING;
+
+/// The bytes of an origin-form target: visible ASCII, `PLAIN` or, for the
+/// ones that need a closer look (`?`, `#`, `%`), `SPECIAL`; 0 for the rest.
+const TARGET: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = b'!';
+    while b <= b'~' {
+        table[b as usize] = if matches!(b, b'?' | b'#' | b'%') { SPECIAL } else { PLAIN };
+        b += 1;
+    }
+    table
+};
+const PLAIN: u8 = 1;
+const SPECIAL: u8 = 2;
+
+/// The bytes of a header name: RFC 9110's `tchar`, the set httparse takes.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// A header value byte here: space or visible ASCII.
+fn is_value_byte(b: u8) -> bool {
+    (b' '..=b'~').contains(&b)
+}
+
+/// The whole head at the start of `buf` and its length, if it is a usual
+/// one; otherwise None, and [`super::parse_head`] takes the long way.
+pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usize)> {
+    let (line, special, mut at) = request_line(buf)?;
+    let method = Method::from_bytes(line.method)?;
+    let (authority, path) = if special { split_target(method, line.target).ok()? } else { (None, line.target) };
+    let mut head = start_head(method, &line, path);
+    let mut seen = Seen::default();
+    let max_headers = limits.max_headers.min(MAX_HEADERS_CEILING);
+    let mut count = 0;
+    loop {
+        match buf.get(at..at + 2)? {
+            b"\r\n" => break,
+            _ if count == max_headers => return None,
+            _ => {}
+        }
+        let (name, value, next) = field_line(buf, at)?;
+        read_header(name, value, &mut head, &mut seen).ok()?;
+        count += 1;
+        at = next;
+    }
+    let len = at + 2;
+    check_sizes(&line, len, limits).ok()?;
+    Some((finish_head(head, &seen, authority).ok()?, len))
+}
+
+/// The request line and where the next line starts; `special` says the
+/// target holds a `?`, `#` or `%`.
+fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
+    let method_len = buf.iter().position(|b| !b.is_ascii_uppercase())?;
+    if method_len == 0 || buf[method_len] != b' ' || buf.get(method_len + 1) != Some(&b'/') {
+        return None;
+    }
+    let start = method_len + 1;
+    let mut end = start;
+    let mut classes = 0;
+    while let Some(&b) = buf.get(end) {
+        let class = TARGET[usize::from(b)];
+        if class == 0 {
+            break;
+        }
+        classes |= class;
+        end += 1;
+    }
+    let http11 = match buf.get(end..end + 11)? {
+        b" HTTP/1.1\r\n" => true,
+        b" HTTP/1.0\r\n" => false,
+        _ => return None,
+    };
+    let target = std::str::from_utf8(&buf[start..end]).ok()?;
+    let line = RequestLine { method: &buf[..method_len], target, http11 };
+    Some((line, classes & SPECIAL != 0, end + 11))
+}
+
+/// The field line at `at`: its name, its value (untrimmed), and where the
+/// next line starts.
+fn field_line(buf: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
+    let name_len = buf[at..].iter().position(|&b| !TOKEN[usize::from(b)])?;
+    let colon = at + name_len;
+    if name_len == 0 || buf[colon] != b':' {
+        return None;
+    }
+    let value_len = buf[colon + 1..].iter().position(|&b| !is_value_byte(b))?;
+    let end = colon + 1 + value_len;
+    (buf.get(end..end + 2)? == b"\r\n").then(|| (&buf[at..colon], &buf[colon + 1..end], end + 2))
+}
+
+#[cfg(test)]
+#[path = "usual_tests.rs"]
+pub(super) mod tests;

@@ -1,0 +1,106 @@
+//! The short way agrees with the long way wherever it answers, and it
+//! answers for the heads it is there for.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::http::parse::{Parsed, parse_head_long};
+
+/// Panics unless the short way is silent on `buf` or gives exactly the
+/// long way's answer. The parser tests call this on every input they try.
+pub(in crate::http) fn assert_agree(buf: &[u8], limits: &Limits) {
+    if let Some((head, len)) = parse(buf, limits) {
+        assert_eq!(
+            parse_head_long(buf, limits),
+            Ok(Parsed::Complete(head, len)),
+            "the short way disagrees on {:?}",
+            String::from_utf8_lossy(buf)
+        );
+    }
+}
+
+const LIMITS: Limits = Limits { max_uri: 8192, max_head: 16384, max_headers: 100 };
+
+/// Heads of every usual shape and some near misses, to be mutated.
+const CORPUS: &[&[u8]] = &[
+    b"GET /echo/abc HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n",
+    b"GET / HTTP/1.0\r\n\r\n",
+    b"HEAD /user-agent HTTP/1.0\r\nConnection: Keep-Alive\r\nUser-Agent: curl/8.5\r\n\r\n",
+    b"GET /echo/a%20b?q=1#f HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\nAccept: */*\r\n\r\n",
+    b"POST /files/a HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+    b"PUT /files/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    b"GET /files/f HTTP/1.1\r\nHost: [::1]:80\r\nRange: bytes=0-1\r\nIf-Range: \"x\"\r\nIf-None-Match: *\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nReferer: /r\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\nX-Empty:\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n",
+    b"GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nExpect: nothing\r\n\r\n",
+    b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+];
+
+/// Bytes that change a head's meaning wherever they land.
+const TWISTS: &[u8] = b" \t\r\n:;,%?#/*\x00\x7f\x80\xffaZ0";
+
+#[test]
+fn every_mutation_of_the_corpus_gets_the_same_answer_both_ways() {
+    let tight = [
+        LIMITS,
+        Limits { max_headers: 1, ..LIMITS },
+        Limits { max_headers: 0, ..LIMITS },
+        Limits { max_uri: 4, max_head: 40, ..LIMITS },
+    ];
+    for &wire in CORPUS {
+        for limits in &tight {
+            for at in 0..=wire.len() {
+                assert_agree(&wire[..at], limits);
+                let mut cut = wire.to_vec();
+                if at < wire.len() {
+                    cut.remove(at);
+                    assert_agree(&cut, limits);
+                }
+                for &twist in TWISTS {
+                    let mut changed = wire.to_vec();
+                    changed.insert(at, twist);
+                    assert_agree(&changed, limits);
+                    if at < wire.len() {
+                        changed.remove(at + 1);
+                        assert_agree(&changed, limits);
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    /// Random heads built from the pieces of real ones.
+    #[test]
+    fn heads_assembled_at_random_get_the_same_answer_both_ways(
+        pieces in proptest::collection::vec(proptest::sample::select(vec![
+            "GET", "HEAD", "POST", " ", "/", "/echo/", "abc", "%41", "?q", "#", " HTTP/1.1", " HTTP/1.0",
+            "\r\n", "\n", "\r", "Host", "host", ":", ": ", "127.0.0.1", ":4221", "Content-Length", "5",
+            "Transfer-Encoding", "chunked", "Connection", "close", "keep-alive", ",", "\t", "x", "\u{e9}",
+        ]), 0..24)
+    ) {
+        let wire = pieces.concat();
+        assert_agree(wire.as_bytes(), &LIMITS);
+    }
+}
+
+#[test]
+fn the_heads_it_is_there_for_take_the_short_way() {
+    for wire in [
+        &b"GET /echo/abc HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n"[..],
+        b"GET /echo/a%20b?q=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wrk\r\nAccept-Encoding: gzip\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"POST /files/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    ] {
+        let (_, len) = parse(wire, &LIMITS).expect("the short way");
+        assert_eq!(len, wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+    }
+}
