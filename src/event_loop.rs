@@ -78,8 +78,9 @@ struct Entry {
     stream: TcpStream,
     conn: Conn,
     peer: SocketAddr,
-    /// The interest currently registered (re-registered only on change).
-    registered: Interest,
+    /// The interest currently registered (re-registered only on change);
+    /// `None` until the first time the connection waits for an event.
+    registered: Option<Interest>,
     /// The earliest deadline this connection has in the heap.
     queued: Option<Instant>,
 }
@@ -313,7 +314,8 @@ impl Worker {
     }
 
     /// After a connection ran: closed → queue removal; otherwise register
-    /// the interest its state wants (if changed) and its deadline.
+    /// the interest its state wants (the first time it must wait for an
+    /// event, or when it changed) and its deadline.
     fn after(&mut self, key: usize) {
         let e = &mut self.conns[key];
         if e.conn.is_closed() {
@@ -321,13 +323,31 @@ impl Worker {
             return;
         }
         if let Some(want) = interest(e.conn.want())
-            && want != e.registered
+            && Some(want) != e.registered
         {
-            log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "reregister");
-            if let Err(err) = self.poll.registry().reregister(&mut e.stream, Token(key), want) {
-                log::warn!(conn = e.conn.id(), error:% = err; "reregister failed");
+            let registry = self.poll.registry();
+            let first = e.registered.is_none();
+            let (read, write) = (want.is_readable(), want.is_writable());
+            if first {
+                log::trace!(conn = e.conn.id(), read = read, write = write; "register");
+            } else {
+                log::trace!(conn = e.conn.id(), read = read, write = write; "reregister");
             }
-            e.registered = want;
+            let done = if first {
+                registry.register(&mut e.stream, Token(key), want)
+            } else {
+                registry.reregister(&mut e.stream, Token(key), want)
+            };
+            match done {
+                Ok(()) => e.registered = Some(want),
+                // Never watched, it would wait for nothing: close it now.
+                Err(err) if first => {
+                    e.conn.on_io_error("register", &err);
+                    self.closed.push(key);
+                    return;
+                }
+                Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
+            }
         }
         if e.conn.yielded() {
             self.yielded.push(key);

@@ -4,7 +4,9 @@
 //! when several workers share a port, non-blocking, a sized backlog, and
 //! `TCP_NODELAY`, which Linux copies to every accepted socket (one
 //! `setsockopt` per connection saved; the server checks it did), and
-//! `TCP_NOTSENT_LOWAT` ([`NOTSENT_LOWAT`]), copied the same way.
+//! `TCP_NOTSENT_LOWAT` ([`NOTSENT_LOWAT`]), copied the same way, and
+//! `TCP_DEFER_ACCEPT` ([`DEFER_ACCEPT_SECS`]): connections come to
+//! `accept` with their request.
 //!
 //! Or no socket of our own: under socket activation ([`activated`]) the
 //! listening sockets are inherited, already bound, from systemd or any
@@ -14,9 +16,11 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::sys;
 
 /// Unsent bytes a socket may hold before `sendfile`/`send` come up short
 /// and `EPOLLOUT` waits (`TCP_NOTSENT_LOWAT`; bytes in flight do not
@@ -26,6 +30,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// `recv` on its core. Kept small, the bytes leave inside our `sendfile`,
 /// on our core, as the window allows (docs/PERFORMANCE.md: large files).
 pub const NOTSENT_LOWAT: u32 = 256 * 1024;
+
+/// `TCP_DEFER_ACCEPT`, in seconds: the kernel hands a connection to
+/// `accept` once its request has arrived, so the loop reads it at once
+/// (`event_loop/accept.rs`) and a connection answered with
+/// `Connection: close` costs `accept4`, `recvfrom`, `sendto` and `close`,
+/// without an `epoll_ctl` or a wait. A client that connects and sends
+/// nothing is accepted when the kernel retransmits its SYN-ACK after
+/// about this long (nginx's `listen ... deferred` does the same).
+pub const DEFER_ACCEPT_SECS: u32 = 1;
 
 /// A bound, listening socket and what kind of binding it got.
 #[derive(Debug)]
@@ -67,6 +80,7 @@ fn bind_one(addr: SocketAddr, backlog: i32, reuse_port: bool, dual: bool) -> io:
     // Responses are written whole; Nagle would only delay them.
     socket.set_tcp_nodelay(true)?;
     socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
+    sys::set_defer_accept(socket.as_raw_fd(), DEFER_ACCEPT_SECS)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -141,6 +155,7 @@ fn adopt(fd: RawFd) -> io::Result<TcpListener> {
     socket.set_cloexec(true)?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_notsent_lowat(NOTSENT_LOWAT)?;
+    sys::set_defer_accept(socket.as_raw_fd(), DEFER_ACCEPT_SECS)?;
     Ok(socket.into())
 }
 
@@ -155,14 +170,44 @@ pub fn is_dual_stack(l: &TcpListener) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    /// Accepts from a non-blocking listener, retrying for up to 5 s.
+    fn accept_within(l: &TcpListener) -> TcpStream {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match l.accept() {
+                Ok((s, _)) => return s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_connection_comes_to_accept_with_its_first_bytes() {
+        let bound = bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, 16, false).unwrap();
+        let mut c = TcpStream::connect(bound.listener.local_addr().unwrap()).unwrap();
+        // Connected (the handshake is done) but nothing sent: not yet ours.
+        assert_eq!(bound.listener.accept().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        c.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        let mut accepted = accept_within(&bound.listener);
+        let mut first = [0u8; 3];
+        std::io::Read::read_exact(&mut accepted, &mut first).unwrap();
+        assert_eq!(&first, b"GET", "the request came with the connection");
+    }
 
     #[test]
     fn dual_stack_listener_accepts_ipv4_and_ipv6() {
         let bound = bind(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, 16, false).unwrap();
         let port = bound.listener.local_addr().unwrap().port();
-        let _v4 = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (accepted, _) = bound.listener.accept().unwrap();
+        let mut v4 = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        v4.write_all(b"G").unwrap();
+        let accepted = accept_within(&bound.listener);
         assert!(accepted.nodelay().unwrap(), "TCP_NODELAY is inherited from the listener");
         let lowat = socket2::SockRef::from(&accepted).tcp_notsent_lowat().unwrap();
         assert_eq!(lowat, NOTSENT_LOWAT, "and so is TCP_NOTSENT_LOWAT");
@@ -207,9 +252,9 @@ mod tests {
         let flags = unsafe { libc::fcntl(adopted.as_raw_fd(), libc::F_GETFD) };
         assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         assert_eq!(adopted.accept().unwrap_err().kind(), io::ErrorKind::WouldBlock);
-        let c = TcpStream::connect(addr).unwrap();
-        adopted.set_nonblocking(false).unwrap();
-        assert_eq!(adopted.accept().unwrap().0.peer_addr().unwrap(), c.local_addr().unwrap());
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"G").unwrap(); // TCP_DEFER_ACCEPT: the first byte makes it acceptable
+        assert_eq!(accept_within(&adopted).peer_addr().unwrap(), c.local_addr().unwrap());
         assert!(!is_dual_stack(&adopted));
     }
 

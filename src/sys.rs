@@ -1,5 +1,5 @@
 //! The system calls std does not wrap: `sendfile(2)`, `openat2(2)`,
-//! `send(2)` with `MSG_MORE`, and raising the open-file limit (with the
+//! `send(2)` with `MSG_MORE`, `TCP_DEFER_ACCEPT`, and raising the open-file limit (with the
 //! startup log lines saying what it allows). Each is one
 //! small unsafe call with its contract stated.
 
@@ -55,6 +55,26 @@ pub fn send_more(sock: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
     let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL) };
     if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+}
+
+/// `TCP_DEFER_ACCEPT` on a listening socket: a connection is handed to
+/// `accept` only once its first data has arrived (or, if none comes, after
+/// about `secs` seconds, when Linux accepts it anyway). socket2 has no
+/// setter for it.
+pub fn set_defer_accept(listener: RawFd, secs: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `value` is a valid c_int for the duration of the call, and
+    // its size is what we pass.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const value).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// Raises the soft open-file limit to the hard limit, as nginx does with

@@ -237,6 +237,12 @@ impl Conn {
         self.advance(io, cx);
     }
 
+    /// The loop could not watch the socket (registering it with the poller
+    /// failed): the connection cannot go on.
+    pub fn on_io_error(&mut self, what: &str, e: &io::Error) {
+        self.io_error(what, e);
+    }
+
     /// The readiness event reported a hang-up (EPOLLRDHUP / EPOLLHUP).
     pub fn on_read_closed(&mut self) {
         if self.read != ReadSide::Eof {

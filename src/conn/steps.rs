@@ -175,7 +175,7 @@ impl Conn {
     }
 
     /// Socket errors end the connection; disconnects are routine.
-    fn io_error(&mut self, what: &str, e: &io::Error) {
+    pub(super) fn io_error(&mut self, what: &str, e: &io::Error) {
         let why = if is_disconnect(e) {
             log::debug!(conn = self.id, op = what, error:% = e; "peer went away");
             CloseReason::Reset

@@ -7,11 +7,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Interest, Token};
 
 use super::{Entry, Worker};
 use crate::conn::Conn;
-use crate::error::{interrupted, is_disconnect, would_block};
+use crate::error::{interrupted, would_block};
 use crate::routes::Face;
 
 /// After EMFILE and friends, wait this long before accepting again rather
@@ -95,7 +94,7 @@ impl Worker {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, face: Face) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, face: Face) {
         // Linux copies TCP_NODELAY from the listener to accepted sockets;
         // the first connection checks that, and only where it is not so
         // does every connection pay a setsockopt.
@@ -105,18 +104,16 @@ impl Worker {
         if !inherited && let Err(e) = stream.set_nodelay(true) {
             log::debug!(conn = id, peer:% = peer, error:% = e; "set_nodelay failed");
         }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
-            // Out of memory for epoll, most likely: the operator should know.
-            let level = if is_disconnect(&e) { log::Level::Debug } else { log::Level::Warn };
-            log::log!(level, conn = id, peer:% = peer, error:% = e; "register failed; closing");
-            return;
-        }
         let conn = Conn::accepted(id, self.cx.now, peer.ip(), face);
         self.cx.observe.count(|m| m.accepted());
-        entry.insert(Entry { stream, conn, peer, registered: Interest::READABLE, queued: None });
+        let key = self.conns.insert(Entry { stream, conn, peer, registered: None, queued: None });
         log::debug!(conn = id, peer:% = peer; "open");
-        self.after(key);
+        // Read at once instead of registering and waiting for the first
+        // readable event: a client usually sends its request right behind
+        // the handshake, so it is often here already. A connection answered
+        // and closed within this call (`Connection: close`) then costs no
+        // `epoll_ctl` at all; one that must wait is registered in `after`,
+        // and registering reports readiness that arrived in between.
+        self.drive(key, |conn, io, cx| conn.on_ready(io, true, false, cx));
     }
 }
