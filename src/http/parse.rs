@@ -293,7 +293,8 @@ fn interpret<'a>(req: &httparse::Request<'_, 'a>, len: usize, limits: &Limits) -
     for h in req.headers.iter() {
         read_header(h.name.as_bytes(), h.value, &mut head, &mut seen)?;
     }
-    finish_head(head, &seen, authority)
+    finish_head(&mut head, &seen, authority)?;
+    Ok(head)
 }
 
 /// The size limits, in the order the bytes arrive: method, target, head.
@@ -333,16 +334,13 @@ pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a s
 }
 
 /// The decisions that need every header: `Host`, framing, keep-alive.
-pub(super) fn finish_head<'a>(
-    mut head: Head<'a>,
-    seen: &Seen<'a>,
-    authority: Option<&str>,
-) -> Result<Head<'a>, HttpError> {
+/// (The head is changed in place: it is large, and copies of it cost.)
+pub(super) fn finish_head(head: &mut Head<'_>, seen: &Seen<'_>, authority: Option<&str>) -> Result<(), HttpError> {
     check_host(seen, authority, head.http11)?;
     head.framing = framing(seen, head.http11)?;
     head.keep_alive = if head.http11 { !seen.close } else { seen.keep_alive && !seen.close };
     head.expect_continue = seen.expect_continue;
-    Ok(head)
+    Ok(())
 }
 
 /// Reads one header line. The name is matched by its length first, then

@@ -81,7 +81,8 @@ pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usi
     }
     let len = at + 2;
     check_sizes(&line, len, limits).ok()?;
-    Some((finish_head(head, &seen, authority).ok()?, len))
+    finish_head(&mut head, &seen, authority).ok()?;
+    Some((head, len))
 }
 
 /// The request line and where the next line starts; `special` says the
@@ -107,7 +108,13 @@ fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
         b" HTTP/1.0\r\n" => false,
         _ => return None,
     };
-    let target = std::str::from_utf8(&buf[start..end]).ok()?;
+    let target = &buf[start..end];
+    debug_assert!(target.is_ascii());
+    // SAFETY: every byte of `target` passed `TARGET`, which admits only
+    // visible ASCII, and ASCII is UTF-8. (`str::from_utf8` would check it
+    // again, at ~100 instructions a twentieth of a pipelined request's;
+    // httparse skips that check the same way for the bytes it vouches for.)
+    let target = unsafe { std::str::from_utf8_unchecked(target) };
     let line = RequestLine { method: &buf[..method_len], target, http11 };
     Some((line, classes & SPECIAL != 0, end + 11))
 }
