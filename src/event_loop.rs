@@ -23,10 +23,12 @@
 //!
 //! `impl Worker` is split: taking and admitting connections is in
 //! `accept.rs` (with the [`accept::Accepting`] state), the drain in
-//! `drain.rs`; the pass, driving connections and deadlines are here.
+//! `drain.rs`, the unsent mark of large downloads in `streams.rs`; the
+//! pass, driving connections and deadlines are here.
 
 mod accept;
 mod drain;
+mod streams;
 
 use accept::Accepting;
 
@@ -83,6 +85,10 @@ struct Entry {
     registered: Option<Interest>,
     /// The earliest deadline this connection has in the heap.
     queued: Option<Instant>,
+    /// Its `TCP_NOTSENT_LOWAT` as last set (the listener's to begin with).
+    mark: u32,
+    /// Sending a large file: listed in `Worker::streamers`.
+    streaming: bool,
 }
 
 impl Transport for TcpStream {
@@ -122,6 +128,8 @@ pub struct Worker {
     accepting: Accepting,
     yielded: Vec<usize>,
     closed: Vec<usize>,
+    /// Connections sending a large file now (see [`streams`]).
+    streamers: Vec<usize>,
     stop: Arc<AtomicBool>,
     /// Whether accepted sockets come with the listener's TCP_NODELAY
     /// (learnt from the first one).
@@ -181,6 +189,7 @@ impl Worker {
             accepting: Accepting::Open { warned: false },
             yielded: Vec::new(),
             closed: Vec::new(),
+            streamers: Vec::new(),
             stop,
             nodelay_inherited: None,
         })
@@ -317,6 +326,7 @@ impl Worker {
     /// the interest its state wants (the first time it must wait for an
     /// event, or when it changed) and its deadline.
     fn after(&mut self, key: usize) {
+        self.note_streaming(key);
         let e = &mut self.conns[key];
         if e.conn.is_closed() {
             self.closed.push(key);

@@ -116,3 +116,59 @@ fn client_bytes_in_a_path_reach_the_log_escaped() {
     let line = b.wait_for_line(WITHIN, |l| l.contains(" request ")).expect("request line");
     assert!(line.contains(r#"path="/echo/a\\\"b\\\\c""#), "{line}");
 }
+
+/// The `send mark` lines: (connection id, TCP_NOTSENT_LOWAT set, senders).
+fn marks(b: &mut BinServer) -> Vec<(u64, u64, u64)> {
+    b.collect()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "send mark")
+        .map(|l| (l["conn"].as_u64().unwrap(), l["notsent_lowat"].as_u64().unwrap(), l["senders"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Waits until `n` send-mark lines were logged; returns them all.
+fn marks_within(b: &mut BinServer, n: usize) -> Vec<(u64, u64, u64)> {
+    let got = common::eventually(WITHIN, || {
+        let m = marks(b);
+        (m.len() >= n).then_some(m)
+    });
+    got.unwrap_or_else(|| panic!("expected {n} send-mark lines; got {:?}", marks(b)))
+}
+
+#[test]
+fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 32 << 20]).unwrap();
+    let mut b = BinServer::start(&[
+        "--log-level",
+        "trace",
+        "--log-format",
+        "json",
+        "--access-log",
+        "off",
+        "--directory",
+        dir.path().to_str().unwrap(),
+    ]);
+    let get = b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    // Neither client reads: each download stays in progress, blocked on a
+    // full socket, with far more than the mark left to send.
+    let mut first = Client::connect(([127, 0, 0, 1], b.port).into());
+    first.send(get);
+    // Alone: no mark, so the kernel may queue the whole send buffer.
+    let [(a, mark, senders)] = marks_within(&mut b, 1)[..] else { panic!("{:?}", marks(&mut b)) };
+    assert_eq!((mark, senders), (0, 1), "a lone download gets the system's default");
+    let mut second = Client::connect(([127, 0, 0, 1], b.port).into());
+    second.send(get);
+    // Two at once: the first goes back to the listener's 256 KiB, which the
+    // second has inherited already.
+    let m = marks_within(&mut b, 2);
+    assert_eq!(m[1], (a, 256 * 1024, 2), "{m:?}");
+    assert_eq!(m.len(), 2, "the second connection needs no setsockopt: {m:?}");
+    // The second gives up (closing with unread data sends a reset): the
+    // first is alone again.
+    drop(second);
+    let m = marks_within(&mut b, 3);
+    assert_eq!(m[2], (a, 0, 1), "{m:?}");
+    drop(first);
+}

@@ -204,6 +204,15 @@ impl Conn {
         Want { read, write: self.out.blocked() }
     }
 
+    /// Bytes of a file still to go out by `sendfile` (0 when none): the
+    /// loop tunes the socket's unsent mark while a large file goes out.
+    pub fn file_left(&self) -> u64 {
+        match &self.out.source {
+            Some(source::Source::Sendfile(f)) => f.len,
+            _ => 0,
+        }
+    }
+
     /// When this connection times out in its current state.
     pub fn deadline(&self, cx: &Context) -> Option<Instant> {
         let t = &cx.settings;

@@ -11,6 +11,7 @@ use mio::net::TcpStream;
 use super::{Entry, Worker};
 use crate::conn::Conn;
 use crate::error::{interrupted, would_block};
+use crate::listener::NOTSENT_LOWAT;
 use crate::routes::Face;
 
 /// After EMFILE and friends, wait this long before accepting again rather
@@ -106,7 +107,15 @@ impl Worker {
         }
         let conn = Conn::accepted(id, self.cx.now, peer.ip(), face);
         self.cx.observe.count(|m| m.accepted());
-        let key = self.conns.insert(Entry { stream, conn, peer, registered: None, queued: None });
+        let key = self.conns.insert(Entry {
+            stream,
+            conn,
+            peer,
+            registered: None,
+            queued: None,
+            mark: NOTSENT_LOWAT,
+            streaming: false,
+        });
         log::debug!(conn = id, peer:% = peer; "open");
         // Read at once instead of registering and waiting for the first
         // readable event: a client usually sends its request right behind
