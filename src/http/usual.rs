@@ -60,6 +60,7 @@ fn is_value_byte(b: u8) -> bool {
 
 /// The whole head at the start of `buf` and its length, if it is a usual
 /// one; otherwise None, and [`super::parse_head`] takes the long way.
+#[inline]
 pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usize)> {
     let (line, special, mut at) = request_line(buf)?;
     let method = Method::from_bytes(line.method)?;
@@ -87,6 +88,7 @@ pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usi
 
 /// The request line and where the next line starts; `special` says the
 /// target holds a `?`, `#` or `%`.
+#[inline(always)]
 fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
     let method_len = buf.iter().position(|b| !b.is_ascii_uppercase())?;
     if method_len == 0 || buf[method_len] != b' ' || buf.get(method_len + 1) != Some(&b'/') {
@@ -121,6 +123,7 @@ fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
 
 /// The field line at `at`: its name, its value (untrimmed), and where the
 /// next line starts.
+#[inline(always)]
 fn field_line(buf: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
     let name_len = buf[at..].iter().position(|&b| !TOKEN[usize::from(b)])?;
     let colon = at + name_len;
