@@ -352,7 +352,7 @@ pub(super) fn read_header<'a>(
     seen: &mut Seen<'a>,
 ) -> Result<(), HttpError> {
     let value = value.trim_ascii();
-    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    let is = |known: &str| is_token_spelled(name, known.as_bytes());
     match name.len() {
         4 if is("host") => {
             seen.hosts += 1;
@@ -392,6 +392,15 @@ pub(super) fn read_header<'a>(
         _ => {}
     }
     Ok(())
+}
+
+/// True if the token `name` is `known` (lowercase letters and `-`) in any
+/// case. Setting a byte's 0x20 bit lowercases a letter and keeps `-`, and
+/// turns no other token byte into either (only CR, never in a token, would
+/// become `-`): `eq_ignore_ascii_case` for tokens, at half its cost.
+fn is_token_spelled(name: &[u8], known: &[u8]) -> bool {
+    debug_assert!(!name.contains(&b'\r') && known.iter().all(|&k| k == b'-' || k.is_ascii_lowercase()));
+    name.len() == known.len() && name.iter().zip(known).all(|(&b, &k)| b | 0x20 == k)
 }
 
 /// Digits only: no sign, no spaces, no hex, and no overflow (RFC 9110 §8.6).
