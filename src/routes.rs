@@ -189,10 +189,14 @@ fn with_allow<'a>(mut r: Response<'a>, methods: &'static str) -> Response<'a> {
 
 /// `text/plain`, gzip-compressed when the client accepts it.
 fn plain<'a>(head: &Head<'_>, body: Cow<'a, [u8]>) -> Response<'a> {
-    negotiated(head, Response::text(status::OK, body))
+    let mut resp = Response::text(status::OK, body);
+    negotiate(head, &mut resp);
+    resp
 }
 
-fn negotiated<'a>(head: &Head<'_>, mut resp: Response<'a>) -> Response<'a> {
+/// Compresses the body if the client accepts gzip. (In place: a response
+/// is large, and passing it through by value would copy it.)
+fn negotiate(head: &Head<'_>, resp: &mut Response<'_>) {
     resp.vary_encoding = true;
     if accepts_gzip(head.accept_encoding)
         && let Body::Bytes(b) = &resp.body
@@ -200,7 +204,6 @@ fn negotiated<'a>(head: &Head<'_>, mut resp: Response<'a>) -> Response<'a> {
         resp.body = Body::Bytes(Cow::Owned(gzip(b)));
         resp.gzip = true;
     }
-    resp
 }
 
 /// `GET /`: a JSON description of the request. HEAD describes the GET it
@@ -219,7 +222,8 @@ fn root<'a>(head: &Head<'_>) -> Response<'a> {
     let mut resp = Response::new(status::OK);
     resp.content_type = Some("application/json");
     resp.body = Body::Bytes(Cow::Owned(body));
-    negotiated(head, resp)
+    negotiate(head, &mut resp);
+    resp
 }
 
 /// Appends `s` as a JSON string literal.

@@ -102,22 +102,24 @@ impl Conn {
             self.input.scanned = bytes.len();
             return false;
         }
-        let (next, edge) = match parse::parse_head(bytes, limits) {
+        // Matched by reference: the head is large, and moving it out of
+        // the result would copy it.
+        let (next, edge) = match &parse::parse_head(bytes, limits) {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
                 return false;
             }
-            Ok(Parsed::Complete(head, len)) => {
+            &Ok(Parsed::Complete(ref head, len)) => {
                 log::trace!(conn = self.id, method = head.method.as_str(), path:% = escaped(head.path.as_bytes()); "request");
                 // Its clock started with the head's first byte, as nginx's $request_time.
                 let started = self.head_started.unwrap_or(cx.now);
-                let client = self.inflight.client(&head, &cx.settings.trust_proxy, &cx.observe);
-                self.inflight.begin(self.id, &Arrival::of(&head, len, client), started, &mut cx.observe);
-                let next = start_request(&head, self.face, &mut self.out, &mut self.inflight, cx);
+                let client = self.inflight.client(head, &cx.settings.trust_proxy, &cx.observe);
+                self.inflight.begin(self.id, &Arrival::of(head, len, client), started, &mut cx.observe);
+                let next = start_request(head, self.face, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 next
             }
-            Err(e) => {
+            &Err(e) => {
                 self.fail(e, cx);
                 return true;
             }
