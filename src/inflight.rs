@@ -294,7 +294,9 @@ impl InFlight {
 
     fn report_front(&mut self, status: u16, now: Instant, obs: &mut Observer) {
         let Some(records) = self.records.as_mut() else { return };
-        let Some(p) = records.queue.pop_front() else { return };
+        // Read where it lies, and dropped after: a record is ~120 bytes,
+        // and taking it out by value would copy it.
+        let Some(p) = records.queue.front() else { return };
         let duration = now.saturating_duration_since(p.started);
         let sent = if p.status == 0 { 0 } else { self.sent.min(p.end.unwrap_or(self.sent)).saturating_sub(p.start) };
         obs.count(|m| {
@@ -339,6 +341,7 @@ impl InFlight {
             };
             obs.log.write(&entry, now);
         }
+        records.queue.pop_front();
         // Keep the text store from growing while a pipeline never drains.
         match records.queue.front() {
             None => records.text.clear(),
