@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::access_log::format::{MAX_HEADER, MAX_TARGET, MAX_TOKEN};
 use crate::access_log::{AccessLog, Entry};
@@ -120,6 +120,31 @@ impl<'a> Arrival<'a> {
             None => (rest, &b""[..]),
         };
         Arrival { method_text, target, version, ..Arrival::default() }
+    }
+}
+
+/// The time since a start, for the requests one write completed. They
+/// mostly share their start (the requests of a pipelined batch arrive in
+/// one readiness event), so it is computed once per start, not per request.
+struct Elapsed {
+    now: Instant,
+    last: Option<(Instant, Duration)>,
+}
+
+impl Elapsed {
+    fn at(now: Instant) -> Elapsed {
+        Elapsed { now, last: None }
+    }
+
+    fn since(&mut self, started: Instant) -> Duration {
+        match self.last {
+            Some((start, elapsed)) if start == started => elapsed,
+            _ => {
+                let elapsed = self.now.saturating_duration_since(started);
+                self.last = Some((started, elapsed));
+                elapsed
+            }
+        }
     }
 }
 
@@ -273,12 +298,12 @@ impl InFlight {
             return;
         }
         // One clock read for all the responses this write completed.
-        let now = Instant::now();
+        let mut clock = Elapsed::at(Instant::now());
         while let Some(p) = self.records.as_ref().and_then(|r| r.queue.front())
             && done(p)
         {
             let status = p.status;
-            self.report_front(status, now, obs);
+            self.report_front(status, &mut clock, obs);
         }
         self.release(obs);
     }
@@ -287,17 +312,18 @@ impl InFlight {
     /// with the bytes that went out.
     pub fn closed(&mut self, now: Instant, obs: &mut Observer) {
         while self.records.as_ref().is_some_and(|r| !r.queue.is_empty()) {
-            self.report_front(CLIENT_GONE, now, obs);
+            self.report_front(CLIENT_GONE, &mut Elapsed::at(now), obs);
         }
         self.release(obs);
     }
 
-    fn report_front(&mut self, status: u16, now: Instant, obs: &mut Observer) {
+    fn report_front(&mut self, status: u16, clock: &mut Elapsed, obs: &mut Observer) {
+        let now = clock.now;
         let Some(records) = self.records.as_mut() else { return };
         // Read where it lies, and dropped after: a record is ~120 bytes,
         // and taking it out by value would copy it.
         let Some(p) = records.queue.front() else { return };
-        let duration = now.saturating_duration_since(p.started);
+        let duration = clock.since(p.started);
         let sent = if p.status == 0 { 0 } else { self.sent.min(p.end.unwrap_or(self.sent)).saturating_sub(p.start) };
         obs.count(|m| {
             m.request(&RequestDone { method: p.method, route: p.route, status, duration });
