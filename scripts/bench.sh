@@ -11,7 +11,9 @@
 #   examples/floor.rs, a bare mio loop answering a fixed response, in the
 #   keep-alive /echo scenarios: the practical floor, measured in the same run),
 #   LOGGING=1 / --logging (instead of the scenarios: CPU per request with the
-#   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh).
+#   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh),
+#   NGINX_DEFERRED=1 (nginx listens with `deferred`, TCP_DEFER_ACCEPT, as
+#   loophttp does: the fair match for the connection-per-request scenario).
 #   SMOKE=1 leaves out the scenarios tagged `nosmoke` (10,000 connections,
 #   1 GiB files); a scenario needing more open files than the limit allows
 #   is skipped with a note.
@@ -35,7 +37,7 @@ SCENARIOS=${SCENARIOS:-}
 FLOOR=${FLOOR:-0}
 LOGGING=${LOGGING:-0}
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
     case $1 in

@@ -157,7 +157,8 @@ build_loophttp() {
 }
 
 # render_nginx_conf DIR PORT FILES WORKERS NOFILE CONNECTIONS BACKLOG JSONFILE
-# writes DIR/nginx.conf from the template.
+# writes DIR/nginx.conf from the template. NGINX_DEFERRED=1 adds `deferred`
+# to nginx's listen (TCP_DEFER_ACCEPT, as loophttp's listener has).
 render_nginx_conf() {
     local dir=$1 port=$2 files=$3 workers=$4 nofile=$5 conns=$6 backlog=$7 json=$8
     local user_line="# (not root: no user directive)"
@@ -170,7 +171,7 @@ render_nginx_conf() {
     python3 "$BENCH_DIR/benchlib.py" render "$BENCH_DIR/nginx.conf.template" "$dir/nginx.conf" \
         "USER_LINE=$user_line" "TMP=$dir" "PORT=$port" "FILES=$files" \
         "WORKERS=$workers" "NOFILE=$nofile" "WORKER_CONNECTIONS=$conns" \
-        "BACKLOG=$backlog" "JSON_BODY=@$json"
+        "BACKLOG=$backlog" "JSON_BODY=@$json" "LISTEN_OPTS=${NGINX_DEFERRED:+ deferred}"
     nginx -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" \
         || die "nginx -t rejected $dir/nginx.conf"
 }
@@ -192,6 +193,6 @@ machine_info() {
     echo "host:     $(uname -srm), nproc $(nproc), CPU ${cpu:-unknown}"
     local wrkv="no wrk"
     command -v wrk >/dev/null 2>&1 && wrkv=$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}' || true)
-    echo "tools:    $wrkv, $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+    echo "tools:    $wrkv, $(nginx -v 2>&1 | sed 's/^nginx version: //')${NGINX_DEFERRED:+ (listen ... deferred)}"
     echo "loophttp: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(cd "$ROOT" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes)')"
 }
