@@ -222,7 +222,8 @@ impl Worker {
                 }
                 return Err(e);
             }
-            self.cx.now = Instant::now();
+            let woke = Instant::now();
+            self.cx.now = woke;
             let wall = SystemTime::now();
             self.cx.date.refresh(wall);
             self.cx.observe.log.set_time(wall);
@@ -266,7 +267,7 @@ impl Worker {
                 self.accepting = Accepting::Open { warned: true };
                 self.accept();
             }
-            self.after_pass(events.iter().count());
+            self.after_pass(woke, events.iter().count());
             if let Some(outcome) = self.drained() {
                 return Ok(outcome);
             }
@@ -275,10 +276,10 @@ impl Worker {
     }
 
     /// Step 7: the access log's batch, and the pass's figures.
-    fn after_pass(&mut self, events: usize) {
+    fn after_pass(&mut self, woke: Instant, events: usize) {
         let end = Instant::now();
         self.cx.observe.log.tick(end);
-        let busy = end.saturating_duration_since(self.cx.now);
+        let busy = end.saturating_duration_since(woke);
         self.cx.observe.count(|m| m.pass(events, busy));
     }
 

@@ -105,6 +105,10 @@ impl Worker {
         if !inherited && let Err(e) = stream.set_nodelay(true) {
             log::debug!(conn = id, peer:% = peer, error:% = e; "set_nodelay failed");
         }
+        // The pass may have run a while serving the connections accepted
+        // before this one (each is read at once, below): its request must
+        // not be timed from before it arrived.
+        self.cx.now = Instant::now();
         let conn = Conn::accepted(id, self.cx.now, peer.ip(), face);
         self.cx.observe.count(|m| m.accepted());
         let key = self.conns.insert(Entry {
