@@ -4,9 +4,11 @@
 //! by token, and the deadlines. One pass of the loop ([`Worker::run`]):
 //!
 //! 1. poll, with the nearest deadline as the timeout (zero if some
-//!    connection yielded with work left);
+//!    connection yielded with work left, or a listener may hold more);
 //! 2. read the clock once and refresh the cached `Date`;
-//! 3. for each event: accept until `WouldBlock`, or drive that connection;
+//! 3. for each event, drive that connection; then, if a listener was
+//!    readable or a full batch left some last pass, accept until
+//!    `WouldBlock` or a batch per listener;
 //! 4. resume connections that yielded to be fair to others;
 //! 5. handle expired deadlines;
 //! 6. remove connections that closed during the pass (deferred, as in
@@ -126,6 +128,8 @@ pub struct Worker {
     /// unlike slab keys they are never reused.
     last_id: u64,
     accepting: Accepting,
+    /// A listener gave a whole batch: take more next pass, without waiting.
+    accept_left: bool,
     yielded: Vec<usize>,
     closed: Vec<usize>,
     /// Connections sending a large file now (see [`streams`]).
@@ -187,6 +191,7 @@ impl Worker {
             max_connections: config.max_connections,
             last_id: 0,
             accepting: Accepting::Open { warned: false },
+            accept_left: false,
             yielded: Vec::new(),
             closed: Vec::new(),
             streamers: Vec::new(),
@@ -230,10 +235,12 @@ impl Worker {
             if log::log_enabled!(log::Level::Trace) {
                 log::trace!(events = events.iter().count(), timeout:% = Timeout(timeout); "wake");
             }
+            // Accepting comes after the other events, once per pass: what a
+            // full batch left in the queue last pass, and what is new.
+            let mut accept = std::mem::take(&mut self.accept_left);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
-                    METRICS_LISTENER => self.accept_metrics(),
+                    LISTENER | METRICS_LISTENER => accept = true,
                     WAKER => {}
                     SIGNALS => {
                         if let Some(outcome) = self.on_signals() {
@@ -257,6 +264,9 @@ impl Worker {
                         });
                     }
                 }
+            }
+            if accept {
+                self.accept();
             }
             self.resume_yielded();
             self.expire();
@@ -298,7 +308,7 @@ impl Worker {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.yielded.is_empty() {
+        if !self.yielded.is_empty() || self.accept_left {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();

@@ -172,3 +172,44 @@ fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
     assert_eq!(m[2], (a, 0, 1), "{m:?}");
     drop(first);
 }
+
+#[test]
+fn a_flood_of_new_connections_is_taken_in_batches_between_other_events() {
+    const CLIENTS: usize = 150;
+    let mut b = trace_server();
+    // Stopped, the server cannot accept: the kernel queues every
+    // connection with its request. Resumed, it finds all of them at once.
+    let pid = libc::pid_t::try_from(b.pid()).unwrap();
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let mut clients: Vec<Client> = (0..CLIENTS)
+        .map(|i| {
+            let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+            c.send(format!("GET /echo/{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
+            c
+        })
+        .collect();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(c.response().text(), i.to_string());
+    }
+    let closes = common::eventually(WITHIN, || {
+        let n = b.collect().iter().filter(|l| l.contains("\"message\":\"close\"")).count();
+        (n == CLIENTS).then_some(n)
+    });
+    assert_eq!(closes, Some(CLIENTS), "every connection closed");
+    // Accepts per pass: the "open" lines between two "wake" lines.
+    let mut per_pass = vec![0usize];
+    for l in b.collect() {
+        if l.contains("\"message\":\"wake\"") {
+            per_pass.push(0);
+        } else if l.contains("\"message\":\"open\"") {
+            *per_pass.last_mut().unwrap() += 1;
+        }
+    }
+    let most = per_pass.iter().copied().max().unwrap();
+    assert_eq!(per_pass.iter().sum::<usize>(), CLIENTS);
+    assert!(most <= 64, "at most a batch (64) per pass, got {most}: {per_pass:?}");
+    assert!(per_pass.iter().filter(|&&n| n > 0).count() >= 3, "150 take three passes: {per_pass:?}");
+}

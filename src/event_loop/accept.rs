@@ -14,6 +14,13 @@ use crate::error::{interrupted, would_block};
 use crate::listener::NOTSENT_LOWAT;
 use crate::routes::Face;
 
+/// Connections taken per listener per pass. Each one is read and often
+/// answered at once, so a flood of new connections would otherwise keep the
+/// loop in `accept` for as long as it lasts, and every open connection,
+/// deadline and signal would wait. The rest are taken on the next pass,
+/// after the other events (nginx's `multi_accept off` takes one).
+pub(super) const ACCEPT_BATCH: usize = 64;
+
 /// After EMFILE and friends, wait this long before accepting again rather
 /// than spinning on a listener that stays readable.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -36,7 +43,8 @@ pub(super) enum Accepting {
 
 impl Worker {
     /// Accepts from every listener until `WouldBlock`, the connection
-    /// limit, or a resource error.
+    /// limit, a resource error, or [`ACCEPT_BATCH`] connections (then
+    /// `accept_left` says to go on next pass).
     pub(super) fn accept(&mut self) {
         for i in 0..self.listeners.len() {
             self.accept_from(Some(i));
@@ -45,7 +53,7 @@ impl Worker {
     }
 
     /// Accepts on `--metrics-addr`'s listener, if this worker has it.
-    pub(super) fn accept_metrics(&mut self) {
+    fn accept_metrics(&mut self) {
         if self.metrics_listener.is_some() {
             self.accept_from(None);
         }
@@ -53,7 +61,7 @@ impl Worker {
 
     /// Accepts from public listener `i`, or from the metrics listener (None).
     fn accept_from(&mut self, i: Option<usize>) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             let warned = match self.accepting {
                 Accepting::Backoff { .. } | Accepting::Closed => return,
                 Accepting::Open { warned } | Accepting::AtLimit { warned } => warned,
@@ -93,6 +101,8 @@ impl Worker {
                 }
             }
         }
+        // A whole batch: more may be waiting, and no new edge will say so.
+        self.accept_left = true;
     }
 
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, face: Face) {

@@ -52,7 +52,11 @@ impl Worker {
     fn start_drain(&mut self, signal: i32) {
         // Take what the kernel already queued for us: closing a listener
         // resets the connections in its queue (with SO_REUSEPORT, ours alone).
+        // All of it, batch after batch (bounded by the connection limit).
         self.accept();
+        while std::mem::take(&mut self.accept_left) {
+            self.accept();
+        }
         self.accepting = Accepting::Closed;
         // The metrics listener closes too: the process is on its way out.
         self.metrics_listener = None;
