@@ -134,8 +134,9 @@ pub enum Parsed<'a> {
 pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
     // Most heads take the short way; it answers only when it would give
     // exactly what the long way gives (see `usual.rs`).
-    match usual::parse(buf, limits) {
-        Some((head, len)) => Ok(Parsed::Complete(head, len)),
+    let mut answer = Ok(Parsed::Partial);
+    match usual::parse(buf, limits, &mut answer) {
+        Some(()) => answer,
         None => parse_head_long(buf, limits),
     }
 }

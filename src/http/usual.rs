@@ -19,9 +19,10 @@
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
-use super::parse::{Head, Limits, Method, RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
+use super::parse::{Limits, Method, Parsed, RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::target::split_target;
 use crate::config::MAX_HEADERS_CEILING;
+use crate::error::HttpError;
 
 /// The bytes of an origin-form target: visible ASCII, `PLAIN` or, for the
 /// ones that need a closer look (`?`, `#`, `%`), `SPECIAL`; 0 for the rest.
@@ -58,10 +59,13 @@ fn is_value_byte(b: u8) -> bool {
     (b' '..=b'~').contains(&b)
 }
 
-/// The whole head at the start of `buf` and its length, if it is a usual
-/// one; otherwise None, and [`super::parse_head`] takes the long way.
+/// If the head at the start of `buf` is a usual one, writes the answer
+/// (`Complete`, with its length) to `out` and returns `Some`; otherwise
+/// None, and [`super::parse_head`] takes the long way. (The answer is
+/// written where the caller returns it from: a head is large, and handing
+/// it back through an `Option` would copy it twice.)
 #[inline]
-pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usize)> {
+pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits, out: &mut Result<Parsed<'a>, HttpError>) -> Option<()> {
     let (line, special, mut at) = request_line(buf)?;
     let method = Method::from_bytes(line.method)?;
     let (authority, path) = if special { split_target(method, line.target).ok()? } else { (None, line.target) };
@@ -83,7 +87,8 @@ pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Option<(Head<'a>, usi
     let len = at + 2;
     check_sizes(&line, len, limits).ok()?;
     finish_head(&mut head, &seen, authority).ok()?;
-    Some((head, len))
+    *out = Ok(Parsed::Complete(head, len));
+    Some(())
 }
 
 /// The request line and where the next line starts; `special` says the
