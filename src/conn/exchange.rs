@@ -73,10 +73,13 @@ pub(super) fn start_request(
     {
         // Refused before reading: the body stays unread, so close after.
         cx.observe.count(|m| m.rejected(HttpError::PayloadTooLarge.status()));
-        queue(Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, inflight, cx);
+        queue(&mut Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, inflight, cx);
         return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
-    match cx.routes.route(head, face) {
+    let mut action = cx.routes.route(head, face);
+    // The usual answer is queued where the route left it (a response is
+    // large, and moving it out would copy it); the rarer ones are moved.
+    match action {
         Action::Respond(resp) if has_body && resp.is_success() => {
             // The answer waits for the body (see the module doc).
             if head.expect_continue {
@@ -85,10 +88,10 @@ pub(super) fn start_request(
             // Keep-alive is decided with the answer, once the body is in.
             (receiving(head, Sink::Discard(resp.into_owned()), head.keep_alive, cx.now), Edge::BodyWanted)
         }
-        Action::Respond(resp) => {
+        Action::Respond(ref mut resp) => {
             // An error needs no body: answered at once, the body left
             // unread, so the connection closes after it.
-            let keep = keep_alive(head.keep_alive, &resp, !has_body, cx);
+            let keep = keep_alive(head.keep_alive, resp, !has_body, cx);
             queue(resp, ReqInfo::of(head), keep, out, inflight, cx);
             let after = match (keep, has_body) {
                 (true, _) => AfterDrain::NextRequest,
@@ -130,8 +133,9 @@ pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut I
         // Never: the state leaves Body as soon as this returns.
         Sink::Answered => return State::Head,
     };
+    let mut resp = resp;
     let keep = keep_alive(rx.keep_alive, &resp, true, cx);
-    queue(resp, rx.req, keep, out, inflight, cx);
+    queue(&mut resp, rx.req, keep, out, inflight, cx);
     match (keep, out.source.is_some()) {
         (true, false) => State::Head,
         (true, true) => State::Drain(AfterDrain::NextRequest),
@@ -179,7 +183,7 @@ impl ReqInfo {
 /// Serialises `resp` into the output queue; a file body is queued behind
 /// it. Tells `inflight` where in the output stream the response lies.
 pub(super) fn queue(
-    resp: Response<'_>,
+    resp: &mut Response<'_>,
     req: ReqInfo,
     keep_alive: bool,
     out: &mut Output,
@@ -196,10 +200,11 @@ pub(super) fn queue(
         _ => 0,
     };
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
-    response::serialize(&resp, &how, &mut out.buf);
+    response::serialize(resp, &how, &mut out.buf);
     let head_len = (inflight.position(out.pending()) - start).saturating_sub(inline_body as u64);
     if !head_only {
-        match resp.body {
+        // The file moves to the output; the response is done with.
+        match std::mem::replace(&mut resp.body, Body::Empty) {
             Body::File(f) if f.len > 0 => out.push_file(f),
             Body::GzipFile(f) => out.push_gzip(f),
             _ => {}

@@ -189,7 +189,7 @@ impl Conn {
             self.inflight.begin(self.id, &arrival, started, &mut cx.observe);
         }
         cx.observe.count(|m| m.rejected(e.status()));
-        queue(Response::error(e), req, false, &mut self.out, &mut self.inflight, cx);
+        queue(&mut Response::error(e), req, false, &mut self.out, &mut self.inflight, cx);
         self.transition(State::Drain(AfterDrain::Linger(why)), edge);
     }
 }
