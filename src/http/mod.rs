@@ -5,6 +5,7 @@
 pub mod authority;
 pub mod body;
 pub mod encoding;
+mod interpret;
 mod line_ends;
 pub mod parse;
 pub mod response;

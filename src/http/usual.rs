@@ -19,7 +19,8 @@
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
-use super::parse::{Limits, Method, Parsed, RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
+use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
+use super::parse::{Limits, Method, Parsed};
 use super::target::split_target;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
