@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::forwarded::Cidr;
 use crate::http::Limits;
+use crate::http::authority::LastValidHost;
 use crate::http::response::DateCache;
 use crate::inflight::Observer;
 use crate::lifecycle::Drain;
@@ -115,6 +116,8 @@ pub struct Context {
     pub drain: Option<Drain>,
     /// The access log and the counters (off in a bare `Context::new`).
     pub observe: Observer,
+    /// The last `Host` value found valid, for the parser to recognise.
+    pub last_valid_host: LastValidHost,
 }
 
 impl Context {
@@ -127,6 +130,7 @@ impl Context {
             settings,
             drain: None,
             observe: Observer::default(),
+            last_valid_host: LastValidHost::default(),
         }
     }
 }

@@ -70,7 +70,7 @@ impl Conn {
     /// skipped: if it is already malformed the client gets the same 400 it
     /// would have got had the bytes come in one piece. True if it failed.
     fn rejects_partial_head(&mut self, cx: &mut Context) -> bool {
-        match parse::parse_head(self.input.bytes(), &cx.settings.parse) {
+        match parse::parse_head_remembering(self.input.bytes(), &cx.settings.parse, &mut cx.last_valid_host) {
             Err(e) => {
                 self.fail(e, cx);
                 true
@@ -104,7 +104,7 @@ impl Conn {
         }
         // Matched by reference: the head is large, and moving it out of
         // the result would copy it.
-        let (next, edge) = match &parse::parse_head(bytes, limits) {
+        let (next, edge) = match &parse::parse_head_remembering(bytes, limits, &mut cx.last_valid_host) {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
                 return false;

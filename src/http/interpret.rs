@@ -4,7 +4,7 @@
 //! all: `Host`, the body's framing (every smuggling shape refused), and the
 //! keep-alive wish of the client.
 
-use super::authority;
+use super::authority::{self, LastValidHost};
 use super::parse::{Framing, Head, LONG_METHOD, Limits, MAX_METHOD, Method};
 use crate::error::HttpError;
 use crate::forwarded::ProxyHeaders;
@@ -71,8 +71,13 @@ pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a s
 
 /// The decisions that need every header: `Host`, framing, keep-alive.
 /// (The head is changed in place: it is large, and copies of it cost.)
-pub(super) fn finish_head(head: &mut Head<'_>, seen: &Seen<'_>, authority: Option<&str>) -> Result<(), HttpError> {
-    check_host(seen, authority, head.http11)?;
+pub(super) fn finish_head(
+    head: &mut Head<'_>,
+    seen: &Seen<'_>,
+    authority: Option<&str>,
+    hosts: &mut LastValidHost,
+) -> Result<(), HttpError> {
+    check_host(seen, authority, head.http11, hosts)?;
     head.framing = framing(seen, head.http11)?;
     head.keep_alive = if head.http11 { !seen.close } else { seen.keep_alive && !seen.close };
     head.expect_continue = seen.expect_continue;
@@ -189,7 +194,12 @@ fn framing(seen: &Seen<'_>, http11: bool) -> Result<Framing, HttpError> {
 /// RFC 9112 §3.2: exactly one Host (HTTP/1.1), its value valid. An
 /// absolute-form target's authority replaces it (§3.2.2) and must be valid
 /// itself; then an empty Host is fine, otherwise it names no host at all.
-fn check_host(seen: &Seen<'_>, authority: Option<&str>, http11: bool) -> Result<(), HttpError> {
+fn check_host(
+    seen: &Seen<'_>,
+    authority: Option<&str>,
+    http11: bool,
+    hosts: &mut LastValidHost,
+) -> Result<(), HttpError> {
     if seen.hosts > 1 || (http11 && seen.hosts == 0) {
         return Err(HttpError::BadRequest("exactly one Host header is required"));
     }
@@ -200,7 +210,7 @@ fn check_host(seen: &Seen<'_>, authority: Option<&str>, http11: bool) -> Result<
     }
     match seen.host {
         Some(b"") if authority.is_some() => Ok(()),
-        Some(host) if !authority::is_valid(host) => Err(HttpError::BadRequest("invalid Host")),
+        Some(host) if !hosts.is_valid(host) => Err(HttpError::BadRequest("invalid Host")),
         _ => Ok(()),
     }
 }

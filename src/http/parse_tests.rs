@@ -8,10 +8,19 @@ fn limits() -> Limits {
 }
 
 /// Parses `buf`, checking on the way that the short way (`usual.rs`),
-/// when it answers, agrees with the long way: every test here checks both.
+/// when it answers, agrees with the long way, and that remembering the
+/// last valid `Host` (as the event loop does, across every input parsed
+/// here) changes no answer: every test here checks all three.
 fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
     crate::http::usual::tests::assert_agree(buf, &limits());
-    parse_head(buf, &limits())
+    let answer = parse_head(buf, &limits());
+    let remembering = HOSTS.with_borrow_mut(|hosts| parse_head_remembering(buf, &limits(), hosts));
+    assert_eq!(remembering, answer, "remembering a Host changed the answer to {:?}", String::from_utf8_lossy(buf));
+    answer
+}
+
+thread_local! {
+    static HOSTS: std::cell::RefCell<LastValidHost> = std::cell::RefCell::new(LastValidHost::default());
 }
 
 /// Valid requests and what the parser must make of them.

@@ -19,6 +19,7 @@
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
+use super::authority::LastValidHost;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::parse::{Limits, Method, Parsed};
 use super::target::split_target;
@@ -66,7 +67,12 @@ fn is_value_byte(b: u8) -> bool {
 /// written where the caller returns it from: a head is large, and handing
 /// it back through an `Option` would copy it twice.)
 #[inline]
-pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits, out: &mut Result<Parsed<'a>, HttpError>) -> Option<()> {
+pub(super) fn parse<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    hosts: &mut LastValidHost,
+    out: &mut Result<Parsed<'a>, HttpError>,
+) -> Option<()> {
     let (line, special, mut at) = request_line(buf)?;
     let method = Method::from_bytes(line.method)?;
     let (authority, path) = if special { split_target(method, line.target).ok()? } else { (None, line.target) };
@@ -87,7 +93,7 @@ pub(super) fn parse<'a>(buf: &'a [u8], limits: &Limits, out: &mut Result<Parsed<
     }
     let len = at + 2;
     check_sizes(&line, len, limits).ok()?;
-    finish_head(&mut head, &seen, authority).ok()?;
+    finish_head(&mut head, &seen, authority, hosts).ok()?;
     *out = Ok(Parsed::Complete(head, len));
     Some(())
 }

@@ -10,9 +10,9 @@ use crate::http::parse::{Parsed, parse_head_long};
 /// long way's answer. The parser tests call this on every input they try.
 pub(in crate::http) fn assert_agree(buf: &[u8], limits: &Limits) {
     let mut short = Ok(Parsed::Partial);
-    if parse(buf, limits, &mut short).is_some() {
+    if parse(buf, limits, &mut LastValidHost::default(), &mut short).is_some() {
         assert_eq!(
-            parse_head_long(buf, limits),
+            parse_head_long(buf, limits, &mut LastValidHost::default()),
             short,
             "the short way disagrees on {:?}",
             String::from_utf8_lossy(buf)
@@ -102,7 +102,7 @@ fn the_heads_it_is_there_for_take_the_short_way() {
         b"POST /files/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
     ] {
         let mut answer = Ok(Parsed::Partial);
-        parse(wire, &LIMITS, &mut answer).expect("the short way");
+        parse(wire, &LIMITS, &mut LastValidHost::default(), &mut answer).expect("the short way");
         let Ok(Parsed::Complete(_, len)) = answer else { panic!("not complete: {answer:?}") };
         assert_eq!(len, wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
     }
