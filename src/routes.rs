@@ -23,7 +23,6 @@ use crate::error::HttpError;
 use crate::files::{self, FileStore, Upload};
 use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::response::status;
-use crate::http::target::percent_decode;
 use crate::http::{Body, Head, Method, Response};
 use crate::metrics::Metrics;
 
@@ -85,7 +84,7 @@ impl Routes {
         if head.path == "*" {
             return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
         }
-        let path = match percent_decode(head.path) {
+        let path = match head.decoded_path() {
             Ok(p) => p,
             Err(e) => return Action::Respond(Response::error(e)),
         };

@@ -171,6 +171,7 @@ mod tests {
         Head {
             method: Method::Get,
             path: "/files/a",
+            path_escaped: false,
             target: "/files/a",
             http11: true,
             framing: crate::http::Framing::None,

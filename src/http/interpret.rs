@@ -48,10 +48,11 @@ pub(super) fn check_sizes(line: &RequestLine<'_>, len: usize, limits: &Limits) -
 }
 
 /// What the request line says, before any header is read.
-pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a str) -> Head<'a> {
+pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a str, path_escaped: bool) -> Head<'a> {
     Head {
         method,
         path,
+        path_escaped,
         target: line.target,
         http11: line.http11,
         framing: Framing::None,

@@ -7,12 +7,13 @@
 //! smuggling shape refused, `Host` rules, target forms, and the keep-alive
 //! wish of the client. No I/O happens here; the caller owns the buffer.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use super::authority::LastValidHost;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::line_ends::{first_bare_lf, has_bare_lf, lines_end_in_crlf};
-use super::target::split_target;
+use super::target::{percent_decode, split_target};
 use super::usual;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
@@ -94,6 +95,9 @@ pub struct Head<'a> {
     /// The path of the target, still percent-encoded, without the query.
     /// `*` for `OPTIONS *`.
     pub path: &'a str,
+    /// `path` holds a `%`: known from parsing, so routing decodes only then
+    /// (see [`Head::decoded_path`]).
+    pub path_escaped: bool,
     /// The whole request-target as sent, query included (for the access log).
     pub target: &'a str,
     /// `HTTP/1.1` (true) or `HTTP/1.0` (false).
@@ -114,6 +118,14 @@ pub struct Head<'a> {
     pub if_modified_since: Option<&'a [u8]>,
     /// `Forwarded` / `X-Forwarded-For`, for [`crate::forwarded::client_addr`].
     pub proxy: ProxyHeaders<'a>,
+}
+
+impl<'a> Head<'a> {
+    /// The path with its `%XX` escapes decoded once; borrowed, without a
+    /// second look at its bytes, when parsing found no escape.
+    pub fn decoded_path(&self) -> Result<Cow<'a, [u8]>, HttpError> {
+        if self.path_escaped { percent_decode(self.path) } else { Ok(Cow::Borrowed(self.path.as_bytes())) }
+    }
 }
 
 /// The outcome of one parse attempt.
@@ -286,7 +298,7 @@ fn interpret<'a>(
     check_sizes(&line, len, limits)?;
     let method = Method::from_bytes(line.method).ok_or_else(unknown_method)?;
     let (authority, path) = split_target(method, line.target)?;
-    let mut head = start_head(method, &line, path);
+    let mut head = start_head(method, &line, path, path.contains('%'));
     let mut seen = Seen::default();
     for h in req.headers.iter() {
         read_header(h.name.as_bytes(), h.value, &mut head, &mut seen)?;

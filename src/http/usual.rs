@@ -75,8 +75,15 @@ pub(super) fn parse<'a>(
 ) -> Option<()> {
     let (line, special, mut at) = request_line(buf)?;
     let method = Method::from_bytes(line.method)?;
-    let (authority, path) = if special { split_target(method, line.target).ok()? } else { (None, line.target) };
-    let mut head = start_head(method, &line, path);
+    // Without a `?`, `#` or `%` the target is the path, and has no escape.
+    let (authority, path, escaped) = match special {
+        false => (None, line.target, false),
+        true => {
+            let (authority, path) = split_target(method, line.target).ok()?;
+            (authority, path, path.contains('%'))
+        }
+    };
+    let mut head = start_head(method, &line, path, escaped);
     let mut seen = Seen::default();
     let max_headers = limits.max_headers.min(MAX_HEADERS_CEILING);
     let mut count = 0;
