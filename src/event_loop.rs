@@ -102,6 +102,10 @@ impl Transport for TcpStream {
         sys::send_more(self.as_raw_fd(), buf)
     }
 
+    fn cork(&mut self, on: bool) -> io::Result<()> {
+        socket2::SockRef::from(&*self).set_tcp_cork(on)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }

@@ -28,6 +28,9 @@ pub struct MemStream {
     pub write_blocked: bool,
     /// The server shut its write side.
     pub shut_write: bool,
+    /// Corked ([`Transport::cork`]), and how many times it was corked.
+    pub corked: bool,
+    pub corks: usize,
     /// Count of read and write calls, to check syscall economy.
     pub read_calls: usize,
     pub write_calls: usize,
@@ -41,6 +44,8 @@ impl Default for MemStream {
             max_write: usize::MAX,
             write_blocked: false,
             shut_write: false,
+            corked: false,
+            corks: 0,
             read_calls: 0,
             write_calls: 0,
         }
@@ -132,6 +137,12 @@ impl Write for MemStream {
 }
 
 impl Transport for MemStream {
+    fn cork(&mut self, on: bool) -> io::Result<()> {
+        self.corks += usize::from(on && !self.corked);
+        self.corked = on;
+        Ok(())
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shut_write = true;
         Ok(())

@@ -102,6 +102,13 @@ pub trait Transport: Read + Write {
         self.write(buf)
     }
 
+    /// Holds partial segments back (`on`) while a large file goes out, and
+    /// sends what is held (`off`); sockets set `TCP_CORK`, as nginx's
+    /// `tcp_nopush`. See [`buffers::CORK_MIN`] for why.
+    fn cork(&mut self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Half-closes: the peer sees EOF after the queued bytes.
     fn shutdown_write(&mut self) -> io::Result<()>;
 }
