@@ -352,17 +352,12 @@ impl Worker {
         {
             let registry = self.poll.registry();
             let first = e.registered.is_none();
-            let (read, write) = (want.is_readable(), want.is_writable());
-            if first {
-                log::trace!(conn = e.conn.id(), read = read, write = write; "register");
+            let (what, done) = if first {
+                ("register", registry.register(&mut e.stream, Token(key), want))
             } else {
-                log::trace!(conn = e.conn.id(), read = read, write = write; "reregister");
-            }
-            let done = if first {
-                registry.register(&mut e.stream, Token(key), want)
-            } else {
-                registry.reregister(&mut e.stream, Token(key), want)
+                ("reregister", registry.reregister(&mut e.stream, Token(key), want))
             };
+            log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
             match done {
                 Ok(()) => e.registered = Some(want),
                 // Never watched, it would wait for nothing: close it now.

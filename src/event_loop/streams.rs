@@ -16,8 +16,6 @@
 //! change: when a download starts alone, or when the count of senders
 //! crosses between one and two.
 
-use mio::net::TcpStream;
-
 use super::Worker;
 use crate::listener::NOTSENT_LOWAT;
 
@@ -64,13 +62,9 @@ impl Worker {
             return;
         }
         log::trace!(conn = e.conn.id(), notsent_lowat = mark, senders = self.streamers.len(); "send mark");
-        match set_notsent_lowat(&e.stream, mark) {
+        match socket2::SockRef::from(&e.stream).set_tcp_notsent_lowat(mark) {
             Ok(()) => e.mark = mark,
             Err(err) => log::debug!(conn = e.conn.id(), error:% = err; "setting TCP_NOTSENT_LOWAT failed"),
         }
     }
-}
-
-fn set_notsent_lowat(stream: &TcpStream, mark: u32) -> std::io::Result<()> {
-    socket2::SockRef::from(stream).set_tcp_notsent_lowat(mark)
 }

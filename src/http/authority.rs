@@ -106,20 +106,7 @@ fn is_ipv_future(text: &[u8]) -> bool {
 
 /// The bytes of a reg-name outside its `%XX` escapes: unreserved and
 /// sub-delims, but the comma. A table: Host is checked on every request.
-const REG_NAME: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b';' | b'='
-            );
-        b += 1;
-    }
-    table
-};
+const REG_NAME: [bool; 256] = super::alnum_or(b"-._~!$&'()*+;=");
 
 /// Non-empty, unreserved / pct-encoded / sub-delims, no comma.
 fn is_reg_name(name: &[u8]) -> bool {

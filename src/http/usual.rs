@@ -19,6 +19,7 @@
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
+use super::TCHAR;
 use super::authority::LastValidHost;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::parse::{Limits, Method, Parsed};
@@ -39,22 +40,6 @@ const TARGET: [u8; 256] = {
 };
 const PLAIN: u8 = 1;
 const SPECIAL: u8 = 2;
-
-/// The bytes of a header name: RFC 9110's `tchar`, the set httparse takes.
-const TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        b += 1;
-    }
-    table
-};
 
 /// A header value byte here: space or visible ASCII.
 fn is_value_byte(b: u8) -> bool {
@@ -144,7 +129,7 @@ fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
 /// next line starts.
 #[inline(always)]
 fn field_line(buf: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
-    let name_len = buf[at..].iter().position(|&b| !TOKEN[usize::from(b)])?;
+    let name_len = buf[at..].iter().position(|&b| !TCHAR[usize::from(b)])?;
     let colon = at + name_len;
     if name_len == 0 || buf[colon] != b':' {
         return None;
