@@ -102,9 +102,11 @@ impl Conn {
             self.input.scanned = bytes.len();
             return false;
         }
-        // Matched by reference: the head is large, and moving it out of
-        // the result would copy it.
-        let (next, edge) = match &parse::parse_head_remembering(bytes, limits, &mut cx.last_valid_host) {
+        // Parsed in place and matched by reference: the head is large, and
+        // moving it would copy it.
+        let mut parsed = Ok(Parsed::Partial);
+        parse::parse_head_into(bytes, limits, &mut cx.last_valid_host, &mut parsed);
+        let (next, edge) = match &parsed {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
                 return false;

@@ -156,12 +156,26 @@ pub fn parse_head_remembering<'a>(
     limits: &Limits,
     hosts: &mut LastValidHost,
 ) -> Result<Parsed<'a>, HttpError> {
+    let mut answer = Ok(Parsed::Partial);
+    parse_head_into(buf, limits, hosts, &mut answer);
+    answer
+}
+
+/// [`parse_head_remembering`], answering in `out`: the connection's hot
+/// path keeps the answer where it reads it. (Returned by value, a 224-byte
+/// answer was built aside and copied, and the first reads of the copy
+/// waited for its stores.)
+#[inline]
+pub fn parse_head_into<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    hosts: &mut LastValidHost,
+    out: &mut Result<Parsed<'a>, HttpError>,
+) {
     // Most heads take the short way; it answers only when it would give
     // exactly what the long way gives (see `usual.rs`).
-    let mut answer = Ok(Parsed::Partial);
-    match usual::parse(buf, limits, hosts, &mut answer) {
-        Some(()) => answer,
-        None => parse_head_long(buf, limits, hosts),
+    if usual::parse(buf, limits, hosts, out).is_none() {
+        *out = parse_head_long(buf, limits, hosts);
     }
 }
 
