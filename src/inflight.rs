@@ -13,6 +13,12 @@
 //! If the connection ends first, every request not complete is reported
 //! with status 499 (nginx's "client closed request") and the bytes that
 //! did go out.
+//!
+//! With the access log off, alike responses queued back to back (same
+//! start, method, route, status and length: a pipelined batch of the same
+//! request) are kept as one record, a run, and counted together. Which of
+//! them are complete still follows from `sent` exactly: the k-th ends
+//! `k × length` after the run's start.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -123,17 +129,21 @@ impl<'a> Arrival<'a> {
     }
 }
 
-/// The time since a start, for the requests one write completed. They
-/// mostly share their start (the requests of a pipelined batch arrive in
-/// one readiness event), so it is computed once per start, not per request.
-struct Elapsed {
+/// What the requests one write completed share. They mostly share their
+/// start (the requests of a pipelined batch arrive in one readiness
+/// event), so the time since it is computed once per start. They mostly
+/// share their labels too, and are counted as one run: a count is a load
+/// and a store of one cell, so sixteen counts in a row each wait for the
+/// store before; one count of sixteen does not.
+struct Completions {
     now: Instant,
     last: Option<(Instant, Duration)>,
+    run: Option<(RequestDone, u64)>,
 }
 
-impl Elapsed {
-    fn at(now: Instant) -> Elapsed {
-        Elapsed { now, last: None }
+impl Completions {
+    fn at(now: Instant) -> Completions {
+        Completions { now, last: None, run: None }
     }
 
     fn since(&mut self, started: Instant) -> Duration {
@@ -144,6 +154,25 @@ impl Elapsed {
                 self.last = Some((started, elapsed));
                 elapsed
             }
+        }
+    }
+
+    /// Counts `n` requests like `done` (with the run they continue, if
+    /// they do).
+    fn count(&mut self, done: RequestDone, n: u64, obs: &Observer) {
+        match &mut self.run {
+            Some((run, count)) if *run == done => *count += n,
+            _ => {
+                self.flush(obs);
+                self.run = Some((done, n));
+            }
+        }
+    }
+
+    /// Adds the run to the counters: every report ends with this.
+    fn flush(&mut self, obs: &Observer) {
+        if let Some((run, n)) = self.run.take() {
+            obs.count(|m| m.requests(&run, n));
         }
     }
 }
@@ -169,6 +198,38 @@ struct Pending {
     end: Option<u64>,
     head_len: u64,
     number: u32,
+    /// How many requests this record stands for: more than one only for a
+    /// run (module doc), whose responses lie back to back from `start`,
+    /// `each` bytes long.
+    count: u32,
+    each: u64,
+}
+
+impl Pending {
+    /// How many of this record's requests are complete once `sent` bytes
+    /// went out (`output_empty`: nothing else is queued).
+    fn complete(&self, sent: u64, output_empty: bool) -> u32 {
+        match self.end {
+            _ if self.status == 0 => 0,
+            None => u32::from(output_empty),
+            Some(end) if end <= sent => self.count,
+            // Part of a run: only whole responses count.
+            Some(_) => u32::try_from(sent.saturating_sub(self.start) / self.each.max(1)).unwrap_or(0),
+        }
+    }
+
+    /// `next` is one more of this run: everything the counters see is the
+    /// same, and its response follows this one's last, as long as each.
+    fn continued_by(&self, next: &Pending) -> bool {
+        self.status == next.status
+            && self.started == next.started
+            && self.method == next.method
+            && self.route == next.route
+            && self.end == Some(next.start)
+            && next.end.is_some()
+            && self.each == next.each
+            && self.count < u32::MAX
+    }
 }
 
 #[derive(Debug, Default)]
@@ -176,8 +237,21 @@ struct Records {
     /// The connection's id (kept here, not in [`InFlight`], to keep an
     /// idle connection small).
     conn_id: u64,
+    /// The request whose response is not queued yet (its body may still
+    /// be arriving). A connection reads no next head before it is answered.
+    open: Option<Pending>,
+    /// Requests whose responses are queued, in output order.
     queue: VecDeque<Pending>,
     text: Vec<u8>,
+    /// No text is kept (the log is off): alike responses may form runs.
+    runs: bool,
+}
+
+impl Records {
+    /// Where the oldest text still needed starts.
+    fn text_start(&self) -> Option<usize> {
+        self.queue.front().or(self.open.as_ref()).map(|p| p.text_at)
+    }
 }
 
 const ABSENT: u16 = u16::MAX;
@@ -217,7 +291,7 @@ impl InFlight {
 
     /// The newest request has no response queued yet (its body is arriving).
     pub fn awaiting_response(&self) -> bool {
-        self.records.as_ref().and_then(|r| r.queue.back()).is_some_and(|p| p.status == 0)
+        self.records.as_ref().is_some_and(|r| r.open.is_some())
     }
 
     /// A request arrived (its head is parsed, or failed to parse).
@@ -229,6 +303,12 @@ impl InFlight {
         let keep_text = obs.log.enabled();
         let records = self.records.get_or_insert_with(|| obs.spare.pop().unwrap_or_default());
         records.conn_id = conn_id;
+        records.runs = !keep_text;
+        // One never answered (not expected: every head is answered) stays
+        // in the queue unanswered, and is reported 499 when it closes.
+        if let Some(unanswered) = records.open.take() {
+            records.queue.push_back(unanswered);
+        }
         let text_at = records.text.len();
         let mut lens = [ABSENT; 5];
         if keep_text {
@@ -248,7 +328,7 @@ impl InFlight {
                 }
             }
         }
-        records.queue.push_back(Pending {
+        records.open = Some(Pending {
             started: now,
             client: a.client.unwrap_or(self.peer),
             method: MethodLabel::of(a.method),
@@ -261,12 +341,18 @@ impl InFlight {
             end: None,
             head_len: 0,
             number: self.requests,
+            count: 1,
+            each: 0,
         });
     }
 
     /// Body bytes of the newest request arrived.
     pub fn received(&mut self, n: u64) {
-        if let Some(p) = self.records.as_mut().and_then(|r| r.queue.back_mut()) {
+        // Body bytes may still arrive after an early answer (its body is
+        // then drained): they belong to the newest request either way.
+        if let Some(r) = self.records.as_mut()
+            && let Some(p) = r.open.as_mut().or(r.queue.back_mut())
+        {
             p.received += n;
         }
     }
@@ -280,11 +366,19 @@ impl InFlight {
     /// positions `start..end` (`end` None: a streamed body follows), its
     /// head `head_len` of them.
     pub fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
-        if let Some(p) = self.records.as_mut().and_then(|r| r.queue.back_mut())
-            && p.status == 0
+        let Some(records) = self.records.as_mut() else { return };
+        let Some(mut p) = records.open.take() else { return };
+        (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
+        p.each = end.map_or(0, |end| end - start);
+        if records.runs
+            && let Some(run) = records.queue.back_mut()
+            && run.continued_by(&p)
         {
-            (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
+            run.count += 1;
+            run.end = p.end;
+            return;
         }
+        records.queue.push_back(p);
     }
 
     /// `n` more bytes were written; `output_empty` if nothing is left to
@@ -293,45 +387,61 @@ impl InFlight {
         self.sent += n as u64;
         let Some(records) = &self.records else { return };
         let sent = self.sent;
-        let done = |p: &Pending| p.status != 0 && p.end.map_or(output_empty, |end| end <= sent);
-        if !records.queue.front().is_some_and(done) {
+        let complete = |r: &Records| r.queue.front().map_or(0, |p| p.complete(sent, output_empty));
+        if complete(records) == 0 {
             return;
         }
         // One clock read for all the responses this write completed.
-        let mut clock = Elapsed::at(Instant::now());
-        while let Some(p) = self.records.as_ref().and_then(|r| r.queue.front())
-            && done(p)
+        let mut batch = Completions::at(Instant::now());
+        while let Some(records) = &self.records
+            && let n @ 1.. = complete(records)
+            && let Some(p) = records.queue.front()
         {
             let status = p.status;
-            self.report_front(status, &mut clock, obs);
+            self.report_front(status, n, &mut batch, obs);
         }
+        batch.flush(obs);
         self.release(obs);
     }
 
     /// The connection ended: whatever is not complete is reported as 499
     /// with the bytes that went out.
     pub fn closed(&mut self, now: Instant, obs: &mut Observer) {
-        while self.records.as_ref().is_some_and(|r| !r.queue.is_empty()) {
-            self.report_front(CLIENT_GONE, &mut Elapsed::at(now), obs);
+        let mut batch = Completions::at(now);
+        if let Some(r) = self.records.as_mut()
+            && let Some(open) = r.open.take()
+        {
+            r.queue.push_back(open);
         }
+        while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
+            self.report_front(CLIENT_GONE, n, &mut batch, obs);
+        }
+        batch.flush(obs);
         self.release(obs);
     }
 
-    fn report_front(&mut self, status: u16, clock: &mut Elapsed, obs: &mut Observer) {
-        let now = clock.now;
+    /// Reports the first `n` requests of the front record (all of it but
+    /// for a run completed in part).
+    fn report_front(&mut self, status: u16, n: u32, batch: &mut Completions, obs: &mut Observer) {
+        let now = batch.now;
         let Some(records) = self.records.as_mut() else { return };
         // Read where it lies, and dropped after: a record is ~120 bytes,
         // and taking it out by value would copy it.
         let Some(p) = records.queue.front() else { return };
-        let duration = clock.since(p.started);
+        let duration = batch.since(p.started);
         let sent = if p.status == 0 { 0 } else { self.sent.min(p.end.unwrap_or(self.sent)).saturating_sub(p.start) };
+        if obs.metrics.is_some() {
+            batch.count(RequestDone { method: p.method, route: p.route, status, duration }, u64::from(n), obs);
+        }
         obs.count(|m| {
-            m.request(&RequestDone { method: p.method, route: p.route, status, duration });
-            if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get) {
-                m.file_served();
-            }
-            if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
-                m.upload(matches!(status, 201 | 204));
+            for _ in 0..n {
+                if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get)
+                {
+                    m.file_served();
+                }
+                if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
+                    m.upload(matches!(status, 201 | 204));
+                }
             }
         });
         // Health checks that pass are counted, not logged: a probe every
@@ -367,14 +477,21 @@ impl InFlight {
             };
             obs.log.write(&entry, now);
         }
+        if n < p.count {
+            // Runs exist only with the log off: no text to keep in step.
+            let p = records.queue.front_mut().expect("read above");
+            p.count -= n;
+            p.start += u64::from(n) * p.each;
+            p.number = p.number.wrapping_add(n);
+            return;
+        }
         records.queue.pop_front();
         // Keep the text store from growing while a pipeline never drains.
-        match records.queue.front() {
+        match records.text_start() {
             None => records.text.clear(),
-            Some(next) if next.text_at > TEXT_HIGH_WATER / 2 => {
-                let cut = next.text_at;
+            Some(cut) if cut > TEXT_HIGH_WATER / 2 => {
                 records.text.drain(..cut);
-                for q in &mut records.queue {
+                for q in records.queue.iter_mut().chain(records.open.as_mut()) {
                     q.text_at -= cut;
                 }
             }
@@ -384,7 +501,7 @@ impl InFlight {
 
     /// Nothing in flight: give the record store back to the loop.
     fn release(&mut self, obs: &mut Observer) {
-        if self.records.as_ref().is_some_and(|r| r.queue.is_empty())
+        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.open.is_none())
             && let Some(mut r) = self.records.take()
             && obs.spare.len() < SPARE_RECORDS
             && r.text.capacity() <= 2 * TEXT_HIGH_WATER

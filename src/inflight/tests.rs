@@ -183,3 +183,77 @@ fn with_the_log_off_nothing_is_copied() {
     f.begin(7, &get(b"/echo/a", None), Instant::now(), &mut none);
     assert!(f.records.is_none());
 }
+
+#[test]
+fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
+    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut f = InFlight::new(peer());
+    let t0 = Instant::now();
+    // Sixteen alike answers of 150 bytes, queued back to back, then one
+    // of another length.
+    for i in 0..16 {
+        f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+        f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
+    }
+    f.begin(7, &get(b"/echo/abcd", None), t0, &mut obs);
+    f.responded(200, f.position(2400), Some(f.position(2551)), 140);
+    assert_eq!(f.records.as_ref().unwrap().queue.len(), 2, "one run of 16, then the other");
+    let done = |obs: &Observer| obs.metrics.as_ref().unwrap().requests_with_status(200);
+    // Part of the run goes out: only whole responses count.
+    f.sent(150 * 5 + 149, false, &mut obs);
+    assert_eq!(done(&obs), 5);
+    f.sent(1, false, &mut obs);
+    assert_eq!(done(&obs), 6);
+    f.sent(150 * 10, false, &mut obs);
+    assert_eq!(done(&obs), 16);
+    // The connection ends before the last one is out.
+    f.sent(100, false, &mut obs);
+    f.closed(Instant::now(), &mut obs);
+    assert_eq!(done(&obs), 16);
+    assert_eq!(obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE), 1);
+
+    // A run cut short by the close: what went out counts 200, the rest 499.
+    let mut f = InFlight::new(peer());
+    for i in 0..4 {
+        f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+        f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
+    }
+    f.sent(300, false, &mut obs);
+    f.closed(Instant::now(), &mut obs);
+    assert_eq!((done(&obs), obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE)), (18, 3));
+}
+
+#[test]
+fn with_the_log_on_no_runs_form() {
+    let mut h = harness(Format::Combined);
+    let mut f = InFlight::new(peer());
+    for i in 0..3 {
+        f.begin(7, &get(b"/echo/abc", None), Instant::now(), &mut h.obs);
+        f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
+    }
+    assert_eq!(f.records.as_ref().unwrap().queue.len(), 3);
+    f.sent(450, true, &mut h.obs);
+    assert_eq!(h.lines().len(), 3);
+}
+
+#[test]
+fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
+    let mut h = harness(Format::Combined);
+    let mut f = InFlight::new(peer());
+    f.begin(7, &get(b"/echo/first", None), Instant::now(), &mut h.obs);
+    f.responded(200, f.position(0), Some(f.position(100)), 90);
+    // The next head is parsed; its body is still arriving when the first
+    // response's last byte goes out.
+    let mut upload = get(b"/files/second", Some(b"agent"));
+    (upload.method, upload.method_text) = (Some(Method::Post), b"POST");
+    f.begin(7, &upload, Instant::now(), &mut h.obs);
+    assert!(f.awaiting_response());
+    f.sent(100, true, &mut h.obs);
+    f.received(5);
+    f.responded(201, f.position(0), Some(f.position(60)), 60);
+    assert!(!f.awaiting_response());
+    f.sent(60, true, &mut h.obs);
+    let lines = h.lines();
+    assert!(lines[1].contains("\"POST /files/second HTTP/1.1\" 201 0 "), "{}", lines[1]);
+    assert!(lines[1].contains("\"agent\""), "{}", lines[1]);
+}

@@ -58,9 +58,15 @@ impl<const N: usize> Histogram<N> {
 
     #[inline]
     pub fn observe(&self, value: u64) {
+        self.observe_n(value, 1);
+    }
+
+    /// `n` observations of `value`.
+    #[inline]
+    pub fn observe_n(&self, value: u64, n: u64) {
         let i = self.bounds.partition_point(|&b| b < value);
-        self.buckets[i].inc();
-        self.sum.add(value);
+        self.buckets[i].add(n);
+        self.sum.add(value.saturating_mul(n));
     }
 
     /// `(upper bound, count in that bucket alone)` with `+Inf` last (the
