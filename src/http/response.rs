@@ -224,7 +224,8 @@ pub struct Delivery<'d> {
     pub http10: bool,
     /// A HEAD request: same headers, no body.
     pub head_only: bool,
-    pub date: &'d [u8],
+    /// The `Date` and `Server` lines, as [`DateCache`] keeps them.
+    pub date: &'d DateLines,
 }
 
 /// Appends the status line, headers, and (unless HEAD or a file) the body.
@@ -242,9 +243,8 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) {
     // then only checks it.
     out.reserve(USUAL_HEAD + inline_body.len());
     status_line(resp.status, out);
-    out.extend_from_slice(b"\r\nDate: ");
+    // Of a length known at compile time: copied inline, not by a call.
     out.extend_from_slice(how.date);
-    out.extend_from_slice(SERVER_LINE.as_bytes());
     if let Some(ct) = resp.content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(ct.as_bytes());
@@ -319,15 +319,23 @@ fn status_line(status: u16, out: &mut Vec<u8>) {
     }
 }
 
-/// The `Date` header value, formatted at most once a second.
+/// An IMF-fixdate (RFC 9110 §5.6.7) is always this long.
+const DATE_LEN: usize = 29;
+const DATE_NAME: &[u8] = b"\r\nDate: ";
+/// `\r\nDate: {date}\r\nServer: loophttp/{version}`: the two lines every
+/// response carries after its status line, one fixed-size piece.
+pub type DateLines = [u8; DATE_NAME.len() + DATE_LEN + SERVER_LINE.len()];
+
+/// The `Date` line (and the `Server` line after it), formatted at most
+/// once a second.
 pub struct DateCache {
     secs: u64,
-    value: String,
+    lines: DateLines,
 }
 
 impl Default for DateCache {
     fn default() -> Self {
-        let mut d = DateCache { secs: u64::MAX, value: String::new() };
+        let mut d = DateCache { secs: u64::MAX, lines: [0; _] };
         d.refresh(SystemTime::now());
         d
     }
@@ -338,13 +346,27 @@ impl DateCache {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if secs != self.secs {
             self.secs = secs;
-            self.value = httpdate::fmt_http_date(now);
+            // Four-digit years only (until 9999): a longer one keeps the last.
+            if let Ok(date) = httpdate::fmt_http_date(now).as_bytes().try_into() {
+                self.lines = lines_for(date);
+            }
         }
     }
 
-    pub fn get(&self) -> &[u8] {
-        self.value.as_bytes()
+    pub fn get(&self) -> &DateLines {
+        &self.lines
     }
+}
+
+/// The `Date` and `Server` lines for `date`.
+pub fn lines_for(date: &[u8; DATE_LEN]) -> DateLines {
+    let mut lines = [0; _];
+    let (name, rest) = lines.split_at_mut(DATE_NAME.len());
+    let (value, server) = rest.split_at_mut(DATE_LEN);
+    name.copy_from_slice(DATE_NAME);
+    value.copy_from_slice(date);
+    server.copy_from_slice(SERVER_LINE.as_bytes());
+    lines
 }
 
 #[cfg(test)]
@@ -353,7 +375,7 @@ mod tests {
 
     fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
         let mut out = Vec::new();
-        let date = b"Mon, 23 Nov 2026 19:00:00 GMT";
+        let date = &lines_for(b"Mon, 23 Nov 2026 19:00:00 GMT");
         serialize(resp, &Delivery { keep_alive, http10: false, head_only, date }, &mut out);
         String::from_utf8(out).unwrap()
     }
@@ -381,7 +403,8 @@ mod tests {
     #[test]
     fn http_10_keep_alive_is_announced() {
         let mut out = Vec::new();
-        let how = Delivery { keep_alive: true, http10: true, head_only: false, date: b"d" };
+        let date = &DateCache::default().lines;
+        let how = Delivery { keep_alive: true, http10: true, head_only: false, date };
         serialize(&Response::text(200, &b"x"[..]), &how, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("\r\nConnection: keep-alive\r\n"));
     }
@@ -406,6 +429,8 @@ mod tests {
     fn date_cache_formats_rfc_9110_dates() {
         let mut d = DateCache::default();
         d.refresh(UNIX_EPOCH + std::time::Duration::from_secs(784_111_777));
-        assert_eq!(d.get(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        let version = env!("CARGO_PKG_VERSION");
+        let expected = format!("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: loophttp/{version}");
+        assert_eq!(String::from_utf8_lossy(d.get()), expected);
     }
 }
