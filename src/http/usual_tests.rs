@@ -79,6 +79,19 @@ fn every_mutation_of_the_corpus_gets_the_same_answer_both_ways() {
 }
 
 proptest! {
+    /// Eight at a time, the value scan stops exactly where one byte at a
+    /// time does, whatever the bytes and wherever the word boundaries fall.
+    #[test]
+    fn value_run_stops_where_a_byte_scan_stops(
+        bytes in proptest::collection::vec(
+            prop_oneof![4 => 0x20u8..=0x7e, 1 => any::<u8>(), 1 => proptest::sample::select(vec![0x1f, 0x7f, 0x80, 0xff, 0, b'\t', b'\r'])],
+            0..40,
+        )
+    ) {
+        let bytewise = bytes.iter().position(|&b| !is_value_byte(b)).unwrap_or(bytes.len());
+        prop_assert_eq!(value_run(&bytes), bytewise);
+    }
+
     /// Random heads built from the pieces of real ones.
     #[test]
     fn heads_assembled_at_random_get_the_same_answer_both_ways(
