@@ -195,14 +195,9 @@ pub(super) fn queue(
     }
     let head_only = req.method == Method::Head;
     let start = inflight.position(out.pending());
-    let inline_body = match &resp.body {
-        Body::Bytes(b) if !head_only && !resp.bodiless() => b.len(),
-        _ => 0,
-    };
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
-    response::serialize(resp, &how, &mut out.buf);
-    let head_len = (inflight.position(out.pending()) - start).saturating_sub(inline_body as u64);
-    if !head_only {
+    let head_len = response::serialize(resp, &how, &mut out.buf) as u64;
+    if !head_only && matches!(resp.body, Body::File(_) | Body::GzipFile(_)) {
         // The file moves to the output; the response is done with.
         match std::mem::replace(&mut resp.body, Body::Empty) {
             Body::File(f) if f.len > 0 => out.push_file(f),

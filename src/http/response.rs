@@ -228,17 +228,20 @@ pub struct Delivery<'d> {
     pub date: &'d DateLines,
 }
 
-/// Appends the status line, headers, and (unless HEAD or a file) the body.
+/// Appends the status line, headers, and (unless HEAD or a file) the body;
+/// returns the head's length.
 ///
 /// Each header is written as its line break and then the line (`\r\nName:
 /// value`), and the head ends with `\r\n\r\n`: a fixed name and the line
 /// break before it are one piece, so a typical head is ten copies instead
 /// of twenty (this runs for every response).
-pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) {
+pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) -> usize {
+    let bodiless = resp.bodiless();
     let inline_body = match &resp.body {
-        Body::Bytes(b) if !how.head_only && !resp.bodiless() => &b[..],
+        Body::Bytes(b) if !how.head_only && !bodiless => &b[..],
         _ => &[],
     };
+    let head_start = out.len();
     // One reservation for the usual head and the body; each piece below
     // then only checks it.
     out.reserve(USUAL_HEAD + inline_body.len());
@@ -249,7 +252,7 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\r\nContent-Type: ");
         out.extend_from_slice(ct.as_bytes());
     }
-    if !resp.bodiless() {
+    if !bodiless {
         match resp.body.content_length() {
             Some(len) => {
                 out.extend_from_slice(b"\r\nContent-Length: ");
@@ -266,7 +269,9 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\r\nConnection: keep-alive");
     }
     out.extend_from_slice(b"\r\n\r\n");
+    let head_len = out.len() - head_start;
     out.extend_from_slice(inline_body);
+    head_len
 }
 
 fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
