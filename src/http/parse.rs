@@ -47,6 +47,7 @@ pub enum Method {
 }
 
 impl Method {
+    #[inline(always)]
     pub(super) fn from_bytes(m: &[u8]) -> Option<Method> {
         Some(match m {
             b"GET" => Method::Get,

@@ -137,9 +137,15 @@ fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
         classes |= class;
         end += 1;
     }
-    let http11 = match buf.get(end..end + 11)? {
-        b" HTTP/1.1\r\n" => true,
-        b" HTTP/1.0\r\n" => false,
+    // ` HTTP/1.1\r\n` or ` HTTP/1.0\r\n`, read as two overlapping words.
+    let version = buf.get(end..end + 11)?;
+    let word = |at: usize| u64::from_le_bytes(version[at..at + 8].try_into().expect("eight bytes"));
+    if word(0) != u64::from_le_bytes(*b" HTTP/1.") {
+        return None;
+    }
+    let http11 = match word(3) {
+        w if w == u64::from_le_bytes(*b"TP/1.1\r\n") => true,
+        w if w == u64::from_le_bytes(*b"TP/1.0\r\n") => false,
         _ => return None,
     };
     let target = &buf[start..end];
