@@ -218,16 +218,16 @@ impl Pending {
         }
     }
 
-    /// `next` is one more of this run: everything the counters see is the
-    /// same, and its response follows this one's last, as long as each.
-    fn continued_by(&self, next: &Pending) -> bool {
-        self.status == next.status
+    /// `next`, answered with `status` at output positions `start..end`, is
+    /// one more of this run: everything the counters see is the same, and
+    /// its response follows this one's last, as long as each.
+    fn continued_by(&self, next: &Pending, status: u16, start: u64, end: Option<u64>) -> bool {
+        self.status == status
             && self.started == next.started
             && self.method == next.method
             && self.route == next.route
-            && self.end == Some(next.start)
-            && next.end.is_some()
-            && self.each == next.each
+            && self.end == Some(start)
+            && end.is_some_and(|end| end - start == self.each)
             && self.count < u32::MAX
     }
 }
@@ -367,20 +367,21 @@ impl InFlight {
     /// head `head_len` of them.
     pub fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
         let Some(records) = self.records.as_mut() else { return };
-        // Filled in where it lies: a record is ~120 bytes, and most of a
-        // pipelined batch's join a run and are never moved at all.
         let Some(p) = records.open.as_mut() else { return };
-        (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
-        p.each = end.map_or(0, |end| end - start);
+        // Most of a pipelined batch join a run: the open record is then
+        // dropped without being written to or moved (a record is ~120
+        // bytes, and the next request's record is written over it at once).
         if records.runs
             && let Some(run) = records.queue.back_mut()
-            && run.continued_by(p)
+            && run.continued_by(p, status, start, end)
         {
             run.count += 1;
             run.end = end;
             records.open = None;
             return;
         }
+        (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
+        p.each = end.map_or(0, |end| end - start);
         records.queue.extend(records.open.take());
     }
 
