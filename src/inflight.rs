@@ -199,13 +199,17 @@ struct Pending {
     head_len: u64,
     number: u32,
     /// How many requests this record stands for: more than one only for a
-    /// run (module doc), whose responses lie back to back from `start`,
-    /// `each` bytes long.
+    /// run (module doc), whose responses lie back to back from `start` to
+    /// `end`, all as long.
     count: u32,
-    each: u64,
 }
 
 impl Pending {
+    /// The length of each of its responses; 0 for a streamed one.
+    fn each(&self) -> u64 {
+        self.end.map_or(0, |end| (end - self.start) / u64::from(self.count))
+    }
+
     /// How many of this record's requests are complete once `sent` bytes
     /// went out (`output_empty`: nothing else is queued).
     fn complete(&self, sent: u64, output_empty: bool) -> u32 {
@@ -214,20 +218,21 @@ impl Pending {
             None => u32::from(output_empty),
             Some(end) if end <= sent => self.count,
             // Part of a run: only whole responses count.
-            Some(_) => u32::try_from(sent.saturating_sub(self.start) / self.each.max(1)).unwrap_or(0),
+            Some(_) => u32::try_from(sent.saturating_sub(self.start) / self.each().max(1)).unwrap_or(0),
         }
     }
 
     /// `next`, answered with `status` at output positions `start..end`, is
     /// one more of this run: everything the counters see is the same, and
-    /// its response follows this one's last, as long as each.
+    /// its response follows this one's last, as long as each (compared
+    /// by multiplying: this runs per pipelined request, a division costs).
     fn continued_by(&self, next: &Pending, status: u16, start: u64, end: Option<u64>) -> bool {
         self.status == status
             && self.started == next.started
             && self.method == next.method
             && self.route == next.route
             && self.end == Some(start)
-            && end.is_some_and(|end| end - start == self.each)
+            && end.is_some_and(|end| (end - start) * u64::from(self.count) == start - self.start)
             && self.count < u32::MAX
     }
 }
@@ -342,7 +347,6 @@ impl InFlight {
             head_len: 0,
             number: self.requests,
             count: 1,
-            each: 0,
         });
     }
 
@@ -381,7 +385,6 @@ impl InFlight {
             return;
         }
         (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
-        p.each = end.map_or(0, |end| end - start);
         records.queue.extend(records.open.take());
     }
 
@@ -438,14 +441,12 @@ impl InFlight {
             batch.count(RequestDone { method: p.method, route: p.route, status, duration }, u64::from(n), obs);
         }
         obs.count(|m| {
-            for _ in 0..n {
-                if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get)
-                {
-                    m.file_served();
-                }
-                if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
-                    m.upload(matches!(status, 201 | 204));
-                }
+            let n = u64::from(n);
+            if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get) {
+                m.files_served(n);
+            }
+            if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
+                m.uploads(matches!(status, 201 | 204), n);
             }
         });
         // Health checks that pass are counted, not logged: a probe every
@@ -484,8 +485,8 @@ impl InFlight {
         if n < p.count {
             // Runs exist only with the log off: no text to keep in step.
             let p = records.queue.front_mut().expect("read above");
+            p.start += u64::from(n) * p.each();
             p.count -= n;
-            p.start += u64::from(n) * p.each;
             p.number = p.number.wrapping_add(n);
             return;
         }

@@ -167,25 +167,12 @@ mod tests {
         Validators { etag: ETAG, modified: UNIX_EPOCH + Duration::from_millis(1500) }
     }
 
+    /// `GET /files/a` with no condition, as the parser makes it.
     fn get() -> Head<'static> {
-        Head {
-            method: Method::Get,
-            path: "/files/a",
-            path_escaped: false,
-            target: "/files/a",
-            http11: true,
-            framing: crate::http::Framing::None,
-            keep_alive: true,
-            expect_continue: false,
-            user_agent: None,
-            referer: None,
-            accept: None,
-            accept_encoding: None,
-            range: None,
-            if_range: None,
-            if_none_match: None,
-            if_modified_since: None,
-            proxy: Default::default(),
+        let limits = crate::http::Limits { max_uri: 8192, max_head: 16384, max_headers: 100 };
+        match crate::http::parse_head(b"GET /files/a HTTP/1.1\r\nHost: x\r\n\r\n", &limits) {
+            Ok(crate::http::Parsed::Complete(head, _)) => head,
+            other => panic!("the fixture must parse: {other:?}"),
         }
     }
 

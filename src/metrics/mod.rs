@@ -120,12 +120,14 @@ impl WorkerMetrics {
         self.open.sub(1);
     }
 
-    pub fn file_served(&self) {
-        self.files_served.inc();
+    /// `n` downloads answered 200 or 206.
+    pub fn files_served(&self, n: u64) {
+        self.files_served.add(n);
     }
 
-    pub fn upload(&self, committed: bool) {
-        if committed { self.uploads_committed.inc() } else { self.uploads_aborted.inc() }
+    /// `n` uploads ended, committed or aborted.
+    pub fn uploads(&self, committed: bool, n: u64) {
+        if committed { self.uploads_committed.add(n) } else { self.uploads_aborted.add(n) }
     }
 
     /// One pass of the loop: how many events the poll returned, and how
