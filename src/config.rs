@@ -58,9 +58,14 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LOOPHTTP_LOG_FORMAT")]
     pub log_format: LogFormat,
 
-    /// Independent event loops, each with its own SO_REUSEPORT listener; 0 = one per core.
+    /// Independent event loops sharing one listening socket; 0 = one per core.
     #[arg(long, default_value_t = 1, env = "LOOPHTTP_WORKERS")]
     pub workers: usize,
+
+    /// Let other processes listen on the same port (SO_REUSEPORT), for
+    /// several instances on one port on purpose; without it a port in use is an error.
+    #[arg(long, env = "LOOPHTTP_REUSE_PORT")]
+    pub reuse_port: bool,
 
     /// Listen backlog handed to the kernel.
     #[arg(long, default_value_t = DEFAULT_BACKLOG, env = "LOOPHTTP_BACKLOG")]

@@ -115,8 +115,8 @@ impl Transport for TcpStream {
 pub struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
-    /// Its own `SO_REUSEPORT` socket, or a duplicate of each socket passed
-    /// by socket activation. All share one token: any of them readable
+    /// A duplicate of each listening socket the process serves (shared
+    /// with the other workers: one accept queue). All share one token: any of them readable
     /// means "accept from each until `WouldBlock`". Empty once draining.
     listeners: Vec<TcpListener>,
     /// `--metrics-addr`'s listener (worker 0 only; dropped when draining).

@@ -52,20 +52,24 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The process's exit code for these worker outcomes: 0 for a drain
-    /// (complete or timed out: the operator's timeout was obeyed), and the
-    /// shell's 128 + signal number when a second signal cut it short, so a
-    /// script tells a forced stop from a clean one.
+    /// The process's exit code for these worker outcomes, so a script tells
+    /// the endings apart: 0 when every connection finished; the shell's
+    /// 128 + signal number when a second signal cut the drain short; and
+    /// [`EXIT_CUT`] when `--shutdown-timeout` cut connections (the
+    /// operator's timeout was obeyed, but requests were lost).
     pub fn exit_code(outcomes: &[Outcome]) -> u8 {
-        outcomes
-            .iter()
-            .find_map(|o| match o {
-                Outcome::Forced { signal } => Some(128u8.saturating_add(*signal as u8)),
-                _ => None,
-            })
-            .unwrap_or(0)
+        let forced = outcomes.iter().find_map(|o| match o {
+            Outcome::Forced { signal } => Some(128u8.saturating_add(*signal as u8)),
+            _ => None,
+        });
+        let cut = outcomes.iter().any(|o| matches!(o, Outcome::TimedOut { cut } if *cut > 0));
+        forced.unwrap_or(if cut { EXIT_CUT } else { 0 })
     }
 }
+
+/// The exit code after a drain that reached `--shutdown-timeout` and cut
+/// connections still open (1 and 2 are startup errors; 128 + N, signals).
+pub const EXIT_CUT: u8 = 3;
 
 /// What the loop must do about a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,8 +168,10 @@ mod tests {
     }
 
     #[test]
-    fn exit_code_is_0_for_drains_and_128_plus_the_signal_when_forced() {
-        assert_eq!(Outcome::exit_code(&[Outcome::Drained, Outcome::TimedOut { cut: 3 }]), 0);
+    fn exit_code_is_0_for_a_drain_3_when_it_cut_and_128_plus_the_signal_when_forced() {
+        assert_eq!(Outcome::exit_code(&[Outcome::Drained, Outcome::Drained]), 0);
+        assert_eq!(Outcome::exit_code(&[Outcome::Drained, Outcome::TimedOut { cut: 3 }]), EXIT_CUT);
+        assert_eq!(Outcome::exit_code(&[Outcome::TimedOut { cut: 1 }, Outcome::Forced { signal: SIGTERM }]), 143);
         assert_eq!(Outcome::exit_code(&[Outcome::Drained, Outcome::Forced { signal: SIGINT }]), 130);
         assert_eq!(Outcome::exit_code(&[Outcome::Forced { signal: SIGTERM }]), 143);
         assert_eq!(Outcome::exit_code(&[]), 0);

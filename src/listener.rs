@@ -1,7 +1,8 @@
 //! The listening socket, built with socket2 so every option is explicit:
 //! `[::]` with `IPV6_V6ONLY` off (IPv4 clients arrive as `::ffff:a.b.c.d`
 //! on the same socket), `SO_REUSEADDR` for quick restarts, `SO_REUSEPORT`
-//! when several workers share a port, non-blocking, a sized backlog, and
+//! only when asked (`--reuse-port`: several processes on one port on
+//! purpose; the workers of one process share one socket), non-blocking, a sized backlog, and
 //! `TCP_NODELAY`, which Linux copies to every accepted socket (one
 //! `setsockopt` per connection saved; the server checks it did), and
 //! `TCP_NOTSENT_LOWAT` ([`NOTSENT_LOWAT`]), copied the same way, and

@@ -21,8 +21,9 @@ use crate::routes::Routes;
 
 /// Bound listeners, ready to run.
 pub struct Server {
-    /// Each worker's listeners: its own `SO_REUSEPORT` socket, or
-    /// duplicates of every socket passed by socket activation.
+    /// Each worker's listeners: a duplicate of every listening socket
+    /// (the one it bound, or those passed by socket activation), so all
+    /// workers share each socket's one accept queue.
     listeners: Vec<Vec<std::net::TcpListener>>,
     config: Arc<Config>,
     local_addr: SocketAddr,
@@ -66,24 +67,21 @@ impl Server {
         let local_addr = first.local_addr()?;
         let more_addrs = passed[1..].iter().map(|l| l.local_addr()).collect::<io::Result<_>>()?;
         let dual_stack = listener::is_dual_stack(first);
-        let dup = || passed.iter().map(|l| l.try_clone()).collect::<io::Result<Vec<_>>>();
-        let listeners = (0..config.worker_count()).map(|_| dup()).collect::<io::Result<_>>()?;
+        let listeners = for_each_worker(&passed, config.worker_count())?;
         let observability = Observability::open(&config)?;
         Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
     }
 
-    /// Binds one listener per worker (with `SO_REUSEPORT` when several).
+    /// Binds one listener, shared by every worker. Not one `SO_REUSEPORT`
+    /// socket per worker: such a socket has its own accept queue, and
+    /// closing it (a drain, an upgrade) resets the connections queued there;
+    /// and with `SO_REUSEPORT` set, a second server started on the same port
+    /// by mistake would share it silently instead of failing. That option
+    /// is set only with `--reuse-port`, when the operator means it.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let workers = config.worker_count();
-        let reuse_port = workers > 1;
-        let first = listener::bind(config.host, config.port, config.backlog, reuse_port)?;
+        let first = listener::bind(config.host, config.port, config.backlog, config.reuse_port)?;
         let local_addr = first.listener.local_addr()?;
-        let mut listeners = vec![vec![first.listener]];
-        for _ in 1..workers {
-            // Same port as the first (which may have been chosen by the kernel).
-            let host = local_addr.ip();
-            listeners.push(vec![listener::bind(host, local_addr.port(), config.backlog, true)?.listener]);
-        }
+        let listeners = for_each_worker(&[first.listener], config.worker_count())?;
         let (more_addrs, dual_stack) = (Vec::new(), first.dual_stack);
         let observability = Observability::open(&config)?;
         Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
@@ -154,6 +152,13 @@ impl Server {
         }
         Ok(Handle { stop, wakers, threads, access_log })
     }
+}
+
+/// A duplicate of every socket for each of `workers` loops: one socket,
+/// one accept queue, however many descriptors (and epoll sets) watch it.
+fn for_each_worker(sockets: &[std::net::TcpListener], workers: usize) -> io::Result<Vec<Vec<std::net::TcpListener>>> {
+    let dup = || sockets.iter().map(|l| l.try_clone()).collect::<io::Result<Vec<_>>>();
+    (0..workers).map(|_| dup()).collect()
 }
 
 /// Controls running workers: stop them, wait for them.

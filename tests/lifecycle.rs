@@ -176,7 +176,7 @@ fn a_second_sigint_exits_at_once_and_the_upload_in_flight_leaves_no_file() {
 }
 
 #[test]
-fn shutdown_timeout_cuts_a_stalled_upload_logs_it_and_leaves_no_file() {
+fn shutdown_timeout_cuts_a_stalled_upload_logs_it_leaves_no_file_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--directory", dir.path().to_str().unwrap(), "--shutdown-timeout", "1s", "--body-timeout", "60s"];
     let mut s = BinServer::start(&args);
@@ -187,7 +187,8 @@ fn shutdown_timeout_cuts_a_stalled_upload_logs_it_and_leaves_no_file() {
 
     let start = Instant::now();
     drain(&mut s, libc::SIGTERM);
-    assert_exits_0(&mut s, EXIT_WITHIN);
+    let status = exit_status(&mut s, EXIT_WITHIN);
+    assert_eq!(status.code(), Some(3), "a drain that cut requests exits 3; log: {:#?}", s.collect());
     assert!(start.elapsed() >= Duration::from_millis(900), "the stalled upload had its --shutdown-timeout");
     let cut = s.collect().iter().any(|l| l.contains("shutdown timeout") && l.contains("cut=1"));
     assert!(cut, "the log says what was cut: {:#?}", s.lines);

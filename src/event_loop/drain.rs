@@ -50,8 +50,8 @@ impl Worker {
     /// Stops accepting; from now on every answer closes its connection and
     /// idle connections close after the grace (both decided in `conn`).
     fn start_drain(&mut self, signal: i32) {
-        // Take what the kernel already queued for us: closing a listener
-        // resets the connections in its queue (with SO_REUSEPORT, ours alone).
+        // Take what the kernel already queued for us: closing the last
+        // descriptor of a listener resets the connections in its queue.
         // All of it, batch after batch (bounded by the connection limit).
         self.accept();
         while std::mem::take(&mut self.accept_left) {
