@@ -16,45 +16,55 @@
 //!    and resume accepting if the connection limit had paused it;
 //! 7. hand the access log's batch to its writer if it is due, and count
 //!    the pass (events, busy time) for `/metrics`;
-//! 8. while draining (after SIGTERM/SIGINT, see [`drain`]): stop once no
+//! 8. while draining (after SIGTERM/SIGINT, see [`signals`]): stop once no
 //!    connection is left or at the shutdown timeout.
 //!
 //! With `--metrics-addr`, worker 0 also owns that listener: connections
 //! from it are the same kind of [`Conn`], routed to `/metrics` and
 //! `/healthz` only ([`crate::routes::Face::Metrics`]).
 //!
-//! `impl Worker` is split: taking and admitting connections is in
-//! `accept.rs` (with the [`accept::Accepting`] state), the drain in
-//! `drain.rs`, the unsent mark of large downloads in `streams.rs`; the
-//! pass, driving connections and deadlines are here.
+//! `impl Worker` is split by concern, one room each:
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `event_loop.rs` | the worker, its construction, the pass (steps 1–8), the poll timeout |
+//! | `accept.rs` | taking and admitting connections (step 3), with the [`accept::Accepting`] state |
+//! | `drive.rs` | running one connection, then registering its interest and deadline |
+//! | `sweep.rs` | expired deadlines (step 5) and removing closed connections (step 6) |
+//! | `signals.rs` | signals as loop events: the drain, stopping at once, reopening the access log |
+//! | `unsent_mark.rs` | the `TCP_NOTSENT_LOWAT` mark of connections sending a large file |
+//! | `entry.rs` | a connection's slot in the slab; the socket as a [`crate::conn::Transport`] |
+//! | `trace.rs` | what the loop says at `trace` level |
 
 mod accept;
-mod drain;
-mod streams;
+mod drive;
+mod entry;
+mod signals;
+mod sweep;
+mod trace;
+mod unsent_mark;
 
 use accept::Accepting;
+use entry::Entry;
+use trace::Timeout;
 
 use std::io;
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Conn, Transport, Want};
 use crate::context::{Context, Settings};
-use crate::deadlines::{Deadlines, Owner};
+use crate::deadlines::Deadlines;
 use crate::error::interrupted;
 use crate::inflight::Observer;
 use crate::lifecycle::{Lifecycle, Outcome};
 use crate::routes::Routes;
-use crate::sys;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -74,40 +84,6 @@ pub struct LoopWaker(Arc<Waker>);
 impl LoopWaker {
     pub fn wake(&self) -> io::Result<()> {
         self.0.wake()
-    }
-}
-
-/// A connection's slot in the slab.
-struct Entry {
-    stream: TcpStream,
-    conn: Conn,
-    peer: SocketAddr,
-    /// The interest currently registered (re-registered only on change);
-    /// `None` until the first time the connection waits for an event.
-    registered: Option<Interest>,
-    /// The earliest deadline this connection has in the heap.
-    queued: Option<Instant>,
-    /// Its `TCP_NOTSENT_LOWAT` as last set (the listener's to begin with).
-    mark: u32,
-    /// Sending a large file: listed in `Worker::streamers`.
-    streaming: bool,
-}
-
-impl Transport for TcpStream {
-    fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
-        sys::sendfile(self.as_raw_fd(), file, offset, len)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        sys::send_more(self.as_raw_fd(), buf)
-    }
-
-    fn cork(&mut self, on: bool) -> io::Result<()> {
-        socket2::SockRef::from(&*self).set_tcp_cork(on)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
     }
 }
 
@@ -136,7 +112,7 @@ pub struct Worker {
     accept_left: bool,
     yielded: Vec<usize>,
     closed: Vec<usize>,
-    /// Connections sending a large file now (see [`streams`]).
+    /// Connections sending a large file now (see [`unsent_mark`]).
     streamers: Vec<usize>,
     stop: Arc<AtomicBool>,
     /// Whether accepted sockets come with the listener's TCP_NODELAY
@@ -145,15 +121,6 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(
-        ls: Vec<std::net::TcpListener>,
-        config: &Config,
-        routes: Routes,
-        stop: Arc<AtomicBool>,
-    ) -> io::Result<Worker> {
-        Worker::with_observer(ls, None, config, routes, Observer::default(), stop)
-    }
-
     /// A worker that logs and counts through `observe`, and also accepts on
     /// `metrics_listener` if given.
     pub fn with_observer(
@@ -297,20 +264,6 @@ impl Worker {
         self.cx.observe.count(|m| m.pass(events, busy));
     }
 
-    fn trace_event(&self, event: &mio::event::Event) {
-        let Token(key) = event.token();
-        let Some(id) = self.conns.get(key).map(|e| e.conn.id()) else { return };
-        log::trace!(
-            conn = id,
-            token = key,
-            readable = event.is_readable(),
-            writable = event.is_writable(),
-            hup = event.is_read_closed() || event.is_write_closed(),
-            error = event.is_error();
-            "event"
-        );
-    }
-
     fn poll_timeout(&self) -> Option<Duration> {
         if !self.yielded.is_empty() || self.accept_left {
             return Some(Duration::ZERO);
@@ -325,136 +278,5 @@ impl Worker {
         // nothing else happens.
         let log = self.cx.observe.log.deadline().map(|t| t.saturating_duration_since(now));
         [self.deadlines.timeout(now), retry, shutdown, log].into_iter().flatten().min()
-    }
-
-    /// Runs `f` on connection `key`, then reconciles interest and deadline.
-    fn drive(&mut self, key: usize, f: impl FnOnce(&mut Conn, &mut TcpStream, &mut Context)) {
-        let Some(e) = self.conns.get_mut(key) else { return };
-        if e.conn.is_closed() {
-            return; // removed at the end of this pass
-        }
-        f(&mut e.conn, &mut e.stream, &mut self.cx);
-        self.after(key);
-    }
-
-    /// After a connection ran: closed → queue removal; otherwise register
-    /// the interest its state wants (the first time it must wait for an
-    /// event, or when it changed) and its deadline.
-    fn after(&mut self, key: usize) {
-        self.note_streaming(key);
-        let e = &mut self.conns[key];
-        if e.conn.is_closed() {
-            self.closed.push(key);
-            return;
-        }
-        if let Some(want) = interest(e.conn.want())
-            && Some(want) != e.registered
-        {
-            let registry = self.poll.registry();
-            let first = e.registered.is_none();
-            let (what, done) = if first {
-                ("register", registry.register(&mut e.stream, Token(key), want))
-            } else {
-                ("reregister", registry.reregister(&mut e.stream, Token(key), want))
-            };
-            log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
-            match done {
-                Ok(()) => e.registered = Some(want),
-                // Never watched, it would wait for nothing: close it now.
-                Err(err) if first => {
-                    e.conn.on_io_error("register", &err);
-                    self.closed.push(key);
-                    return;
-                }
-                Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
-            }
-        }
-        if e.conn.yielded() {
-            self.yielded.push(key);
-        }
-        if let Some(at) = e.conn.deadline(&self.cx)
-            && e.queued.is_none_or(|q| at < q)
-        {
-            self.deadlines.push(at, Owner { key, id: e.conn.id() });
-            e.queued = Some(at);
-        }
-    }
-
-    fn resume_yielded(&mut self) {
-        let mut keys = std::mem::take(&mut self.yielded);
-        for &key in &keys {
-            self.drive(key, |conn, io, cx| conn.resume(io, cx));
-        }
-        keys.clear();
-        if self.yielded.is_empty() {
-            self.yielded = keys; // keep the allocation
-        }
-    }
-
-    /// Pops due deadlines. An entry that is not the connection's current
-    /// one is stale and dropped; a current one is checked against the real
-    /// deadline, which may have moved later since it was queued.
-    fn expire(&mut self) {
-        let now = self.cx.now;
-        while let Some((at, owner)) = self.deadlines.pop_due(now) {
-            let Some(e) = self.conns.get_mut(owner.key) else { continue };
-            if e.conn.id() != owner.id || e.queued != Some(at) {
-                continue;
-            }
-            e.queued = None;
-            // `due=false`: the deadline moved later since it was queued; the
-            // connection only re-queues it (see `deadlines.rs`).
-            log::trace!(conn = owner.id, due = e.conn.deadline(&self.cx).is_some_and(|d| d <= now); "deadline");
-            self.drive(owner.key, |conn, io, cx| conn.on_timeout(io, cx));
-        }
-    }
-
-    fn remove_closed(&mut self) {
-        for key in self.closed.drain(..) {
-            if self.conns.get(key).is_some_and(|e| e.conn.is_closed()) {
-                // No EPOLL_CTL_DEL: closing the socket (dropping the entry)
-                // removes it from epoll, as no other descriptor shares it.
-                // Its token cannot come back this pass: the batch is done.
-                let mut e = self.conns.remove(key);
-                e.conn.finish(&mut self.cx);
-                let reason = e.conn.close_reason().map_or("", |r| r.as_str());
-                log::debug!(conn = e.conn.id(), peer:% = e.peer, reason = reason; "close");
-            }
-        }
-        if self.deadlines.len() > 2 * self.conns.len() + DEADLINE_SLACK {
-            let conns = &self.conns;
-            self.deadlines
-                .retain(|at, o| conns.get(o.key).is_some_and(|e| e.conn.id() == o.id && e.queued == Some(at)));
-        }
-        if let Accepting::AtLimit { warned } = self.accepting
-            && self.conns.len() < self.max_connections
-        {
-            self.accepting = Accepting::Open { warned };
-            self.accept();
-        }
-    }
-}
-
-/// mio cannot register "nothing"; a connection that wants nothing (it is
-/// about to close, or yielded) keeps its current registration.
-fn interest(want: Want) -> Option<Interest> {
-    match (want.read, want.write) {
-        (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-        (true, false) => Some(Interest::READABLE),
-        (false, true) => Some(Interest::WRITABLE),
-        (false, false) => None,
-    }
-}
-
-/// A poll timeout as the trace shows it: `none` (wait for an event) or a
-/// duration.
-struct Timeout(Option<Duration>);
-
-impl std::fmt::Display for Timeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            None => f.write_str("none"),
-            Some(d) => write!(f, "{d:?}"),
-        }
     }
 }
