@@ -1,8 +1,12 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::*;
+use crate::access_log::AccessLog;
 use crate::access_log::{self, Destination, Format, LogWriter};
+use crate::http::Method;
 
 struct Harness {
     obs: Observer,

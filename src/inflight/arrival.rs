@@ -1,0 +1,70 @@
+//! A request as it arrived, and the client address its record carries.
+
+use std::net::IpAddr;
+
+use super::{InFlight, Observer};
+use crate::forwarded::{self, Cidr};
+use crate::http::{Head, Method};
+use crate::metrics::labels::Route;
+
+/// A request as it arrived. For one that could not be parsed, the tokens
+/// of its first line as far as they go (empty if none).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Arrival<'a> {
+    pub method: Option<Method>,
+    pub route: Option<Route>,
+    pub method_text: &'a [u8],
+    pub target: &'a [u8],
+    pub version: &'a [u8],
+    pub user_agent: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
+    /// The client behind a trusted proxy (`--trust-proxy`); None: the peer.
+    pub client: Option<IpAddr>,
+    /// Bytes of the head (request line and header section).
+    pub head_bytes: u64,
+}
+
+impl<'a> Arrival<'a> {
+    /// A parsed head of `len` bytes; `client` as [`Arrival::client`].
+    pub fn of(head: &Head<'a>, len: usize, client: Option<IpAddr>) -> Arrival<'a> {
+        Arrival {
+            method: Some(head.method),
+            route: Some(Route::of_path(head.path.as_bytes())),
+            method_text: head.method.as_str().as_bytes(),
+            target: head.target.as_bytes(),
+            version: if head.http11 { b"HTTP/1.1" } else { b"HTTP/1.0" },
+            user_agent: head.user_agent,
+            referer: head.referer,
+            client,
+            head_bytes: len as u64,
+        }
+    }
+
+    /// The tokens of a request line that failed to parse: up to its first
+    /// line end, split at the first and last space.
+    pub fn unparsed(input: &'a [u8]) -> Arrival<'a> {
+        let line_end = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
+        let line = input[..line_end].strip_suffix(b"\r").unwrap_or(&input[..line_end]);
+        let (method_text, rest) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, &b""[..]),
+        };
+        let (target, version) = match rest.iter().rposition(|&b| b == b' ') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &b""[..]),
+        };
+        Arrival { method_text, target, version, ..Arrival::default() }
+    }
+}
+
+impl InFlight {
+    /// The client to log for `head`: behind a `--trust-proxy` peer, the
+    /// address its forwarding headers name; None (the peer) otherwise, or
+    /// when nothing is logged.
+    pub fn client(&self, head: &Head<'_>, trusted: &[Cidr], obs: &Observer) -> Option<IpAddr> {
+        if trusted.is_empty() || !obs.log.enabled() {
+            return None;
+        }
+        Some(forwarded::client_addr(self.peer, head.proxy, trusted))
+    }
+}

@@ -1,0 +1,107 @@
+//! Reporting: when a write completes responses, one count and one
+//! access-log line per request; when the connection ends, 499 for every
+//! request not complete.
+
+use std::time::Instant;
+
+use super::records::{Pending, Records};
+use super::runs::Completions;
+use super::{CLIENT_GONE, InFlight, Observer};
+use crate::http::Method;
+use crate::metrics::RequestDone;
+use crate::metrics::labels::{MethodLabel, Route};
+
+impl InFlight {
+    /// `n` more bytes were written; `output_empty` if nothing is left to
+    /// write. Reports every request whose response is now complete.
+    pub fn sent(&mut self, n: usize, output_empty: bool, obs: &mut Observer) {
+        self.sent += n as u64;
+        let Some(records) = &self.records else { return };
+        let sent = self.sent;
+        let complete = |r: &Records| r.queue.front().map_or(0, |p| p.complete(sent, output_empty));
+        if complete(records) == 0 {
+            return;
+        }
+        // One clock read for all the responses this write completed.
+        let mut batch = Completions::at(Instant::now());
+        while let Some(records) = &self.records
+            && let n @ 1.. = complete(records)
+            && let Some(p) = records.queue.front()
+        {
+            let status = p.status;
+            self.report_front(status, n, &mut batch, obs);
+        }
+        batch.flush(obs);
+        self.release(obs);
+    }
+
+    /// The connection ended: whatever is not complete is reported as 499
+    /// with the bytes that went out.
+    pub fn closed(&mut self, now: Instant, obs: &mut Observer) {
+        let mut batch = Completions::at(now);
+        if let Some(r) = self.records.as_mut()
+            && let Some(open) = r.open.take()
+        {
+            r.queue.push_back(open);
+        }
+        while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
+            self.report_front(CLIENT_GONE, n, &mut batch, obs);
+        }
+        batch.flush(obs);
+        self.release(obs);
+    }
+
+    /// Reports the first `n` requests of the front record (all of it but
+    /// for a run completed in part).
+    fn report_front(&mut self, status: u16, n: u32, batch: &mut Completions, obs: &mut Observer) {
+        let now = batch.now;
+        let Some(records) = self.records.as_mut() else { return };
+        // Read where it lies, and dropped after: a record is ~120 bytes,
+        // and taking it out by value would copy it.
+        let Some(p) = records.queue.front() else { return };
+        let duration = batch.since(p.started);
+        let sent = if p.status == 0 { 0 } else { self.sent.min(p.end.unwrap_or(self.sent)).saturating_sub(p.start) };
+        if obs.metrics.is_some() {
+            batch.count(RequestDone { method: p.method, route: p.route, status, duration }, u64::from(n), obs);
+        }
+        count_files(p, status, n, obs);
+        // Health checks that pass are counted, not logged: a probe every
+        // second would drown the requests that matter.
+        let quiet = p.route == Route::Healthz && status == 200;
+        if obs.log.enabled() && !quiet {
+            obs.log.write(&records.entry(p, status, sent, duration), now);
+        }
+        if n < p.count {
+            // Runs exist only with the log off: no text to keep in step.
+            let p = records.queue.front_mut().expect("read above");
+            p.start += u64::from(n) * p.each();
+            p.count -= n;
+            p.number = p.number.wrapping_add(n);
+            return;
+        }
+        records.queue.pop_front();
+        records.trim_text();
+    }
+
+    /// Nothing in flight: give the record store back to the loop.
+    fn release(&mut self, obs: &mut Observer) {
+        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.open.is_none())
+            && let Some(r) = self.records.take()
+        {
+            obs.give_back(r);
+        }
+    }
+}
+
+/// The file counters: downloads served, uploads committed or aborted.
+fn count_files(p: &Pending, status: u16, n: u32, obs: &Observer) {
+    obs.count(|m| {
+        let n = u64::from(n);
+        if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get) {
+            m.files_served(n);
+        }
+        if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
+            m.uploads(matches!(status, 201 | 204), n);
+        }
+    });
+}
