@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::forwarded::Cidr;
 use crate::http::Limits;
 use crate::http::authority::LastValidHost;
-use crate::http::response::DateCache;
+use crate::http::date::DateCache;
 use crate::inflight::Observer;
 use crate::lifecycle::Drain;
 use crate::routes::Routes;
@@ -87,6 +87,7 @@ impl BufPool {
     }
 
     /// Spare (input, output) buffers held: for tests of buffer reuse.
+    #[cfg(test)]
     pub fn spare(&self) -> (usize, usize) {
         (self.inputs.len(), self.outputs.len())
     }

@@ -22,7 +22,7 @@ use std::ffi::OsStr;
 use crate::error::HttpError;
 use crate::files::{self, FileStore, Upload};
 use crate::http::encoding::{accepts_gzip, gzip};
-use crate::http::response::status;
+use crate::http::status;
 use crate::http::{Body, Head, Method, Response};
 use crate::metrics::Metrics;
 

@@ -32,7 +32,8 @@ use upload::TEMP_PREFIX;
 
 use crate::error::HttpError;
 use crate::http::encoding::{accepts_gzip, gzip};
-use crate::http::response::{ContentRange, FileBody, status};
+use crate::http::response::{ContentRange, FileBody};
+use crate::http::status;
 use crate::http::{Body, Head, Response};
 use crate::logging::escaped;
 use crate::sys;

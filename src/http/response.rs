@@ -6,77 +6,15 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use super::date::{DateCache, DateLines};
+use super::status::{self, reason, status_line};
+pub use super::validators::{ContentRange, ETag, Validators};
 use crate::error::HttpError;
 
-/// The `Server` line, which follows `Date` in every response.
-const SERVER_LINE: &str = concat!("\r\nServer: loophttp/", env!("CARGO_PKG_VERSION"));
 /// Room for a typical head (status line, `Date`, `Server`, type, length,
 /// `Vary`, `Connection`): reserved at once with the body.
 const USUAL_HEAD: usize = 192;
-
-/// The statuses loophttp answers with when things go right. Error statuses
-/// come only from the one table, [`HttpError::status`].
-pub mod status {
-    pub const CONTINUE: u16 = 100;
-    pub const OK: u16 = 200;
-    pub const CREATED: u16 = 201;
-    pub const NO_CONTENT: u16 = 204;
-    pub const PARTIAL_CONTENT: u16 = 206;
-    pub const NOT_MODIFIED: u16 = 304;
-}
-
-/// The statuses loophttp sends: the standard reason phrases (RFC 9110
-/// §15), exactly, and each one's whole status line, built at compile time
-/// (the serialiser copies it in one piece).
-macro_rules! status_table {
-    ($($code:literal => $reason:literal,)*) => {
-        /// The standard reason phrase of `status`.
-        pub fn reason(status: u16) -> &'static str {
-            match status {
-                $($code => $reason,)*
-                _ => "Unknown",
-            }
-        }
-
-        /// `HTTP/1.1 {status} {reason}` for a status in the table, padded
-        /// to [`STATUS_LINE_ROOM`] bytes, and its length.
-        fn known_status_line(status: u16) -> Option<(&'static [u8; STATUS_LINE_ROOM], usize)> {
-            Some(match status {
-                $($code => {
-                    const LINE: &[u8] = concat!("HTTP/1.1 ", $code, " ", $reason).as_bytes();
-                    (&const { padded(LINE) }, LINE.len())
-                })*
-                _ => return None,
-            })
-        }
-    };
-}
-
-status_table! {
-    100 => "Continue",
-    200 => "OK",
-    201 => "Created",
-    204 => "No Content",
-    206 => "Partial Content",
-    304 => "Not Modified",
-    400 => "Bad Request",
-    403 => "Forbidden",
-    404 => "Not Found",
-    405 => "Method Not Allowed",
-    408 => "Request Timeout",
-    409 => "Conflict",
-    413 => "Content Too Large",
-    414 => "URI Too Long",
-    416 => "Range Not Satisfiable",
-    417 => "Expectation Failed",
-    431 => "Request Header Fields Too Large",
-    500 => "Internal Server Error",
-    501 => "Not Implemented",
-    503 => "Service Unavailable",
-    505 => "HTTP Version Not Supported",
-}
 
 /// A byte range of a file to send (after the head) with `sendfile`.
 #[derive(Debug)]
@@ -107,35 +45,6 @@ impl Body<'_> {
             Body::GzipFile(_) => None,
         }
     }
-}
-
-/// Validators of a file representation (RFC 9110 §8.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: ETag,
-    pub modified: SystemTime,
-}
-
-/// A strong entity tag from size, modification time and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ETag {
-    pub size: u64,
-    pub mtime_nanos: u128,
-    pub inode: u64,
-}
-
-impl std::fmt::Display for ETag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{:x}-{:x}-{:x}\"", self.size, self.mtime_nanos, self.inode)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentRange {
-    /// `bytes first-last/total` for a 206.
-    Bytes { first: u64, last: u64, total: u64 },
-    /// `bytes */total` for a 416.
-    Unsatisfied { total: u64 },
 }
 
 /// What a handler answers. Only the headers loophttp ever sends are fields;
@@ -346,92 +255,10 @@ pub fn continue_100(out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
 }
 
-/// The status line, without its line break (the next header brings it).
-fn status_line(status: u16, out: &mut Vec<u8>) {
-    match known_status_line(status) {
-        // A copy of a length known at compile time is a few moves, where
-        // one of the line's own length was a `memcpy` call; the padding
-        // is cut off again.
-        Some((line, len)) => {
-            out.extend_from_slice(line);
-            out.truncate(out.len() - (STATUS_LINE_ROOM - len));
-        }
-        // No status outside the table is sent today; written the long way.
-        None => {
-            let _ = write!(out, "HTTP/1.1 {status} {}", reason(status));
-        }
-    }
-}
-
-/// Room for the longest status line (`HTTP/1.1 431 Request Header Fields
-/// Too Large`, 44 bytes), a multiple of 16.
-const STATUS_LINE_ROOM: usize = 48;
-
-/// `line` padded with zeros to [`STATUS_LINE_ROOM`] bytes (a longer one
-/// fails the build).
-const fn padded(line: &[u8]) -> [u8; STATUS_LINE_ROOM] {
-    let mut out = [0; STATUS_LINE_ROOM];
-    let mut i = 0;
-    while i < line.len() {
-        out[i] = line[i];
-        i += 1;
-    }
-    out
-}
-
-/// An IMF-fixdate (RFC 9110 §5.6.7) is always this long.
-const DATE_LEN: usize = 29;
-const DATE_NAME: &[u8] = b"\r\nDate: ";
-/// `\r\nDate: {date}\r\nServer: loophttp/{version}`: the two lines every
-/// response carries after its status line, one fixed-size piece.
-pub type DateLines = [u8; DATE_NAME.len() + DATE_LEN + SERVER_LINE.len()];
-
-/// The `Date` line (and the `Server` line after it), formatted at most
-/// once a second.
-pub struct DateCache {
-    secs: u64,
-    lines: DateLines,
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        let mut d = DateCache { secs: u64::MAX, lines: [0; _] };
-        d.refresh(SystemTime::now());
-        d
-    }
-}
-
-impl DateCache {
-    pub fn refresh(&mut self, now: SystemTime) {
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if secs != self.secs {
-            self.secs = secs;
-            // Four-digit years only (until 9999): a longer one keeps the last.
-            if let Ok(date) = httpdate::fmt_http_date(now).as_bytes().try_into() {
-                self.lines = lines_for(date);
-            }
-        }
-    }
-
-    pub fn get(&self) -> &DateLines {
-        &self.lines
-    }
-}
-
-/// The `Date` and `Server` lines for `date`.
-pub fn lines_for(date: &[u8; DATE_LEN]) -> DateLines {
-    let mut lines = [0; _];
-    let (name, rest) = lines.split_at_mut(DATE_NAME.len());
-    let (value, server) = rest.split_at_mut(DATE_LEN);
-    name.copy_from_slice(DATE_NAME);
-    value.copy_from_slice(date);
-    server.copy_from_slice(SERVER_LINE.as_bytes());
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::date::lines_for;
 
     fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
         let mut out = Vec::new();
@@ -463,7 +290,8 @@ mod tests {
     #[test]
     fn http_10_keep_alive_is_announced() {
         let mut out = Vec::new();
-        let date = &DateCache::default().lines;
+        let cache = DateCache::default();
+        let date = cache.get();
         let how = Delivery { keep_alive: true, http10: true, head_only: false, date };
         serialize(&Response::text(200, &b"x"[..]), &how, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("\r\nConnection: keep-alive\r\n"));
@@ -486,18 +314,6 @@ mod tests {
     }
 
     #[test]
-    fn every_status_line_is_written_whole_and_nothing_more() {
-        let mut known = 0;
-        for status in 100..600 {
-            let mut out = b"x".to_vec();
-            status_line(status, &mut out);
-            assert_eq!(String::from_utf8(out).unwrap(), format!("xHTTP/1.1 {status} {}", reason(status)));
-            known += usize::from(known_status_line(status).is_some());
-        }
-        assert_eq!(known, 21, "the table's statuses");
-    }
-
-    #[test]
     fn short_pieces_are_appended_exactly_at_every_length() {
         let piece: Vec<u8> = (b'a'..=b'z').chain(b'A'..=b'Z').collect();
         for n in 0..=piece.len() {
@@ -505,14 +321,5 @@ mod tests {
             push_short(&mut out, &piece[..n]);
             assert_eq!(out, [&b"head"[..], &piece[..n]].concat(), "{n} bytes");
         }
-    }
-
-    #[test]
-    fn date_cache_formats_rfc_9110_dates() {
-        let mut d = DateCache::default();
-        d.refresh(UNIX_EPOCH + std::time::Duration::from_secs(784_111_777));
-        let version = env!("CARGO_PKG_VERSION");
-        let expected = format!("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: loophttp/{version}");
-        assert_eq!(String::from_utf8_lossy(d.get()), expected);
     }
 }

@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn every_status_the_server_sends_has_its_own_label() {
         for code in 200..600 {
-            if crate::http::response::reason(code) != "Unknown" {
+            if crate::http::status::reason(code) != "Unknown" {
                 assert_eq!(Status::of(code).code(), Some(code), "{code}");
             }
         }

@@ -1,0 +1,33 @@
+//! What a file response says about the file: its validators (`ETag`,
+//! `Last-Modified`) and the range it carries (`Content-Range`).
+
+use std::time::SystemTime;
+
+/// Validators of a file representation (RFC 9110 §8.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: ETag,
+    pub modified: SystemTime,
+}
+
+/// A strong entity tag from size, modification time and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ETag {
+    pub size: u64,
+    pub mtime_nanos: u128,
+    pub inode: u64,
+}
+
+impl std::fmt::Display for ETag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{:x}-{:x}-{:x}\"", self.size, self.mtime_nanos, self.inode)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/total` for a 206.
+    Bytes { first: u64, last: u64, total: u64 },
+    /// `bytes */total` for a 416.
+    Unsatisfied { total: u64 },
+}
