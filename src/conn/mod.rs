@@ -38,7 +38,7 @@
 //! | `mod.rs`      | the struct, and what the loop calls: `on_ready`, `resume`, `on_timeout`, `want` (interest), `deadline` (time) |
 //! | `state.rs`    | `State`, [`Edge`], [`CloseReason`], the read side, and `transition` |
 //! | `steps.rs`    | `advance`: the write step and the read step around `process`, until nothing moves |
-//! | `input.rs`    | `process`: parsing and answering buffered input; request errors (`fail`) |
+//! | `process.rs`  | `process`: parsing and answering buffered input; request errors (`fail`) |
 //! | `exchange.rs` | one request → response: routing, the keep-alive decision, serialising |
 //! | `buffers.rs`  | the input and output byte queues and the I/O loops that fill and drain them |
 //! | `source.rs`   | a file body behind its head: `sendfile`, or gzip as it is sent |
@@ -53,7 +53,7 @@
 
 mod buffers;
 mod exchange;
-mod input;
+mod process;
 mod source;
 mod state;
 mod steps;

@@ -74,6 +74,8 @@ pub enum Edge {
 }
 
 impl Edge {
+    /// Every edge, for the diagram test to compare with the picture.
+    #[cfg(test)]
     pub const ALL: [Edge; 9] = [
         Edge::Answered,
         Edge::SendFirst,

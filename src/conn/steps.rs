@@ -1,6 +1,6 @@
 //! `advance`: read → parse → route → serialise → write, repeated while
 //! there is progress (darkhttpd's "continue at once instead of waiting a
-//! turn"). Each round handles buffered input (`process`, in `input.rs`),
+//! turn"). Each round handles buffered input (`process`, in `process.rs`),
 //! then takes one write step and one read step.
 
 use std::io;

@@ -1,4 +1,4 @@
-//! The short way through the usual request head: a whole head in its
+//! The fast path: the usual request head, a whole head in its
 //! plainest form, read in one pass without httparse, and interpreted by
 //! the same functions as every other head (`parse.rs`).
 //!
@@ -173,5 +173,5 @@ fn field_line(buf: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
 }
 
 #[cfg(test)]
-#[path = "usual_tests.rs"]
+#[path = "fast_path_tests.rs"]
 pub(super) mod tests;

@@ -1,5 +1,5 @@
 //! What a request head means, whichever way it was read (the long way in
-//! `parse.rs`, the short way in `usual.rs`): the request line's size
+//! `parse.rs`, the fast path in `fast_path.rs`): the request line's size
 //! limits, each header field of interest, and the decisions that need them
 //! all: `Host`, the body's framing (every smuggling shape refused), and the
 //! keep-alive wish of the client.

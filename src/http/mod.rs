@@ -4,13 +4,16 @@
 
 pub mod authority;
 pub mod body;
+pub mod date;
 pub mod encoding;
+mod fast_path;
 mod interpret;
 mod line_ends;
 pub mod parse;
 pub mod response;
+pub mod status;
 pub mod target;
-mod usual;
+pub mod validators;
 
 /// `tchar` (RFC 9110 §5.6.2), the bytes of a token (a header name, a
 /// chunk extension): a table, since header names are read on every request.

@@ -1,7 +1,7 @@
 //! The pure request-head parser: bytes in, `Complete` / `Partial` / error out.
 //!
 //! `httparse` does the tokenising (the usual head takes a short way
-//! without it, `usual.rs`); this module and `interpret.rs`, which says what
+//! without it, the fast path in `fast_path.rs`); this module and `interpret.rs`, which says what
 //! a head means, add what RFC 9112 asks of a server on top: size limits (httparse leaves them to the caller), one body
 //! framing decided from `Content-Length` / `Transfer-Encoding` with every
 //! smuggling shape refused, `Host` rules, target forms, and the keep-alive
@@ -11,10 +11,10 @@ use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use super::authority::LastValidHost;
+use super::fast_path;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::line_ends::{first_bare_lf, has_bare_lf, lines_end_in_crlf};
 use super::target::{percent_decode, split_target};
-use super::usual;
 use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
 use crate::forwarded::ProxyHeaders;
@@ -174,8 +174,8 @@ pub fn parse_head_into<'a>(
     out: &mut Result<Parsed<'a>, HttpError>,
 ) {
     // Most heads take the short way; it answers only when it would give
-    // exactly what the long way gives (see `usual.rs`).
-    if usual::parse(buf, limits, hosts, out).is_none() {
+    // exactly what the long way gives (see `fast_path.rs`).
+    if fast_path::parse(buf, limits, hosts, out).is_none() {
         *out = parse_head_long(buf, limits, hosts);
     }
 }

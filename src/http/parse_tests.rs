@@ -7,12 +7,12 @@ fn limits() -> Limits {
     Limits { max_uri: 8192, max_head: 16384, max_headers: 100 }
 }
 
-/// Parses `buf`, checking on the way that the short way (`usual.rs`),
+/// Parses `buf`, checking on the way that the fast path (`fast_path.rs`),
 /// when it answers, agrees with the long way, and that remembering the
 /// last valid `Host` (as the event loop does, across every input parsed
 /// here) changes no answer: every test here checks all three.
 fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
-    crate::http::usual::tests::assert_agree(buf, &limits());
+    crate::http::fast_path::tests::assert_agree(buf, &limits());
     let answer = parse_head(buf, &limits());
     let remembering = HOSTS.with_borrow_mut(|hosts| parse_head_remembering(buf, &limits(), hosts));
     assert_eq!(remembering, answer, "remembering a Host changed the answer to {:?}", String::from_utf8_lossy(buf));
