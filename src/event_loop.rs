@@ -65,6 +65,7 @@ use crate::error::interrupted;
 use crate::inflight::Observer;
 use crate::lifecycle::{Lifecycle, Outcome};
 use crate::routes::Routes;
+use crate::upgrade::Handover;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
@@ -115,6 +116,10 @@ pub struct Worker {
     /// Connections sending a large file now (see [`unsent_mark`]).
     streamers: Vec<usize>,
     stop: Arc<AtomicBool>,
+    /// Shared with the other loops and the process: a drain asked for
+    /// without a signal (an upgrade handed over), and the sockets' spare
+    /// duplicates, closed when draining (see [`crate::upgrade`]).
+    handover: Option<Arc<Handover>>,
     /// Whether accepted sockets come with the listener's TCP_NODELAY
     /// (learnt from the first one).
     nodelay_inherited: Option<bool>,
@@ -167,6 +172,7 @@ impl Worker {
             closed: Vec::new(),
             streamers: Vec::new(),
             stop,
+            handover: None,
             nodelay_inherited: None,
         })
     }
@@ -212,7 +218,7 @@ impl Worker {
             for event in events.iter() {
                 match event.token() {
                     LISTENER | METRICS_LISTENER => accept = true,
-                    WAKER => {}
+                    WAKER => self.on_wake(),
                     SIGNALS => {
                         if let Some(outcome) = self.on_signals() {
                             return Ok(outcome);
@@ -246,7 +252,7 @@ impl Worker {
                 && until <= self.cx.now
             {
                 self.accepting = Accepting::Open { warned: true };
-                self.accept_left = true;
+                self.accept();
             }
             self.after_pass(woke, events.iter().count());
             if let Some(outcome) = self.drained() {

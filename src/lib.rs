@@ -35,7 +35,9 @@ pub mod metrics;
 pub mod probe;
 pub mod routes;
 pub mod server;
+pub mod supervise;
 pub mod sys;
+pub mod upgrade;
 
 pub use config::Config;
-pub use server::{Handle, Server};
+pub use server::{Control, Handle, Server};

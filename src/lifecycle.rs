@@ -4,13 +4,20 @@
 //! `docs/ARCHITECTURE.md`, "Signals, the drain, and restarts").
 //!
 //! ```text
-//!            SIGTERM / SIGINT               no connection left
+//!            SIGTERM / SIGINT,
+//!            or asked (an upgrade           no connection left
+//!            handed over, an early signal)
 //!  Running ───────────────────► Draining ───────────────────► Stopped(Drained)
 //!                                 │  │      --shutdown-timeout
 //!                                 │  └────────────────────────► Stopped(TimedOut)
-//!                                 │ SIGTERM / SIGINT again
+//!                                 │ a second SIGTERM / SIGINT
 //!                                 └───────────────────────────► Stopped(Forced)
 //! ```
+//!
+//! "Second" counts signals, not drains: a drain that was asked for (the
+//! new process of an upgrade is serving) is stopped at once only by the
+//! second stop signal after it, since the first may be the same signal a
+//! worker also heard itself, or the service manager stopping everything.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +25,9 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
 /// The signals every worker listens for.
 pub const SIGNALS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
+
+/// The signal that starts an upgrade (heard by the process, not the loops).
+pub const UPGRADE_SIGNAL: i32 = signal_hook::consts::SIGUSR2;
 
 /// A drain in progress: what connections consult to close when they go idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +97,15 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Lifecycle {
     drain: Option<Drain>,
+    /// Stop signals heard so far (the second stops at once).
+    stop_signals: u32,
     grace: Duration,
     timeout: Duration,
 }
 
 impl Lifecycle {
     pub fn new(grace: Duration, timeout: Duration) -> Lifecycle {
-        Lifecycle { drain: None, grace, timeout }
+        Lifecycle { drain: None, stop_signals: 0, grace, timeout }
     }
 
     pub fn grace(&self) -> Duration {
@@ -111,14 +123,24 @@ impl Lifecycle {
 
     pub fn on_signal(&mut self, signal: i32, now: Instant) -> Action {
         match signal {
-            SIGTERM | SIGINT if self.drain.is_some() => Action::StopNow,
             SIGTERM | SIGINT => {
-                self.drain = Some(Drain { since: now, grace: self.grace });
-                Action::StartDrain
+                self.stop_signals += 1;
+                if self.stop_signals > 1 { Action::StopNow } else { self.ask_drain(now) }
             }
             SIGUSR1 => Action::ReopenLog,
             _ => Action::Ignore,
         }
+    }
+
+    /// A drain asked for without a signal to this loop: the process
+    /// handed its sockets to a new one, or heard SIGTERM before the loops
+    /// listened for it. Nothing to do if already draining.
+    pub fn ask_drain(&mut self, now: Instant) -> Action {
+        if self.drain.is_some() {
+            return Action::Ignore;
+        }
+        self.drain = Some(Drain { since: now, grace: self.grace });
+        Action::StartDrain
     }
 
     /// When the drain gives up on what is left (`--shutdown-timeout`).
@@ -133,6 +155,7 @@ pub fn name(signal: i32) -> &'static str {
         SIGTERM => "SIGTERM",
         SIGINT => "SIGINT",
         SIGUSR1 => "SIGUSR1",
+        UPGRADE_SIGNAL => "SIGUSR2",
         _ => "signal",
     }
 }
@@ -154,6 +177,23 @@ mod tests {
         assert_eq!(l.deadline(), Some(t0 + 10 * SEC));
         assert_eq!(l.on_signal(SIGINT, t0 + SEC), Action::StopNow);
         assert_eq!(l.deadline(), Some(t0 + 10 * SEC), "the drain's clock does not restart");
+    }
+
+    #[test]
+    fn an_asked_drain_is_stopped_at_once_only_by_the_second_signal_after_it() {
+        let t0 = Instant::now();
+        let mut l = Lifecycle::new(2 * SEC, 10 * SEC);
+        assert_eq!(l.ask_drain(t0), Action::StartDrain);
+        assert_eq!(l.ask_drain(t0 + SEC), Action::Ignore, "asking twice is one drain");
+        assert_eq!(l.deadline(), Some(t0 + 10 * SEC));
+        // The worker may hear the very signal that made the process ask.
+        assert_eq!(l.on_signal(SIGTERM, t0 + SEC), Action::Ignore);
+        assert_eq!(l.on_signal(SIGTERM, t0 + SEC), Action::StopNow);
+        // And asking after a signal started the drain changes nothing.
+        let mut l = Lifecycle::new(2 * SEC, 10 * SEC);
+        assert_eq!(l.on_signal(SIGINT, t0), Action::StartDrain);
+        assert_eq!(l.ask_drain(t0), Action::Ignore);
+        assert_eq!(l.on_signal(SIGINT, t0), Action::StopNow);
     }
 
     #[test]

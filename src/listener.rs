@@ -97,6 +97,21 @@ pub const LISTEN_FDS_START: RawFd = 3;
 /// More passed sockets than this is a misconfiguration, not a plan.
 const MAX_LISTEN_FDS: usize = 64;
 
+/// The `LISTEN_FDNAMES` name of the `--metrics-addr` socket when one
+/// process hands it to the next (an upgrade); any other name is a socket
+/// to serve the site on.
+pub const METRICS_FD_NAME: &str = "loophttp-metrics";
+/// The name a socket this process bound itself gets when handed over.
+pub const MAIN_FD_NAME: &str = "loophttp";
+
+/// A socket passed by socket activation, with its `LISTEN_FDNAMES` name
+/// (systemd's default: the socket unit's name; `unknown` if none given).
+#[derive(Debug)]
+pub struct Passed {
+    pub listener: TcpListener,
+    pub name: String,
+}
+
 /// Listening sockets passed by systemd socket activation (the
 /// `sd_listen_fds(3)` protocol), if this process was given any: when
 /// `LISTEN_PID` is our pid and `LISTEN_FDS` is N ≥ 1, descriptors 3..3+N
@@ -106,9 +121,10 @@ const MAX_LISTEN_FDS: usize = 64;
 ///
 /// Call it once, at startup, before any other thread exists: changing the
 /// environment is only sound while no other thread reads it.
-pub fn activated() -> io::Result<Option<Vec<TcpListener>>> {
+pub fn activated() -> io::Result<Option<Vec<Passed>>> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     // SAFETY: the caller runs this before spawning threads (see above), so
     // nothing reads the environment concurrently.
     unsafe {
@@ -121,7 +137,12 @@ pub fn activated() -> io::Result<Option<Vec<TcpListener>>> {
         return Ok(None);
     };
     let first = LISTEN_FDS_START;
-    (first..first + count as RawFd).map(adopt).collect::<io::Result<Vec<_>>>().map(Some)
+    let mut names = names.split(':').map(String::from);
+    let named = |fd| {
+        let name = names.next().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".into());
+        adopt(fd).map(|listener| Passed { listener, name })
+    };
+    (first..first + count as RawFd).map(named).collect::<io::Result<Vec<_>>>().map(Some)
 }
 
 /// How many sockets `LISTEN_PID` / `LISTEN_FDS` pass to process `our_pid`:

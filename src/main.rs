@@ -1,34 +1,34 @@
 //! `loophttp`: parse flags, start logging, bind (or take the sockets passed
 //! by socket activation), run until a signal ends it. Startup errors end
 //! the process with one clear message and a non-zero exit code; after
-//! startup only SIGTERM/SIGINT do (see `lifecycle.rs` for the exit codes).
+//! startup only SIGTERM/SIGINT do (see `lifecycle.rs` for the exit codes),
+//! or SIGUSR2's upgrade, after which a new process serves (`supervise.rs`).
 
 use std::io;
-use std::net::TcpListener;
 use std::process::ExitCode;
 
+use clap::Parser;
 use loophttp::lifecycle::Outcome;
-use loophttp::{Config, Server, config, listener};
+use loophttp::supervise::{self, Early, Process};
+use loophttp::{Config, Server, listener, upgrade};
 
 fn main() -> ExitCode {
-    let config = match Config::load(std::env::args_os()) {
-        Ok(c) => c,
-        Err(e) => return ExitCode::from(e.report()),
-    };
+    let config = Config::parse();
     if let Some(url) = &config.probe {
         return probe(url, config.probe_timeout);
     }
-    if let Some(what) = config.generate {
-        return match config::generate(what, &mut io::stdout().lock()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("loophttp --generate: {e}");
-                ExitCode::from(1)
-            }
-        };
-    }
-    // First, while this is the only thread: it edits the environment.
+    // Before anything slow: a stop signal from now on drains once the
+    // loops run, instead of killing a process still starting.
+    let early = match Early::listen() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("loophttp: cannot handle signals: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // While this is the only thread: these edit the environment.
     let passed = listener::activated();
+    let ready_fd = upgrade::ready_fd();
     if let Err(e) = start_logging(&config) {
         eprintln!("loophttp: cannot start logging: {e}");
         return ExitCode::from(1);
@@ -48,6 +48,7 @@ fn main() -> ExitCode {
     loophttp::sys::raise_fd_limit(&config);
     let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
     let startup = startup_line(&server, activated);
+    let metrics_addr = server.metrics_addr();
     let more = server.more_addrs().to_vec();
     // Signals are handled from here on, so the startup line (which tests
     // and scripts wait for) promises that SIGTERM drains.
@@ -58,17 +59,33 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let process = Process {
+        binary: upgrade::Binary::current().inspect_err(|e| log::warn!("no upgrade (SIGUSR2): {e}")).ok(),
+        ready_fd,
+        pid_file: config.pid_file.clone(),
+        upgrade_timeout: config.upgrade_timeout,
+    };
+    if let Err(e) = supervise::serving(early, handle.control(), process) {
+        log::error!("cannot start the upgrade thread: {e}");
+    }
     log::info!("{startup}");
     for addr in more {
         log::info!("also listening on {addr} (socket-activated)");
     }
-    match handle.wait() {
+    if let Some(addr) = metrics_addr {
+        log::info!("metrics and /healthz on http://{addr}/metrics");
+    }
+    let code = match handle.wait() {
         Ok(outcomes) => ExitCode::from(Outcome::exit_code(&outcomes)),
         Err(e) => {
             log::error!("server stopped: {e}");
             ExitCode::from(1)
         }
+    };
+    if let Some(path) = &config.pid_file {
+        upgrade::remove_pid_file(path);
     }
+    code
 }
 
 fn start_logging(config: &Config) -> Result<(), log::SetLoggerError> {
@@ -79,7 +96,7 @@ fn start_logging(config: &Config) -> Result<(), log::SetLoggerError> {
 
 /// The server on the passed sockets, or on its own; true if passed.
 /// Logs why not (one line) when it cannot.
-fn open(config: &Config, passed: io::Result<Option<Vec<TcpListener>>>) -> Option<(Server, bool)> {
+fn open(config: &Config, passed: io::Result<Option<Vec<listener::Passed>>>) -> Option<(Server, bool)> {
     let (server, activated) = match passed {
         Ok(Some(sockets)) => (Server::adopt(config.clone(), sockets), true),
         Ok(None) => (Server::bind(config.clone()), false),
@@ -90,9 +107,12 @@ fn open(config: &Config, passed: io::Result<Option<Vec<TcpListener>>>) -> Option
     };
     match server {
         Ok(s) => Some((s, activated)),
-        // Server::bind and adopt name what failed: the address, the socket, or the flag.
+        Err(e) if activated => {
+            log::error!("cannot serve on the passed socket: {e}");
+            None
+        }
         Err(e) => {
-            log::error!("{e}");
+            log::error!("cannot listen on {}: {e}", std::net::SocketAddr::new(config.host, config.port));
             None
         }
     }

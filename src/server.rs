@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -18,6 +19,7 @@ use crate::lifecycle::Outcome;
 use crate::listener;
 use crate::metrics::Metrics;
 use crate::routes::Routes;
+use crate::upgrade::Handover;
 
 /// Bound listeners, ready to run.
 pub struct Server {
@@ -25,6 +27,8 @@ pub struct Server {
     /// (the one it bound, or those passed by socket activation), so all
     /// workers share each socket's one accept queue.
     listeners: Vec<Vec<std::net::TcpListener>>,
+    /// Each socket's name, for handing it over (`LISTEN_FDNAMES`).
+    names: Vec<String>,
     config: Arc<Config>,
     local_addr: SocketAddr,
     /// The addresses of the other passed sockets, if several were.
@@ -42,39 +46,46 @@ struct Observability {
 }
 
 impl Observability {
-    /// Binds the metrics listener and opens the access log: startup
-    /// errors, each naming its flag.
-    fn open(config: &Config) -> io::Result<Observability> {
+    /// Binds the metrics listener (unless the previous process of an
+    /// upgrade passed it) and opens the access log: startup errors, each
+    /// naming its flag.
+    fn open(config: &Config, passed: Option<std::net::TcpListener>) -> io::Result<Observability> {
         let metrics_listener = match config.metrics_addr {
+            Some(_) if passed.is_some() => passed,
             Some(addr) => Some(
                 listener::bind(addr.ip(), addr.port(), config.backlog, false)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{} {addr}: {e}", config.name_of("metrics_addr"))))?
+                    .map_err(|e| io::Error::new(e.kind(), format!("--metrics-addr {addr}: {e}")))?
                     .listener,
             ),
             None => None,
         };
-        let access_log = access_log::start(&config.access_log).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{} {}: cannot open: {e}", config.name_of("access_log"), config.access_log),
-            )
-        })?;
+        let access_log = access_log::start(&config.access_log)
+            .map_err(|e| io::Error::new(e.kind(), format!("--access-log {}: {e}", config.access_log)))?;
         Ok(Observability { metrics_listener, access_log })
     }
 }
 
 impl Server {
     /// Serves on sockets passed by socket activation ([`listener::activated`]):
-    /// every worker gets a duplicate of each (one shared accept queue per socket).
-    pub fn adopt(config: Config, passed: Vec<std::net::TcpListener>) -> io::Result<Server> {
-        let Some(first) = passed.first() else { return Err(io::Error::other("no socket passed")) };
+    /// every worker gets a duplicate of each (one shared accept queue per
+    /// socket). One named [`listener::METRICS_FD_NAME`] (an upgrade passes
+    /// it) is `--metrics-addr`'s listener instead.
+    pub fn adopt(config: Config, passed: Vec<listener::Passed>) -> io::Result<Server> {
+        let (metrics, passed): (Vec<_>, Vec<_>) = passed.into_iter().partition(|p| p.name == listener::METRICS_FD_NAME);
+        let mut metrics = metrics.into_iter().map(|p| p.listener);
+        let passed_metrics = metrics.next();
+        if passed_metrics.is_some() && config.metrics_addr.is_none() {
+            log::warn!("a metrics socket was passed but --metrics-addr is not set: closing it");
+        }
+        let (sockets, names): (Vec<_>, Vec<_>) = passed.into_iter().map(|p| (p.listener, p.name)).unzip();
+        let Some(first) = sockets.first() else { return Err(io::Error::other("no socket passed")) };
         let local_addr = first.local_addr()?;
-        let more_addrs = passed[1..].iter().map(|l| l.local_addr()).collect::<io::Result<_>>()?;
+        let more_addrs = sockets[1..].iter().map(|l| l.local_addr()).collect::<io::Result<_>>()?;
         let dual_stack = listener::is_dual_stack(first);
-        let listeners = for_each_worker(&passed, config.worker_count())
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on the passed socket: {e}")))?;
-        let observability = Observability::open(&config)?;
-        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
+        let listeners = for_each_worker(&sockets, config.worker_count())?;
+        let observability = Observability::open(&config, passed_metrics)?;
+        let config = Arc::new(config);
+        Ok(Server { listeners, names, config, local_addr, more_addrs, dual_stack, observability })
     }
 
     /// Binds one listener, shared by every worker. Not one `SO_REUSEPORT`
@@ -83,16 +94,15 @@ impl Server {
     /// and with `SO_REUSEPORT` set, a second server started on the same port
     /// by mistake would share it silently instead of failing. That option
     /// is set only with `--reuse-port`, when the operator means it.
-    /// Each error names what failed: the address, or the flag.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let addr = SocketAddr::new(config.host, config.port);
-        let first = listener::bind(config.host, config.port, config.backlog, config.reuse_port)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let first = listener::bind(config.host, config.port, config.backlog, config.reuse_port)?;
         let local_addr = first.listener.local_addr()?;
         let listeners = for_each_worker(&[first.listener], config.worker_count())?;
         let (more_addrs, dual_stack) = (Vec::new(), first.dual_stack);
-        let observability = Observability::open(&config)?;
-        Ok(Server { listeners, config: Arc::new(config), local_addr, more_addrs, dual_stack, observability })
+        let observability = Observability::open(&config, None)?;
+        let names = vec![listener::MAIN_FD_NAME.to_string()];
+        let config = Arc::new(config);
+        Ok(Server { listeners, names, config, local_addr, more_addrs, dual_stack, observability })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -136,8 +146,22 @@ impl Server {
         self.start(true)
     }
 
+    /// A spare duplicate of each socket, named, for a successor process.
+    fn handover(&self) -> io::Result<Handover> {
+        let mut sockets = Vec::new();
+        let mine = self.listeners.first().into_iter().flatten().zip(&self.names);
+        for (l, name) in mine {
+            sockets.push((name.clone(), OwnedFd::from(l.try_clone()?)));
+        }
+        if let Some(m) = &self.observability.metrics_listener {
+            sockets.push((listener::METRICS_FD_NAME.to_string(), OwnedFd::from(m.try_clone()?)));
+        }
+        Ok(Handover::new(sockets))
+    }
+
     fn start(self, signals: bool) -> io::Result<Handle> {
         let stop = Arc::new(AtomicBool::new(false));
+        let handover = Arc::new(self.handover()?);
         let c = &self.config;
         let Observability { mut metrics_listener, access_log } = self.observability;
         let log_state = access_log.as_ref().map(|w| w.state().clone());
@@ -154,11 +178,34 @@ impl Server {
             if signals {
                 worker.listen_for_signals()?;
             }
+            worker.share_handover(handover.clone());
             wakers.push(worker.waker());
             let thread = std::thread::Builder::new().name(format!("loophttp-{i}")).spawn(move || worker.run())?;
             threads.push(thread);
         }
-        Ok(Handle { stop, wakers, threads, access_log })
+        let control = Control { handover, wakers: wakers.clone() };
+        Ok(Handle { stop, wakers, threads, access_log, control })
+    }
+}
+
+/// What the process may do to running workers besides waiting for them:
+/// ask them to drain, and hand their sockets to a successor.
+#[derive(Clone)]
+pub struct Control {
+    handover: Arc<Handover>,
+    wakers: Vec<LoopWaker>,
+}
+
+impl Control {
+    /// Every loop drains as on SIGTERM (without counting as one).
+    pub fn ask_drain(&self) -> io::Result<()> {
+        self.handover.ask_drain();
+        self.wakers.iter().try_for_each(LoopWaker::wake)
+    }
+
+    /// The sockets to hand over, and the drain flag the loops check.
+    pub fn handover(&self) -> &Handover {
+        &self.handover
     }
 }
 
@@ -175,6 +222,7 @@ pub struct Handle {
     wakers: Vec<LoopWaker>,
     threads: Vec<JoinHandle<io::Result<Outcome>>>,
     access_log: Option<LogWriter>,
+    control: Control,
 }
 
 impl Handle {
@@ -185,6 +233,13 @@ impl Handle {
             w.wake()?;
         }
         self.wait().map(drop)
+    }
+
+    /// Drain without a signal, upgrade: see [`Control`]. Each worker's
+    /// listeners are registered with its `Poll` once this exists, so
+    /// connections from now on wait in the kernel's queue for a loop.
+    pub fn control(&self) -> Control {
+        self.control.clone()
     }
 
     /// For log rotation from outside the loops: [`LogControl::reopen`]

@@ -3,12 +3,14 @@
 //! signal means is decided in [`crate::lifecycle`]; here the loop acts.
 
 use std::io;
+use std::sync::Arc;
 
 use mio::Interest;
 use signal_hook_mio::v1_0::Signals;
 
 use super::{Accepting, SIGNALS, Worker};
 use crate::lifecycle::{self, Action, Outcome};
+use crate::upgrade::Handover;
 
 impl Worker {
     /// Hears SIGTERM, SIGINT and SIGUSR1 from now on. Each worker has its
@@ -21,12 +23,29 @@ impl Worker {
         Ok(())
     }
 
+    /// Shares `handover` with the process: it may ask this loop to drain
+    /// (through the waker), and draining closes its spare sockets.
+    pub fn share_handover(&mut self, handover: Arc<Handover>) {
+        self.handover = Some(handover);
+    }
+
+    /// The waker fired: the handle may have set the stop flag (seen by the
+    /// loop's condition) or the process asked for a drain.
+    pub(super) fn on_wake(&mut self) {
+        if self.handover.as_ref().is_some_and(|h| h.drain_asked())
+            && self.lifecycle.ask_drain(self.cx.now) == Action::StartDrain
+        {
+            // The process logged why (an upgrade, or an early signal).
+            self.start_drain("asked");
+        }
+    }
+
     /// Acts on the signals that arrived; Some when the loop must end now.
     pub(super) fn on_signals(&mut self) -> Option<Outcome> {
         let pending: Vec<i32> = self.signals.as_mut()?.pending().collect();
         for signal in pending {
             match self.lifecycle.on_signal(signal, self.cx.now) {
-                Action::StartDrain => self.start_drain(signal),
+                Action::StartDrain => self.start_drain(lifecycle::name(signal)),
                 Action::StopNow => {
                     // Dropping the loop drops every connection: sockets
                     // close, an upload in flight removes its temporary file.
@@ -49,7 +68,14 @@ impl Worker {
 
     /// Stops accepting; from now on every answer closes its connection and
     /// idle connections close after the grace (both decided in `conn`).
-    fn start_drain(&mut self, signal: i32) {
+    fn start_drain(&mut self, why: &str) {
+        // The process's spare duplicates first, so that the loops' own
+        // descriptors are the last and their final accept below leaves
+        // nothing behind (a new process of an upgrade holds the sockets
+        // already and takes every later connection).
+        if let Some(h) = &self.handover {
+            h.close();
+        }
         // Take what the kernel already queued for us: closing the last
         // descriptor of a listener resets the connections in its queue.
         // All of it, batch after batch (bounded by the connection limit).
@@ -69,7 +95,7 @@ impl Worker {
         }
         self.cx.drain = self.lifecycle.drain();
         log::info!(
-            signal = lifecycle::name(signal),
+            why = why,
             open = self.conns.len(),
             grace:? = self.lifecycle.grace(),
             timeout:? = self.lifecycle.timeout();
