@@ -3,6 +3,11 @@
 #
 # Usage: scripts/bench.sh [--rounds N] [--duration S] [--workers N] [--smoke]
 #                         [--scenarios a,b,...] [--floor] [--logging]
+#                         [--report DIR] [--log-off]
+# The default configuration is what is measured: loophttp with its access
+# log to a file (Combined) and metrics counting on, its defaults, against
+# nginx with `access_log FILE combined buffer=64k`. The log files are
+# emptied after every run, so a long run does not fill the disk.
 # Environment (flags win): ROUNDS (3), DURATION seconds per run (5),
 #   WORKERS (1; >1 or 0 = unpinned multi-worker run), SMOKE=1 (1 round of 2 s,
 #   fails on any error), SCENARIOS (comma list, default all),
@@ -13,7 +18,11 @@
 #   LOGGING=1 / --logging (instead of the scenarios: CPU per request with the
 #   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh),
 #   NGINX_DEFERRED=1 (nginx listens with `deferred`, TCP_DEFER_ACCEPT, as
-#   loophttp does: the fair match for the connection-per-request scenario).
+#   loophttp does: the fair match for the connection-per-request scenario),
+#   REPORT=DIR / --report DIR (also write DIR/index.html, a self-contained
+#   report with pictures, its PNGs and the raw results; see
+#   scripts/bench/report_html.py), LOG=off / --log-off (the older
+#   comparison: both access logs off, loophttp still counting metrics).
 #   SMOKE=1 leaves out the scenarios tagged `nosmoke` (10,000 connections,
 #   1 GiB files); a scenario needing more open files than the limit allows
 #   is skipped with a note.
@@ -36,8 +45,11 @@ SMOKE=${SMOKE:-0}
 SCENARIOS=${SCENARIOS:-}
 FLOOR=${FLOOR:-0}
 LOGGING=${LOGGING:-0}
+REPORT=${REPORT:-}
+LOG=${LOG:-on}
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+# The header comment above, up to its first non-comment line.
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; }
 
 while (($#)); do
     case $1 in
@@ -48,6 +60,8 @@ while (($#)); do
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --floor) FLOOR=1; shift ;;
         --logging) LOGGING=1; shift ;;
+        --report) REPORT=$2; shift 2 ;;
+        --log-off) LOG=off; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -59,6 +73,11 @@ fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds)"
 [[ $WORKERS =~ ^[0-9]+$ ]] || die "WORKERS must be a non-negative integer"
+[[ $LOG == on || $LOG == off ]] || die "LOG must be on or off"
+if [[ -n $REPORT ]]; then
+    mkdir -p "$REPORT" || die "cannot create the report directory $REPORT"
+    REPORT=$(cd "$REPORT" && pwd)
+fi
 
 need_tools wrk nginx curl python3
 
@@ -202,10 +221,19 @@ PORT_L=$(free_port 18080)
 PORT_N=$(free_port 18081 "$PORT_L")
 
 # ------------------------------------------------------------ servers
+# The access logs: the Combined format into a file on both sides (nginx
+# through its usual 64 KiB buffer; loophttp's writer thread batches), unless
+# LOG=off. Metrics counting is loophttp's default, on in both cases.
+ACCESS_L=off
+NGINX_ACCESS_LOG=off
+if [[ $LOG == on ]]; then
+    ACCESS_L=$TMPD/loophttp-access.log
+    NGINX_ACCESS_LOG="$TMPD/nginx-access.log combined buffer=64k"
+fi
 start_bg "$TMPD/loophttp.log" "${PIN_SERVER[@]}" "$LOOPHTTP" \
     --host 127.0.0.1 --port "$PORT_L" --directory "$FILES" --workers "$WORKERS" \
     --backlog 4096 --max-connections "$SERVER_CONNS" --log-level "${LOOPHTTP_LOG_LEVEL:-warn}" \
-    --access-log off
+    --access-log "$ACCESS_L"
 PID_L=$LAST_PID
 wait_ready loophttp "$PID_L" "http://127.0.0.1:$PORT_L/echo/abc" "$TMPD/loophttp.log"
 
@@ -217,7 +245,8 @@ else
     log "note: loophttp's GET / body cannot be copied into nginx.conf; nginx serves a stand-in JSON"
     printf '%s' '{"name":"loophttp","status":"ok"}' >"$TMPD/root.quoted"
 fi
-render_nginx_conf "$TMPD/nginx" "$PORT_N" "$FILES" "$NGINX_WORKERS" "$NGINX_NOFILE" "$NGINX_CONNS" 4096 "$TMPD/root.quoted"
+NGINX_ACCESS_LOG=$NGINX_ACCESS_LOG render_nginx_conf "$TMPD/nginx" "$PORT_N" "$FILES" "$NGINX_WORKERS" \
+    "$NGINX_NOFILE" "$NGINX_CONNS" 4096 "$TMPD/root.quoted"
 start_bg "$TMPD/nginx.log" "${PIN_SERVER[@]}" nginx -p "$TMPD/nginx/" -c "$TMPD/nginx/nginx.conf" \
     -e "$TMPD/nginx/nginx-error.log"
 PID_N=$LAST_PID
@@ -242,6 +271,11 @@ done
 
 echo "loophttp pid $PID_L on 127.0.0.1:$PORT_L (--workers $WORKERS); nginx pid $PID_N on 127.0.0.1:$PORT_N (worker_processes $NGINX_WORKERS, master + workers measured)"
 echo "rounds $ROUNDS x ${DURATION}s per run, wrk -t1, ${#RUN_SCENARIOS[@]} scenarios; open-file limit $NOFILE, servers sized for $SERVER_CONNS connections"
+if [[ $LOG == on ]]; then
+    echo "access logs: on (loophttp --access-log FILE, Combined; nginx access_log FILE combined buffer=64k); metrics counting on"
+else
+    echo "access logs: off on both (LOG=off); loophttp's metrics counting on"
+fi
 echo
 
 # ------------------------------------------------------------ runs
@@ -271,11 +305,13 @@ sys_busy_ticks() {
     echo $((user + nice + system + irq + softirq + steal))
 }
 
-# run_wrk OUTFILE SECONDS CONNS KIND URL [TIMEOUT]: runs wrk (bounded by -d
-# and by timeout), its output in OUTFILE and its user+sys CPU seconds in
-# OUTFILE.cpu. TIMEOUT (default 5 s) is how long a response may take.
+# run_wrk OUTFILE SECONDS CONNS KIND URL [TIMEOUT [SERIES]]: runs wrk
+# (bounded by -d and by timeout), its output in OUTFILE and its user+sys CPU
+# seconds in OUTFILE.cpu. TIMEOUT (default 5 s) is how long a response may
+# take. With SERIES, the bytes wrk has read are sampled every 100 ms into
+# that file (throughput over time).
 run_wrk() {
-    local out=$1 secs=$2 conns=$3 kind=$4 url=$5 rc=0
+    local out=$1 secs=$2 conns=$3 kind=$4 url=$5 series=${7:-} rc=0 sampler=""
     local -a args=(-t1 -c"$conns" -d"${secs}s" --timeout "${6:-5}s" --latency)
     case $kind in
         plain) args+=(-s "$BENCH_DIR/report.lua") ;;
@@ -284,9 +320,41 @@ run_wrk() {
         pipeline) args+=(-s "$BENCH_DIR/pipeline.lua") ;;
         close) args+=(-s "$BENCH_DIR/report.lua" -H "Connection: close") ;;
     esac
+    local -a exec_wrk=(wrk)
+    if [[ -n $series ]]; then
+        # The sampler starts first (Python takes a while to start); wrk's
+        # shell writes its PID, which wrk keeps by exec, the moment it starts.
+        start_bg "$series.log" "${PIN_WRK[@]}" python3 "$BENCH_DIR/benchlib.py" sample-rx "$series.pid" "$series" $((secs + 40))
+        sampler=$LAST_PID
+        wait_file "$series.ready" "$sampler" 10 || log "note: the throughput sampler did not start"
+        # shellcheck disable=SC2016 # $$ and $0 are the inner shell's
+        exec_wrk=(sh -c 'echo $$ >"$0" && exec wrk "$@"' "$series.pid")
+    fi
     local TIMEFORMAT='%3R %3U %3S'
-    { time "${PIN_WRK[@]}" timeout -k 5 $((secs + 30)) wrk "${args[@]}" "$url" >"$out" 2>&1 || rc=$?; } 2>"$out.cpu"
+    { time "${PIN_WRK[@]}" timeout -k 5 $((secs + 30)) "${exec_wrk[@]}" "${args[@]}" "$url" >"$out" 2>&1 || rc=$?; } 2>"$out.cpu"
+    if [[ -n $sampler ]]; then
+        wait "$sampler" || log "note: the throughput sampler failed: $(tail -n 3 "$series.log")"
+        forget_pid "$sampler"
+    fi
     return "$rc"
+}
+
+# log_bytes SERVER: the size of SERVER's access log file (0 with LOG=off).
+log_bytes() {
+    local f=$TMPD/$1-access.log
+    if [[ $LOG == on && -f $f ]]; then stat -c %s "$f"; else echo 0; fi
+}
+
+# empty_logs: both access logs back to zero bytes. Both servers append
+# (O_APPEND), so they carry on at the new end; a long run cannot fill the
+# disk.
+empty_logs() {
+    [[ $LOG == on ]] || return 0
+    local f
+    for f in "$TMPD/loophttp-access.log" "$TMPD/nginx-access.log"; do
+        [[ -f $f ]] && : >"$f"
+    done
+    return 0
 }
 
 # Warm-up (not recorded): page cache, server caches, TCP.
@@ -313,15 +381,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
             esac
             alive "$pid" || die "$server (pid $pid) died before $name round $round"
             out=$TMPD/wrk-$name-$server-$round.txt
+            empty_logs
             before=$(cpu_ticks "$pid")
             sys_before=$(sys_busy_ticks)
             rc=0
             # 64 downloads of 10 MiB share the link: one may take longer than 5 s.
             wrk_timeout=5
             [[ ,$tags, == *,big,* ]] && wrk_timeout=$((secs + 30))
-            run_wrk "$out" "$secs" "$conns" "$kind" "http://127.0.0.1:$port$path" "$wrk_timeout" || rc=$?
+            series=""
+            [[ ,$tags, == *,big,* ]] && series=$out.series
+            run_wrk "$out" "$secs" "$conns" "$kind" "http://127.0.0.1:$port$path" "$wrk_timeout" "$series" || rc=$?
             after=$(cpu_ticks "$pid")
             sys_after=$(sys_busy_ticks)
+            logged=$(log_bytes "$server")
+            samples='[]'
+            [[ -n $series && -s $series ]] && samples=$(<"$series")
             read -r wall wrk_user wrk_sys <"$out.cpu" || { wall=0 wrk_user=0 wrk_sys=0; }
             json=$(sed -n 's/^BENCHJSON //p' "$out" | tail -n 1)
             if [[ $rc != 0 || -z $json ]]; then
@@ -329,11 +403,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 tail -n 20 "$out" >&2 || true
                 json='{"requests":0,"duration_us":0,"bytes":0,"connect":0,"read":0,"write":0,"timeout":0,"status":0,"p50_us":null,"p99_us":null,"max_us":null}'
             fi
-            printf '{"round":%d,"scenario":"%s","conns":%d,"kind":"%s","big":%s,"server":"%s","cpu_ticks":%d,"clk_tck":%d,"nproc":%d,"sys_busy_ticks":%d,"wall_s":%s,"wrk_cpu_s":%s,"wrk":%s}\n' \
+            printf '{"round":%d,"scenario":"%s","conns":%d,"kind":"%s","big":%s,"server":"%s","cpu_ticks":%d,"clk_tck":%d,"nproc":%d,"sys_busy_ticks":%d,"wall_s":%s,"wrk_cpu_s":%s,"access_log":"%s","log_bytes":%d,"wrk":%s,"rx_series":%s}\n' \
                 "$round" "$name" "$conns" "$kind" "$([[ ,$tags, == *,big,* ]] && echo true || echo false)" \
                 "$server" $((after - before)) "$CLK_TCK" "$NPROC" \
                 $((sys_after - sys_before)) "$wall" "$(awk -v a="$wrk_user" -v b="$wrk_sys" 'BEGIN {print a + b}')" \
-                "$json" >>"$RESULTS_FILE"
+                "$([[ $server == floor ]] && echo off || echo "$LOG")" "$logged" "$json" "$samples" >>"$RESULTS_FILE"
             rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
             errs=$(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';' || true)
             log "round $round/$ROUNDS  $(printf '%-20s %-8s' "$name" "$server") ${rps:-?} req/s${errs:+  $errs}"
@@ -354,4 +428,22 @@ fi
 echo
 smoke_flag=()
 [[ $SMOKE == 1 ]] && smoke_flag=(--smoke)
-python3 "$BENCH_DIR/benchlib.py" report "$RESULTS_FILE" "${smoke_flag[@]}"
+rc=0
+python3 "$BENCH_DIR/benchlib.py" report "$RESULTS_FILE" "${smoke_flag[@]}" | tee "$TMPD/table.md" || rc=$?
+if [[ -n $REPORT ]]; then
+    # The header lines printed at the start, for the report's first section.
+    {
+        machine_info
+        echo "command:  ROUNDS=$ROUNDS DURATION=$DURATION WORKERS=$WORKERS SMOKE=$SMOKE LOG=$LOG FLOOR=$FLOOR${SCENARIOS:+ SCENARIOS=$SCENARIOS} $CMDLINE"
+        echo "$NOTE"
+        echo "load:     $load1 (1 min), $load5 (5 min) before the run"
+    } >"$TMPD/header.txt"
+    cp "$RESULTS_FILE" "$REPORT/results.jsonl"
+    cp "$TMPD/table.md" "$REPORT/table.md"
+    need_matplotlib
+    python3 "$BENCH_DIR/report_html.py" "$REPORT" "$REPORT/results.jsonl" "$TMPD/header.txt" "$REPORT/table.md" \
+        || die "the HTML report could not be written"
+    python3 "$BENCH_DIR/report_html.py" --check "$REPORT/index.html" || die "the HTML report is incomplete"
+    echo "report:   $REPORT/index.html"
+fi
+exit "$rc"

@@ -11,6 +11,12 @@ Subcommands:
                                 expressed, e.g. it contains '$')
   report RESULTS.jsonl [--smoke] print the markdown result table; with
                                 --smoke exit 1 if any run had errors
+  sample-rx PIDFILE OUT SECS    create OUT.ready, wait for wrk's PID in
+                                PIDFILE, then every 100 ms note the bytes it
+                                has read so far (/proc/PID/io rchar) until
+                                it exits or SECS pass; OUT gets a JSON list
+                                of [seconds, bytes] (the report's throughput
+                                over time)
 """
 
 import json
@@ -18,6 +24,7 @@ import re
 import socket
 import statistics
 import sys
+import time
 
 
 def free_port(base, exclude):
@@ -299,6 +306,49 @@ def report(path, smoke):
         print("bench smoke: all %d scenarios completed" % len(scenarios))
 
 
+# ---------------------------------------------------------------- samples
+
+SAMPLE_INTERVAL_S = 0.1
+PID_POLL_S = 0.001
+
+
+def rchar(pid):
+    """Bytes the process has read so far (all its read calls: for wrk, the
+    responses); None once it is gone."""
+    try:
+        for line in open("/proc/%d/io" % pid):
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def sample_rx(pidfile, out, secs):
+    """Says it is ready (OUT.ready), waits for wrk's PID in PIDFILE (written
+    by the shell that then execs wrk), and samples from that moment."""
+    open(out + ".ready", "w").close()
+    deadline = time.monotonic() + secs
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        try:
+            pid = int(open(pidfile).read().strip() or "x")
+        except (OSError, ValueError):
+            time.sleep(PID_POLL_S)
+    samples = []
+    if pid is not None:
+        start = tick = time.monotonic()
+        while time.monotonic() < deadline:
+            got = rchar(pid)
+            if got is None:
+                break
+            samples.append([round(time.monotonic() - start, 3), got])
+            tick += SAMPLE_INTERVAL_S
+            time.sleep(max(0.0, tick - time.monotonic()))
+    with open(out, "w") as f:
+        json.dump(samples, f, separators=(",", ":"))
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -311,6 +361,8 @@ def main(argv):
         nginx_quote(argv[2])
     elif cmd == "report":
         report(argv[2], "--smoke" in argv[3:])
+    elif cmd == "sample-rx":
+        sample_rx(argv[2], argv[3], float(argv[4]))
     else:
         sys.exit(__doc__)
 

@@ -37,6 +37,18 @@ need_tools() {
     fi
 }
 
+# need_matplotlib: the report's pictures are drawn with matplotlib; install
+# it (for this user, from PyPI) if python3 cannot import it.
+need_matplotlib() {
+    python3 -c 'import matplotlib' 2>/dev/null && return 0
+    log "installing matplotlib for the report (python3 -m pip install --user matplotlib) ..."
+    python3 -m pip install --quiet --user matplotlib 2>/dev/null \
+        || python3 -m pip install --quiet --user --break-system-packages matplotlib 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages matplotlib \
+        || die "matplotlib is missing and pip could not install it (apt-get install python3-matplotlib)"
+    python3 -c 'import matplotlib' || die "matplotlib installed but python3 cannot import it"
+}
+
 # descendants PID: PID and all its descendants, one per line.
 descendants() {
     local p=$1 c
@@ -140,6 +152,16 @@ wait_ready() {
     done
 }
 
+# wait_file FILE PID SECONDS: wait until FILE exists, PID exits, or the
+# deadline passes; succeeds only in the first case.
+wait_file() {
+    local deadline=$((SECONDS + $3))
+    while [[ ! -e $1 ]]; do
+        alive "$2" && ((SECONDS < deadline)) || return 1
+        sleep 0.01
+    done
+}
+
 free_port() { python3 "$BENCH_DIR/benchlib.py" free-port "$@"; }
 
 # build_loophttp: sets LOOPHTTP (path to the binary). LOOPHTTP_BIN overrides
@@ -158,7 +180,8 @@ build_loophttp() {
 
 # render_nginx_conf DIR PORT FILES WORKERS NOFILE CONNECTIONS BACKLOG JSONFILE
 # writes DIR/nginx.conf from the template. NGINX_DEFERRED=1 adds `deferred`
-# to nginx's listen (TCP_DEFER_ACCEPT, as loophttp's listener has).
+# to nginx's listen (TCP_DEFER_ACCEPT, as loophttp's listener has);
+# NGINX_ACCESS_LOG sets the access_log directive's value (default off).
 render_nginx_conf() {
     local dir=$1 port=$2 files=$3 workers=$4 nofile=$5 conns=$6 backlog=$7 json=$8
     local user_line="# (not root: no user directive)"
@@ -171,7 +194,8 @@ render_nginx_conf() {
     python3 "$BENCH_DIR/benchlib.py" render "$BENCH_DIR/nginx.conf.template" "$dir/nginx.conf" \
         "USER_LINE=$user_line" "TMP=$dir" "PORT=$port" "FILES=$files" \
         "WORKERS=$workers" "NOFILE=$nofile" "WORKER_CONNECTIONS=$conns" \
-        "BACKLOG=$backlog" "JSON_BODY=@$json" "LISTEN_OPTS=${NGINX_DEFERRED:+ deferred}"
+        "BACKLOG=$backlog" "JSON_BODY=@$json" "LISTEN_OPTS=${NGINX_DEFERRED:+ deferred}" \
+        "ACCESS_LOG=${NGINX_ACCESS_LOG:-off}"
     nginx -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" \
         || die "nginx -t rejected $dir/nginx.conf"
 }

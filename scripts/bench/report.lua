@@ -24,19 +24,26 @@ local function visible_pct(latency)
   return lo
 end
 
+-- The percentiles of the report's latency pictures; p50_us and p99_us are
+-- also written on their own for the tables.
+local PERCENTILES = { 50, 75, 90, 99, 99.9 }
+
 done = function(summary, latency, requests)
   local e = summary.errors
   local vis = visible_pct(latency)
-  local p50, p99 = 0, 0
-  if vis then
-    p50 = latency:percentile(50 * vis / 100)
-    p99 = latency:percentile(99 * vis / 100)
+  local pct = {}
+  for i, p in ipairs(PERCENTILES) do
+    local v = vis and latency:percentile(p * vis / 100) or 0
+    pct[i] = string.format("\"%s\":%d", tostring(p), v)
   end
+  local p50 = vis and latency:percentile(50 * vis / 100) or 0
+  local p99 = vis and latency:percentile(99 * vis / 100) or 0
   io.write(string.format(
     "BENCHJSON {\"requests\":%d,\"duration_us\":%d,\"bytes\":%d," ..
     "\"connect\":%d,\"read\":%d,\"write\":%d,\"timeout\":%d,\"status\":%d," ..
-    "\"p50_us\":%d,\"p99_us\":%d,\"max_us\":%d,\"hidden_pct\":%.3f}\n",
+    "\"p50_us\":%d,\"p99_us\":%d,\"max_us\":%d,\"hidden_pct\":%.3f," ..
+    "\"percentiles_us\":{%s}}\n",
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.timeout, e.status,
-    p50, p99, latency.max, vis and (100 - vis) or 0))
+    p50, p99, latency.max, vis and (100 - vis) or 0, table.concat(pct, ",")))
 end
