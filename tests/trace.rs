@@ -174,6 +174,51 @@ fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
 }
 
 #[test]
+fn the_unsent_mark_is_off_again_beyond_eight_senders() {
+    // `MARKED_SENDERS_MAX` in src/event_loop/streams.rs.
+    const MARKED_MAX: usize = 8;
+    const LOWAT: u64 = 256 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 32 << 20]).unwrap();
+    let mut b = BinServer::start(&[
+        "--log-level",
+        "trace",
+        "--log-format",
+        "json",
+        "--access-log",
+        "off",
+        "--directory",
+        dir.path().to_str().unwrap(),
+    ]);
+    let get = b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    // None reads: every download stays in progress on a full socket.
+    let mut clients = Vec::new();
+    for _ in 0..MARKED_MAX {
+        let mut c = Client::connect(([127, 0, 0, 1], b.port).into());
+        c.send(get);
+        clients.push(c);
+    }
+    // The first alone (no mark), then the first back to 256 KiB when the
+    // second starts; the other six inherit it from the listener.
+    let m = marks_within(&mut b, 2);
+    assert_eq!((m[0].1, m[1].1), (0, LOWAT), "{m:?}");
+    let mut ninth = Client::connect(([127, 0, 0, 1], b.port).into());
+    ninth.send(get);
+    // Nine: every sender's mark goes off, one setsockopt each.
+    let m = marks_within(&mut b, 2 + MARKED_MAX + 1);
+    let off: Vec<_> = m[2..].iter().map(|&(_, mark, senders)| (mark, senders)).collect();
+    assert_eq!(off, vec![(0, MARKED_MAX as u64 + 1); MARKED_MAX + 1], "{m:?}");
+    let ids: std::collections::BTreeSet<u64> = m[2..].iter().map(|l| l.0).collect();
+    assert_eq!(ids.len(), MARKED_MAX + 1, "each sender once: {m:?}");
+    // One gives up (a reset): eight are left, and get the mark back.
+    drop(ninth);
+    let m = marks_within(&mut b, 2 + 2 * MARKED_MAX + 1);
+    let back: Vec<_> = m[2 + MARKED_MAX + 1..].iter().map(|&(_, mark, senders)| (mark, senders)).collect();
+    assert_eq!(back, vec![(LOWAT, MARKED_MAX as u64); MARKED_MAX], "{m:?}");
+    drop(clients);
+}
+
+#[test]
 fn a_flood_of_new_connections_is_taken_in_batches_between_other_events() {
     const CLIENTS: usize = 150;
     let mut b = trace_server();
