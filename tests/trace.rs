@@ -175,7 +175,7 @@ fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
 
 #[test]
 fn the_unsent_mark_is_off_again_beyond_eight_senders() {
-    // `MARKED_SENDERS_MAX` in src/event_loop/streams.rs.
+    // `MARKED_SENDERS_MAX` in src/event_loop/unsent_mark.rs.
     const MARKED_MAX: usize = 8;
     const LOWAT: u64 = 256 * 1024;
     let dir = tempfile::tempdir().unwrap();
