@@ -28,6 +28,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Listen backlog: sized for load tests that open hundreds of connections at once.
 pub const DEFAULT_BACKLOG: i32 = 1024;
 
+/// Text files smaller than this go uncompressed in site mode: below one
+/// TCP segment (~1,400 bytes) compression saves no packet and no round trip,
+/// only CPU, and gzip's 18-byte frame makes a tiny body larger.
+pub const DEFAULT_COMPRESS_MIN_BYTES: u64 = 1024;
+
 /// Hard ceiling on `--max-headers`: the parser keeps its header array on the stack.
 pub const MAX_HEADERS_CEILING: usize = 1024;
 
@@ -43,12 +48,16 @@ pub struct Config {
     pub host: IpAddr,
 
     /// Port to listen on; 0 picks a free one (the startup log line names it).
-    #[arg(long, default_value_t = 4221, env = "LOOPHTTP_PORT")]
+    #[arg(short, long, default_value_t = 4221, env = "LOOPHTTP_PORT")]
     pub port: u16,
 
     /// Directory served and written by /files/{name}; without it /files answers 404.
     #[arg(long, env = "LOOPHTTP_DIRECTORY")]
     pub directory: Option<PathBuf>,
+
+    /// Site mode: ROOT and its flags (`site::flags`).
+    #[command(flatten)]
+    pub site: crate::site::flags::SiteArgs,
 
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", env = "LOOPHTTP_LOG_LEVEL")]
@@ -197,6 +206,7 @@ impl Config {
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
         }
+        self.site.validate()?;
         Ok(())
     }
 }
@@ -285,7 +295,8 @@ mod tests {
         let cmd = Config::command();
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
-            if ["help", "version", "probe", "probe_timeout"].contains(&id) {
+            // ROOT is --root's positional spelling; LOOPHTTP_ROOT sets --root.
+            if ["help", "version", "probe", "probe_timeout", "root_dir"].contains(&id) {
                 assert_eq!(arg.get_env(), None, "{id}");
                 continue;
             }

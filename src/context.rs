@@ -39,6 +39,8 @@ pub struct Settings {
     /// `--trust-proxy`: peers whose forwarding headers name the client
     /// (the access log's peer, see [`crate::forwarded::client_addr`]).
     pub trust_proxy: Vec<Cidr>,
+    /// `--header` lines added to every response, each `\r\nName: value`.
+    pub extra_headers: Vec<u8>,
 }
 
 impl Settings {
@@ -54,6 +56,7 @@ impl Settings {
             write_timeout: c.write_timeout,
             linger: LINGER,
             trust_proxy: c.trust_proxy.clone(),
+            extra_headers: c.site.header_lines(),
         }
     }
 }

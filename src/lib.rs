@@ -36,6 +36,7 @@ pub mod probe;
 pub mod routes;
 pub mod server;
 pub mod supervise;
+pub mod site;
 pub mod sys;
 pub mod upgrade;
 

@@ -25,6 +25,7 @@ use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::status;
 use crate::http::{Body, Head, Method, Response};
 use crate::metrics::Metrics;
+use crate::site::Site;
 
 const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
 const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
@@ -53,6 +54,8 @@ pub enum Face {
 #[derive(Debug, Clone)]
 pub struct Routes {
     files: Option<FileStore>,
+    /// Site mode (a root): the tree at `/`, in place of the tutorial routes.
+    site: Option<Site>,
     /// None with `--no-metrics`.
     metrics: Option<Metrics>,
     /// `/metrics` answers on the public port (no `--metrics-addr`).
@@ -61,7 +64,13 @@ pub struct Routes {
 
 impl Routes {
     pub fn new(files: Option<FileStore>) -> Routes {
-        Routes { files, metrics: None, metrics_public: false }
+        Routes { files, site: None, metrics: None, metrics_public: false }
+    }
+
+    /// Serves `site` at `/` instead of the tutorial routes.
+    pub fn with_site(mut self, site: Option<Site>) -> Routes {
+        self.site = site;
+        self
     }
 
     /// Serves `metrics` at `/metrics`: on the public port too if `public`.
@@ -80,6 +89,9 @@ impl Routes {
             ("/metrics", Face::Public) if self.metrics_public => return Action::Respond(self.metrics(head)),
             (_, Face::Metrics) => return Action::Respond(Response::error(HttpError::NotFound)),
             _ => {}
+        }
+        if let Some(site) = &self.site {
+            return Action::Respond(site.serve(head));
         }
         if head.path == "*" {
             return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));

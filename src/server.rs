@@ -167,7 +167,8 @@ impl Server {
         let log_state = access_log.as_ref().map(|w| w.state().clone());
         let metrics = (!c.no_metrics).then(|| Metrics::new(self.listeners.len(), log_state));
         let routes = Routes::new(c.directory.as_deref().map(FileStore::new).transpose()?)
-            .with_metrics(metrics.clone(), c.metrics_addr.is_none());
+            .with_metrics(metrics.clone(), c.metrics_addr.is_none())
+            .with_site(c.site.open()?);
         let mut wakers = Vec::new();
         let mut threads = Vec::new();
         for (i, ls) in self.listeners.into_iter().enumerate() {

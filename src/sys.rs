@@ -1,5 +1,5 @@
 //! The system calls std does not wrap: `sendfile(2)`, `openat2(2)`,
-//! `send(2)` with `MSG_MORE`, `TCP_DEFER_ACCEPT`, and raising the open-file limit (with the
+//! reading a directory by its descriptor, `send(2)` with `MSG_MORE`, `TCP_DEFER_ACCEPT`, and raising the open-file limit (with the
 //! startup log lines saying what it allows). Each is one
 //! small unsafe call with its contract stated.
 
@@ -20,15 +20,22 @@ pub fn sendfile(sock: RawFd, file: &File, offset: u64, len: usize) -> io::Result
     if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
-/// Opens `name` (one path segment, no NUL) in the directory `dir` for
-/// reading, in one system call: relative symlinks are followed only while
-/// they stay beneath `dir` (`RESOLVE_BENEATH`); one that escapes, and any
-/// absolute symlink, gives `EXDEV`. `O_NONBLOCK` keeps a FIFO from stalling
-/// the loop. The name is copied to a stack buffer: no allocation. Kernels before 5.6 (or a
-/// seccomp filter) answer `ENOSYS`/`EPERM`: the caller falls back.
+/// Opens `name` (a path relative to `dir`, no NUL) for reading, in one
+/// system call: relative symlinks are followed only while they stay beneath
+/// `dir` (`RESOLVE_BENEATH`, which also refuses `..` that climbs out); one
+/// that escapes, and any absolute symlink, gives `EXDEV`. `O_NONBLOCK` keeps
+/// a FIFO from stalling the loop. The path is copied to a stack buffer: no
+/// allocation. Kernels before 5.6 (or a seccomp filter) answer
+/// `ENOSYS`/`EPERM`: the caller falls back.
 pub fn open_beneath(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
+    // One segment (the usual case) fits the small buffer; a site's nested
+    // path may take up to PATH_MAX.
+    if name.len() < 256 { open_beneath_in::<256>(dir, name) } else { open_beneath_in::<4096>(dir, name) }
+}
+
+fn open_beneath_in<const N: usize>(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
     let bytes = name.as_bytes();
-    let mut path = [0u8; 256];
+    let mut path = [0u8; N];
     if bytes.len() >= path.len() || bytes.contains(&0) {
         return Err(io::ErrorKind::InvalidInput.into());
     }
@@ -46,6 +53,56 @@ pub fn open_beneath(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
     }
     // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
     Ok(unsafe { File::from_raw_fd(fd as RawFd) })
+}
+
+/// The names in the open directory `dir` (not `.` and `..`) with their
+/// `d_type` (`libc::DT_*`; `DT_UNKNOWN` where the file system does not say).
+/// Reads through a duplicate descriptor, which `closedir` closes.
+pub fn read_dir(dir: &File) -> io::Result<Vec<(Vec<u8>, u8)>> {
+    let dup = dir.try_clone()?;
+    // SAFETY: `dup` is an open directory descriptor whose ownership passes
+    // to the DIR stream (closedir closes it).
+    let stream = unsafe { libc::fdopendir(dup.as_raw_fd()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error()); // `dup` is still ours, closed on drop
+    }
+    std::mem::forget(dup);
+    // The duplicate shares the original's offset: start from the top.
+    // SAFETY: `stream` is a valid DIR.
+    unsafe { libc::rewinddir(stream) };
+    let mut names = Vec::new();
+    let result = loop {
+        // SAFETY: errno is thread-local; readdir reports errors only by it.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `stream` is a valid DIR until closedir below.
+        let entry = unsafe { libc::readdir64(stream) };
+        if entry.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error() == Some(0) { Ok(()) } else { Err(e) };
+        }
+        // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated,
+        // valid until the next readdir on this stream.
+        let (name, kind) = unsafe { (std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()), (*entry).d_type) };
+        let name = name.to_bytes();
+        if name != b"." && name != b".." {
+            names.push((name.to_vec(), kind));
+        }
+    };
+    // SAFETY: `stream` came from fdopendir and is closed exactly once.
+    unsafe { libc::closedir(stream) };
+    result.map(|()| names)
+}
+
+/// `fstatat(dir, name)`: the entry itself when `follow` is false (a symlink
+/// is described, not followed).
+pub fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Result<libc::stat64> {
+    let name = std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    // SAFETY: stat64 is plain integers; the kernel fills it.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated and `st` valid for writes during the call.
+    let rc = unsafe { libc::fstatat64(dir.as_raw_fd(), name.as_ptr(), &mut st, flags) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(st) }
 }
 
 /// `send(2)` with `MSG_MORE`: the kernel may hold these bytes to share a
@@ -161,6 +218,35 @@ mod tests {
         assert_eq!(read("out").unwrap_err().raw_os_error(), Some(libc::EXDEV));
         assert_eq!(read("rel").unwrap_err().raw_os_error(), Some(libc::EXDEV));
         assert_eq!(read("missing").unwrap_err().kind(), io::ErrorKind::NotFound);
+        std::fs::create_dir_all(inside.join("d/e")).unwrap();
+        std::fs::write(inside.join("d/e/deep.txt"), b"D").unwrap();
+        assert_eq!(read("d/e/deep.txt").unwrap(), "D", "a nested path");
+        assert_eq!(read("d/../a.txt").unwrap(), "A", "`..` that stays inside");
+        assert_eq!(read("d/../../secret").unwrap_err().raw_os_error(), Some(libc::EXDEV), "`..` out");
+        let long = format!("{}/x", "d/.".repeat(400));
+        assert_eq!(read(&long).unwrap_err().kind(), io::ErrorKind::NotFound, "a long path is opened, not refused");
+    }
+
+    #[test]
+    fn read_dir_lists_names_with_their_types() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f"), b"").unwrap();
+        std::fs::create_dir(root.path().join("d")).unwrap();
+        std::os::unix::fs::symlink("f", root.path().join("l")).unwrap();
+        std::fs::write(root.path().join(OsStr::from_bytes(b"\xff\xfe")), b"").unwrap();
+        let dir = File::open(root.path()).unwrap();
+        let mut got = read_dir(&dir).unwrap();
+        got.sort();
+        let kinds: Vec<(&[u8], u8)> = got.iter().map(|(n, k)| (&n[..], *k)).collect();
+        assert_eq!(
+            kinds,
+            [(&b"d"[..], libc::DT_DIR), (b"f", libc::DT_REG), (b"l", libc::DT_LNK), (b"\xff\xfe", libc::DT_REG)]
+        );
+        assert_eq!(read_dir(&dir).unwrap().len(), 4, "read again from the same descriptor");
+        use std::os::fd::AsFd;
+        let st = stat_at(dir.as_fd(), b"l", false).unwrap();
+        assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);
+        assert_eq!(stat_at(dir.as_fd(), b"l", true).unwrap().st_mode & libc::S_IFMT, libc::S_IFREG);
     }
 
     #[test]

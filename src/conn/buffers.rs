@@ -6,10 +6,10 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 
 use super::Transport;
-use super::source::{GzipStream, Source};
+use super::source::{GeneratedStream, GzipStream, Source};
 use crate::context::BufPool;
 use crate::error::{interrupted, would_block};
-use crate::http::response::FileBody;
+use crate::http::response::{FileBody, Generate};
 
 /// Largest piece handed to one `sendfile` call.
 const SENDFILE_CHUNK: usize = 1 << 20;
@@ -166,16 +166,22 @@ impl Output {
         self.source = Some(Source::Gzip(Box::new(GzipStream::new(f))));
     }
 
+    /// Queues a body made as it is sent: chunked if `chunked`, else ended
+    /// by the close (HTTP/1.0).
+    pub fn push_generated(&mut self, body: Box<dyn Generate>, chunked: bool) {
+        self.source = Some(Source::Generated(Box::new(GeneratedStream::new(body, chunked))));
+    }
+
     /// Writes queued bytes, then the source, until everything is out, the
     /// socket is full ([`WriteSide::Blocked`]), or `budget` bytes went out (or
     /// [`GZIP_PER_SEND`] bytes were compressed): then it returns with work
     /// left and not blocked, and the caller yields to other connections.
     /// Returns the bytes sent; an error means the connection is dead.
     pub fn send<T: Transport>(&mut self, io: &mut T, budget: usize) -> io::Result<usize> {
-        let (mut sent, mut compressed) = (0, 0);
+        let (mut sent, mut compressed, mut generated) = (0, 0, false);
         loop {
             sent += self.write_queue(io)?;
-            if self.blocked() || sent >= budget || compressed >= GZIP_PER_SEND {
+            if self.blocked() || sent >= budget || compressed >= GZIP_PER_SEND || generated {
                 return Ok(sent);
             }
             match &mut self.source {
@@ -212,6 +218,15 @@ impl Output {
                 Some(Source::Gzip(g)) => {
                     let (used, done) = g.refill(&mut self.buf)?;
                     compressed += used;
+                    if done {
+                        self.source = None;
+                    }
+                }
+                // One piece per turn: each of its rows cost a system call
+                // (a listing's `stat`), so the next waits for the next turn.
+                Some(Source::Generated(g)) => {
+                    let (_, done) = g.refill(&mut self.buf)?;
+                    generated = true;
                     if done {
                         self.source = None;
                     }

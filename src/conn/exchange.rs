@@ -195,13 +195,15 @@ pub(super) fn queue(
     }
     let head_only = req.method == Method::Head;
     let start = inflight.position(out.pending());
-    let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get() };
+    let extra = &cx.settings.extra_headers;
+    let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get(), extra };
     let head_len = response::serialize(resp, &how, &mut out.buf) as u64;
-    if !head_only && matches!(resp.body, Body::File(_) | Body::GzipFile(_)) {
+    if !head_only && matches!(resp.body, Body::File(_) | Body::GzipFile(_) | Body::Generated(_)) {
         // The file moves to the output; the response is done with.
         match std::mem::replace(&mut resp.body, Body::Empty) {
             Body::File(f) if f.len > 0 => out.push_file(f),
             Body::GzipFile(f) => out.push_gzip(f),
+            Body::Generated(g) => out.push_generated(g, req.http11),
             _ => {}
         }
     }

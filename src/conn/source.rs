@@ -13,7 +13,7 @@ use std::os::unix::fs::FileExt;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::http::response::FileBody;
+use crate::http::response::{FileBody, Generate};
 
 /// File bytes read and compressed per refill.
 const GZIP_PIECE: usize = 16 * 1024;
@@ -24,6 +24,47 @@ pub(super) enum Source {
     Sendfile(FileBody),
     /// Bytes read, compressed and framed as chunks in user space.
     Gzip(Box<GzipStream>),
+    /// A body made as it is sent (a listing), a piece per refill.
+    Generated(Box<GeneratedStream>),
+}
+
+/// A [`Generate`]d body: each piece one chunk for HTTP/1.1, or as it is for
+/// HTTP/1.0 (which has no chunks; the close ends the body).
+#[derive(Debug)]
+pub(super) struct GeneratedStream {
+    body: Box<dyn Generate>,
+    chunked: bool,
+    piece: Vec<u8>,
+}
+
+impl GeneratedStream {
+    pub fn new(body: Box<dyn Generate>, chunked: bool) -> GeneratedStream {
+        GeneratedStream { body, chunked, piece: Vec::new() }
+    }
+
+    /// Appends the next piece to `out`, framed; returns its size and
+    /// whether the body is complete.
+    pub fn refill(&mut self, out: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+        self.piece.clear();
+        let done = self.body.next_piece(&mut self.piece)?;
+        let made = self.piece.len();
+        if !self.chunked {
+            out.extend_from_slice(&self.piece);
+            return Ok((made, done));
+        }
+        // An empty chunk would end the body early: only non-empty pieces.
+        if made > 0 {
+            let mut hex = [0u8; 16];
+            out.extend_from_slice(hex_len(made, &mut hex));
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&self.piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        if done {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        Ok((made, done))
+    }
 }
 
 pub(super) struct GzipStream {
@@ -117,6 +158,29 @@ pub(super) mod tests {
             assert_eq!(&wire[size..size + 2], b"\r\n");
             wire = &wire[size + 2..];
         }
+    }
+
+    #[derive(Debug)]
+    struct Count(u8);
+    impl Generate for Count {
+        fn next_piece(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+            self.0 -= 1;
+            if self.0 % 2 == 0 {
+                out.extend_from_slice(b"ab"); // every other piece empty
+            }
+            Ok(self.0 == 0)
+        }
+    }
+
+    #[test]
+    fn a_generated_body_is_chunked_for_http11_and_raw_for_http10() {
+        for (chunked, want) in [(true, &b"2\r\nab\r\n2\r\nab\r\n0\r\n\r\n"[..]), (false, b"abab")] {
+            let mut g = GeneratedStream::new(Box::new(Count(4)), chunked);
+            let mut wire = Vec::new();
+            while !g.refill(&mut wire).unwrap().1 {}
+            assert_eq!(wire, want);
+        }
+        assert_eq!(dechunk(b"2\r\nab\r\n2\r\nab\r\n0\r\n\r\n"), b"abab");
     }
 
     #[test]

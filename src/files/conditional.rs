@@ -14,7 +14,7 @@ use crate::http::{Head, Method};
 /// date (four-digit year) can name.
 const HTTP_DATE_MAX_SECS: u64 = 253_402_300_799;
 
-pub(super) fn validators(meta: &Metadata) -> Validators {
+pub(crate) fn validators(meta: &Metadata) -> Validators {
     let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
     let mtime_nanos = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     Validators { etag: ETag { size: meta.len(), mtime_nanos, inode: meta.ino() }, modified: http_date_range(mtime) }
@@ -31,7 +31,7 @@ fn http_date_range(t: SystemTime) -> SystemTime {
 
 /// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins; If-Modified-Since only
 /// without it. Weak comparison for If-None-Match.
-pub(super) fn not_modified(head: &Head<'_>, v: &Validators) -> bool {
+pub(crate) fn not_modified(head: &Head<'_>, v: &Validators) -> bool {
     if let Some(inm) = head.if_none_match {
         return etag_list_matches(inm, &v.etag.to_string(), true);
     }
@@ -56,7 +56,7 @@ fn truncate_to_secs(t: SystemTime) -> SystemTime {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum RangeAnswer {
+pub(crate) enum RangeAnswer {
     Whole,
     Part { first: u64, last: u64 },
     Unsatisfiable,
@@ -64,7 +64,7 @@ pub(super) enum RangeAnswer {
 
 /// RFC 9110 §14.2: one `bytes=` range is served; several, or a syntax we do
 /// not understand, get the whole file; `If-Range` must match exactly.
-pub(super) fn requested_range(head: &Head<'_>, v: &Validators, size: u64) -> RangeAnswer {
+pub(crate) fn requested_range(head: &Head<'_>, v: &Validators, size: u64) -> RangeAnswer {
     let (Some(range), Method::Get) = (head.range, head.method) else { return RangeAnswer::Whole };
     if let Some(if_range) = head.if_range {
         let fresh = if if_range.starts_with(b"\"") {

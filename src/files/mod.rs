@@ -13,7 +13,7 @@
 //!   renamed over the target only when the whole body has arrived, so readers
 //!   never see a partial file and a cut-off upload leaves nothing behind.
 
-mod conditional;
+pub(crate) mod conditional;
 mod upload;
 
 pub use upload::Upload;
@@ -108,25 +108,7 @@ impl FileStore {
     /// the directory, and open it. Special files are refused before they are
     /// ever opened.
     fn open_resolved(&self, name: &OsStr) -> Result<(File, Metadata), HttpError> {
-        let joined = self.dir.join(name);
-        let real = fs::canonicalize(&joined).map_err(|e| fs_error(&e, &joined))?;
-        if !real.starts_with(&self.dir) || !fs::metadata(&real).map_err(|e| fs_error(&e, &real))?.is_file() {
-            return Err(HttpError::NotFound);
-        }
-        // The path may change between the checks above and the open:
-        // O_NOFOLLOW refuses a symlink swapped in, O_NONBLOCK keeps a FIFO
-        // swapped in from stalling the loop, and the checks are repeated on
-        // what was actually opened (fstat), which also gives the validators.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-            .open(&real)
-            .map_err(|e| fs_error(&e, &real))?;
-        let meta = file.metadata().map_err(|e| fs_error(&e, &real))?;
-        if !meta.is_file() {
-            return Err(HttpError::NotFound);
-        }
-        Ok((file, meta))
+        open_resolved(&self.dir, name, false)
     }
 
     /// `GET` / `HEAD /files/{name}`.
@@ -138,48 +120,67 @@ impl FileStore {
         // By the requested name's extension, as nginx does (a symlink's
         // target name does not matter).
         let mime = mime_guess::from_path(Path::new(name)).first_raw().unwrap_or("application/octet-stream");
-        let validators = validators(&meta);
         let mut resp = Response::new(status::OK);
         resp.content_type = Some(mime);
-        resp.validators = Some(validators);
-        resp.accept_ranges = true;
         resp.vary_encoding = compressible(mime);
-        if not_modified(head, &validators) {
-            resp.status = status::NOT_MODIFIED;
+        let gzip_ok = resp.vary_encoding;
+        answer_file(head, name, file, &meta, resp, gzip_ok)
+    }
+}
+
+/// The answer with an open file, after its conditions: 304, 206 or 416, or
+/// the whole file; gzip-compressed on the fly if `gzip_ok` and the client
+/// accepts it (the whole file only: a range is of the stored bytes).
+/// `resp` carries the type and the other headers already decided; `name`
+/// is for the log.
+pub(crate) fn answer_file<'a>(
+    head: &Head<'_>,
+    name: &OsStr,
+    file: File,
+    meta: &Metadata,
+    mut resp: Response<'a>,
+    gzip_ok: bool,
+) -> Response<'a> {
+    let validators = validators(meta);
+    resp.validators = Some(validators);
+    resp.accept_ranges = true;
+    if not_modified(head, &validators) {
+        resp.status = status::NOT_MODIFIED;
+        return resp;
+    }
+    let size = meta.len();
+    match requested_range(head, &validators, size) {
+        RangeAnswer::Whole => {}
+        RangeAnswer::Part { first, last } => {
+            resp.status = status::PARTIAL_CONTENT;
+            resp.content_range = Some(ContentRange::Bytes { first, last, total: size });
+            resp.body = Body::File(FileBody { file, offset: first, len: last - first + 1 });
             return resp;
         }
-        let size = meta.len();
-        match requested_range(head, &validators, size) {
-            RangeAnswer::Whole => {}
-            RangeAnswer::Part { first, last } => {
-                resp.status = status::PARTIAL_CONTENT;
-                resp.content_range = Some(ContentRange::Bytes { first, last, total: size });
-                resp.body = Body::File(FileBody { file, offset: first, len: last - first + 1 });
-                return resp;
-            }
-            RangeAnswer::Unsatisfiable => {
-                let mut resp = Response::error(HttpError::RangeNotSatisfiable);
-                resp.content_range = Some(ContentRange::Unsatisfied { total: size });
-                return resp;
-            }
+        RangeAnswer::Unsatisfiable => {
+            let mut resp = Response::error(HttpError::RangeNotSatisfiable);
+            resp.content_range = Some(ContentRange::Unsatisfied { total: size });
+            return resp;
         }
-        let body = FileBody { file, offset: 0, len: size };
-        if resp.vary_encoding && accepts_gzip(head.accept_encoding) {
-            if size <= GZIP_INLINE_MAX {
-                return gzip_whole(resp, body.file, size, name);
-            }
-            // Larger: compressed as it is sent, chunked, which HTTP/1.0
-            // cannot frame; an HTTP/1.0 client gets the file as it is.
-            if head.http11 {
-                resp.gzip = true;
-                resp.body = Body::GzipFile(body);
-                return resp;
-            }
-        }
-        resp.body = Body::File(body);
-        resp
     }
+    let body = FileBody { file, offset: 0, len: size };
+    if gzip_ok && accepts_gzip(head.accept_encoding) {
+        if size <= GZIP_INLINE_MAX {
+            return gzip_whole(resp, body.file, size, name);
+        }
+        // Larger: compressed as it is sent, chunked, which HTTP/1.0
+        // cannot frame; an HTTP/1.0 client gets the file as it is.
+        if head.http11 {
+            resp.gzip = true;
+            resp.body = Body::GzipFile(body);
+            return resp;
+        }
+    }
+    resp.body = Body::File(body);
+    resp
+}
 
+impl FileStore {
     /// `DELETE /files/{name}`: removed, or [`HttpError::NotFound`] if there is
     /// no such file.
     pub fn delete(&self, name: &OsStr) -> Result<(), HttpError> {
@@ -192,10 +193,36 @@ impl FileStore {
     }
 }
 
+/// The portable way to open `name` beneath `dir` (canonical): resolve the
+/// path, prove it is a regular file (or, if `dirs_ok`, a directory) inside
+/// `dir`, and open it. Special files are refused before they are ever opened.
+pub(crate) fn open_resolved(dir: &Path, name: &OsStr, dirs_ok: bool) -> Result<(File, Metadata), HttpError> {
+    let joined = dir.join(name);
+    let real = fs::canonicalize(&joined).map_err(|e| fs_error(&e, &joined))?;
+    let wanted = |m: &Metadata| m.is_file() || (dirs_ok && m.is_dir());
+    if !real.starts_with(dir) || !wanted(&fs::metadata(&real).map_err(|e| fs_error(&e, &real))?) {
+        return Err(HttpError::NotFound);
+    }
+    // The path may change between the checks above and the open:
+    // O_NOFOLLOW refuses a symlink swapped in, O_NONBLOCK keeps a FIFO
+    // swapped in from stalling the loop, and the checks are repeated on
+    // what was actually opened (fstat), which also gives the validators.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)
+        .map_err(|e| fs_error(&e, &real))?;
+    let meta = file.metadata().map_err(|e| fs_error(&e, &real))?;
+    if !wanted(&meta) {
+        return Err(HttpError::NotFound);
+    }
+    Ok((file, meta))
+}
+
 /// A file-system error on `path` as the client sees it
 /// ([`HttpError::from_fs`]); the ones the operator should know about (a
 /// client cannot make a file unreadable, nor the disk fail) are logged.
-fn fs_error(e: &io::Error, path: &Path) -> HttpError {
+pub(crate) fn fs_error(e: &io::Error, path: &Path) -> HttpError {
     let answer = HttpError::from_fs(e);
     if answer != HttpError::NotFound {
         let path = escaped(path.as_os_str().as_bytes());

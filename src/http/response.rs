@@ -24,6 +24,14 @@ pub struct FileBody {
     pub len: u64,
 }
 
+/// A body made as it is sent, a bounded piece at a time (a directory
+/// listing): its length is known only at its end, so it goes chunked to an
+/// HTTP/1.1 client and delimited by the close to an HTTP/1.0 one.
+pub trait Generate: std::fmt::Debug + Send {
+    /// Appends the next piece to `out`; true once the body is complete.
+    fn next_piece(&mut self, out: &mut Vec<u8>) -> std::io::Result<bool>;
+}
+
 #[derive(Debug)]
 pub enum Body<'a> {
     Empty,
@@ -33,6 +41,8 @@ pub enum Body<'a> {
     /// A file gzip-compressed as it is sent: its length is known only at
     /// the end, so it goes chunked (HTTP/1.1 requests only).
     GzipFile(FileBody),
+    /// Made as it is sent ([`Generate`]).
+    Generated(Box<dyn Generate>),
 }
 
 impl Body<'_> {
@@ -42,7 +52,7 @@ impl Body<'_> {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::File(f) => Some(f.len),
-            Body::GzipFile(_) => None,
+            Body::GzipFile(_) | Body::Generated(_) => None,
         }
     }
 }
@@ -53,8 +63,19 @@ impl Body<'_> {
 pub struct Response<'a> {
     pub status: u16,
     pub content_type: Option<&'static str>,
-    /// The body is already gzip-compressed: send `Content-Encoding: gzip`.
+    /// Text: `; charset=utf-8` follows the type.
+    pub charset: bool,
+    /// The body is gzip-compressed here, on the fly: send `Content-Encoding:
+    /// gzip` and a weak ETag.
     pub gzip: bool,
+    /// The body is a stored, already encoded representation (a
+    /// precompressed sibling, whose validators are its own): this
+    /// `Content-Encoding`, and the ETag stays strong.
+    pub stored_encoding: Option<&'static str>,
+    /// `Location`, for a redirect.
+    pub location: Option<String>,
+    /// `Cache-Control` (`--cache-control`, on files).
+    pub cache_control: Option<&'static str>,
     /// The body depends on `Accept-Encoding`: send `Vary: Accept-Encoding`.
     pub vary_encoding: bool,
     pub allow: Option<&'static str>,
@@ -71,7 +92,11 @@ impl<'a> Response<'a> {
         Response {
             status,
             content_type: None,
+            charset: false,
             gzip: false,
+            stored_encoding: None,
+            location: None,
+            cache_control: None,
             vary_encoding: false,
             allow: None,
             validators: None,
@@ -112,11 +137,16 @@ impl<'a> Response<'a> {
             Body::Bytes(b) => Body::Bytes(Cow::Owned(b.into_owned())),
             Body::File(f) => Body::File(f),
             Body::GzipFile(f) => Body::GzipFile(f),
+            Body::Generated(g) => Body::Generated(g),
         };
         Response {
             status: self.status,
             content_type: self.content_type,
+            charset: self.charset,
             gzip: self.gzip,
+            stored_encoding: self.stored_encoding,
+            location: self.location,
+            cache_control: self.cache_control,
             vary_encoding: self.vary_encoding,
             allow: self.allow,
             validators: self.validators,
@@ -139,6 +169,9 @@ pub struct Delivery<'d> {
     pub head_only: bool,
     /// The `Date` and `Server` lines, as [`DateCache`] keeps them.
     pub date: &'d DateLines,
+    /// Header lines added to every response (`--header`), each as
+    /// `\r\nName: value`, checked at start-up.
+    pub extra: &'d [u8],
 }
 
 /// Appends the status line, headers, and (unless HEAD or a file) the body;
@@ -164,6 +197,9 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) -> 
     if let Some(ct) = resp.content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
         push_short(out, ct.as_bytes());
+        if resp.charset {
+            out.extend_from_slice(b"; charset=utf-8");
+        }
     }
     if !bodiless {
         match resp.body.content_length() {
@@ -171,10 +207,13 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) -> 
                 out.extend_from_slice(b"\r\nContent-Length: ");
                 push_short(out, itoa::Buffer::new().format(len).as_bytes());
             }
+            // HTTP/1.0 has no chunks: the body ends with the connection.
+            None if how.http10 => {}
             None => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
         }
     }
     optional_headers(resp, out);
+    out.extend_from_slice(how.extra);
     if !how.keep_alive {
         out.extend_from_slice(b"\r\nConnection: close");
     } else if how.http10 {
@@ -190,6 +229,18 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) -> 
 fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
     if resp.gzip {
         out.extend_from_slice(b"\r\nContent-Encoding: gzip");
+    }
+    if let Some(coding) = resp.stored_encoding {
+        out.extend_from_slice(b"\r\nContent-Encoding: ");
+        out.extend_from_slice(coding.as_bytes());
+    }
+    if let Some(location) = &resp.location {
+        out.extend_from_slice(b"\r\nLocation: ");
+        out.extend_from_slice(location.as_bytes());
+    }
+    if let Some(cc) = resp.cache_control {
+        out.extend_from_slice(b"\r\nCache-Control: ");
+        out.extend_from_slice(cc.as_bytes());
     }
     if resp.vary_encoding {
         out.extend_from_slice(b"\r\nVary: Accept-Encoding");
@@ -263,7 +314,7 @@ mod tests {
     fn render(resp: &Response<'_>, keep_alive: bool, head_only: bool) -> String {
         let mut out = Vec::new();
         let date = &lines_for(b"Mon, 23 Nov 2026 19:00:00 GMT");
-        serialize(resp, &Delivery { keep_alive, http10: false, head_only, date }, &mut out);
+        serialize(resp, &Delivery { keep_alive, http10: false, head_only, date, extra: b"" }, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -292,9 +343,29 @@ mod tests {
         let mut out = Vec::new();
         let cache = DateCache::default();
         let date = cache.get();
-        let how = Delivery { keep_alive: true, http10: true, head_only: false, date };
+        let how = Delivery { keep_alive: true, http10: true, head_only: false, date, extra: b"" };
         serialize(&Response::text(200, &b"x"[..]), &how, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn site_headers_are_written_where_set() {
+        let mut resp = Response::text(301, &b""[..]);
+        resp.charset = true;
+        resp.location = Some("/docs/?q=1".into());
+        resp.cache_control = Some("no-cache");
+        resp.stored_encoding = Some("br");
+        let mut out = Vec::new();
+        let date = &lines_for(b"Mon, 23 Nov 2026 19:00:00 GMT");
+        let extra = b"\r\nX-A: 1\r\nX-B: 2";
+        serialize(&resp, &Delivery { keep_alive: true, http10: false, head_only: false, date, extra }, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        for line in
+            ["Content-Type: text/plain; charset=utf-8\r\n", "Location: /docs/?q=1\r\n", "Cache-Control: no-cache\r\n"]
+        {
+            assert!(s.contains(line), "{line:?} in {s}");
+        }
+        assert!(s.contains("Content-Encoding: br\r\n") && s.ends_with("X-A: 1\r\nX-B: 2\r\n\r\n"), "{s}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub const OK: u16 = 200;
 pub const CREATED: u16 = 201;
 pub const NO_CONTENT: u16 = 204;
 pub const PARTIAL_CONTENT: u16 = 206;
+pub const MOVED_PERMANENTLY: u16 = 301;
 pub const NOT_MODIFIED: u16 = 304;
 
 /// The statuses loophttp sends: the standard reason phrases (RFC 9110
@@ -45,6 +46,7 @@ status_table! {
     201 => "Created",
     204 => "No Content",
     206 => "Partial Content",
+    301 => "Moved Permanently",
     304 => "Not Modified",
     400 => "Bad Request",
     403 => "Forbidden",
@@ -109,6 +111,6 @@ mod tests {
             assert_eq!(String::from_utf8(out).unwrap(), format!("xHTTP/1.1 {status} {}", reason(status)));
             known += usize::from(known_status_line(status).is_some());
         }
-        assert_eq!(known, 21, "the table's statuses");
+        assert_eq!(known, 22, "the table's statuses");
     }
 }

@@ -107,11 +107,11 @@ impl Label for Route {
 
 /// Every status the server can answer with, plus 499 (client closed
 /// first, nginx's convention) and `other` as a guard.
-const STATUS_CODES: [u16; 22] =
-    [200, 201, 204, 206, 304, 400, 403, 404, 405, 408, 409, 413, 414, 416, 417, 431, 499, 500, 501, 503, 505, 0];
-const STATUS_NAMES: [&str; 22] = [
+const STATUS_CODES: [u16; 23] =
+    [200, 201, 204, 206, 304, 400, 403, 404, 405, 408, 409, 413, 414, 416, 417, 431, 499, 500, 501, 503, 505, 301, 0];
+const STATUS_NAMES: [&str; 23] = [
     "200", "201", "204", "206", "304", "400", "403", "404", "405", "408", "409", "413", "414", "416", "417", "431",
-    "499", "500", "501", "503", "505", "other",
+    "499", "500", "501", "503", "505", "301", "other",
 ];
 
 /// A response status as a label.
@@ -145,7 +145,8 @@ impl Status {
             501 => 18,
             503 => 19,
             505 => 20,
-            _ => 21,
+            301 => 21,
+            _ => 22,
         })
     }
 
@@ -154,8 +155,8 @@ impl Status {
     }
 }
 
-const STATUSES: [Status; 22] = {
-    let mut all = [Status(0); 22];
+const STATUSES: [Status; 23] = {
+    let mut all = [Status(0); 23];
     let mut i = 0;
     while i < all.len() {
         all[i] = Status(i as u8);
