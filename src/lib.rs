@@ -35,8 +35,8 @@ pub mod metrics;
 pub mod probe;
 pub mod routes;
 pub mod server;
-pub mod supervise;
 pub mod site;
+pub mod supervise;
 pub mod sys;
 pub mod upgrade;
 

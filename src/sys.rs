@@ -55,42 +55,71 @@ fn open_beneath_in<const N: usize>(dir: BorrowedFd<'_>, name: &OsStr) -> io::Res
     Ok(unsafe { File::from_raw_fd(fd as RawFd) })
 }
 
-/// The names in the open directory `dir` (not `.` and `..`) with their
-/// `d_type` (`libc::DT_*`; `DT_UNKNOWN` where the file system does not say).
-/// Reads through a duplicate descriptor, which `closedir` closes.
-pub fn read_dir(dir: &File) -> io::Result<Vec<(Vec<u8>, u8)>> {
-    let dup = dir.try_clone()?;
-    // SAFETY: `dup` is an open directory descriptor whose ownership passes
-    // to the DIR stream (closedir closes it).
-    let stream = unsafe { libc::fdopendir(dup.as_raw_fd()) };
-    if stream.is_null() {
-        return Err(io::Error::last_os_error()); // `dup` is still ours, closed on drop
+/// A directory being read by its descriptor (`fdopendir` on a duplicate,
+/// which `closedir` closes on drop), a batch of names at a time.
+#[derive(Debug)]
+pub struct DirStream(std::ptr::NonNull<libc::DIR>);
+
+// SAFETY: the DIR stream is owned by this value alone and used by one
+// thread at a time (readdir on distinct streams is thread-safe).
+unsafe impl Send for DirStream {}
+
+impl DirStream {
+    pub fn open(dir: &File) -> io::Result<DirStream> {
+        let dup = dir.try_clone()?;
+        // SAFETY: `dup` is an open directory descriptor whose ownership
+        // passes to the DIR stream (closedir closes it).
+        let stream = unsafe { libc::fdopendir(dup.as_raw_fd()) };
+        let Some(stream) = std::ptr::NonNull::new(stream) else {
+            return Err(io::Error::last_os_error()); // `dup` is still ours, closed on drop
+        };
+        std::mem::forget(dup);
+        // The duplicate shares the original's offset: start from the top.
+        // SAFETY: `stream` is a valid DIR.
+        unsafe { libc::rewinddir(stream.as_ptr()) };
+        Ok(DirStream(stream))
     }
-    std::mem::forget(dup);
-    // The duplicate shares the original's offset: start from the top.
-    // SAFETY: `stream` is a valid DIR.
-    unsafe { libc::rewinddir(stream) };
+
+    /// Appends up to `max` names (not `.` and `..`) with their `d_type`
+    /// (`libc::DT_*`; `DT_UNKNOWN` where the file system does not say).
+    /// Returns true once the directory is exhausted.
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<(Vec<u8>, u8)>) -> io::Result<bool> {
+        let mut taken = 0;
+        while taken < max {
+            // SAFETY: errno is thread-local; readdir reports errors only by it.
+            unsafe { *libc::__errno_location() = 0 };
+            // SAFETY: the stream is valid until drop.
+            let entry = unsafe { libc::readdir64(self.0.as_ptr()) };
+            if entry.is_null() {
+                let e = io::Error::last_os_error();
+                return if e.raw_os_error() == Some(0) { Ok(true) } else { Err(e) };
+            }
+            // SAFETY: readdir returned a valid entry whose d_name is
+            // NUL-terminated, valid until the next readdir on this stream.
+            let (name, kind) = unsafe { (std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()), (*entry).d_type) };
+            let name = name.to_bytes();
+            if name != b"." && name != b".." {
+                out.push((name.to_vec(), kind));
+                taken += 1;
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Drop for DirStream {
+    fn drop(&mut self) {
+        // SAFETY: the stream came from fdopendir and is closed exactly once.
+        unsafe { libc::closedir(self.0.as_ptr()) };
+    }
+}
+
+/// Every name in the open directory `dir`, as [`DirStream::next_batch`] gives them.
+pub fn read_dir(dir: &File) -> io::Result<Vec<(Vec<u8>, u8)>> {
+    let mut stream = DirStream::open(dir)?;
     let mut names = Vec::new();
-    let result = loop {
-        // SAFETY: errno is thread-local; readdir reports errors only by it.
-        unsafe { *libc::__errno_location() = 0 };
-        // SAFETY: `stream` is a valid DIR until closedir below.
-        let entry = unsafe { libc::readdir64(stream) };
-        if entry.is_null() {
-            let e = io::Error::last_os_error();
-            break if e.raw_os_error() == Some(0) { Ok(()) } else { Err(e) };
-        }
-        // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated,
-        // valid until the next readdir on this stream.
-        let (name, kind) = unsafe { (std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()), (*entry).d_type) };
-        let name = name.to_bytes();
-        if name != b"." && name != b".." {
-            names.push((name.to_vec(), kind));
-        }
-    };
-    // SAFETY: `stream` came from fdopendir and is closed exactly once.
-    unsafe { libc::closedir(stream) };
-    result.map(|()| names)
+    while !stream.next_batch(usize::MAX, &mut names)? {}
+    Ok(names)
 }
 
 /// `fstatat(dir, name)`: the entry itself when `follow` is false (a symlink
@@ -243,6 +272,10 @@ mod tests {
             [(&b"d"[..], libc::DT_DIR), (b"f", libc::DT_REG), (b"l", libc::DT_LNK), (b"\xff\xfe", libc::DT_REG)]
         );
         assert_eq!(read_dir(&dir).unwrap().len(), 4, "read again from the same descriptor");
+        let (mut stream, mut batch) = (DirStream::open(&dir).unwrap(), Vec::new());
+        assert!(!stream.next_batch(3, &mut batch).unwrap() && batch.len() == 3, "at most 3 at a time");
+        while !stream.next_batch(3, &mut batch).unwrap() {}
+        assert_eq!(batch.len(), 4);
         use std::os::fd::AsFd;
         let st = stat_at(dir.as_fd(), b"l", false).unwrap();
         assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);

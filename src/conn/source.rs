@@ -165,7 +165,7 @@ pub(super) mod tests {
     impl Generate for Count {
         fn next_piece(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
             self.0 -= 1;
-            if self.0 % 2 == 0 {
+            if self.0.is_multiple_of(2) {
                 out.extend_from_slice(b"ab"); // every other piece empty
             }
             Ok(self.0 == 0)

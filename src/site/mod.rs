@@ -218,35 +218,28 @@ impl Site {
         }
     }
 
-    /// `--listing` for the directory `dir` at `place`: names read and
-    /// sorted now, rows made as the client reads (see `listing.rs`).
+    /// `--listing` for the directory `dir` at `place`: the page is made
+    /// as the client reads it (see `listing.rs`).
     fn listing<'a>(&self, head: &Head<'_>, place: &Place, dir: File) -> Result<Response<'a>, HttpError> {
-        let raw =
-            crate::sys::read_dir(&dir).map_err(|e| files::fs_error(&e, Path::new(OsStr::from_bytes(&place.rel))))?;
-        let mut names = Vec::with_capacity(raw.len());
-        for (bytes, kind) in raw {
-            if bytes.first() == Some(&b'.') && !self.opts.hidden {
-                continue;
-            }
-            if let Some(name) = self.classify(&dir, &place.rel, bytes, kind) {
-                names.push(name);
-            }
-        }
-        listing::sort(&mut names);
         let shown = head.decoded_path().unwrap_or_default();
+        let page = Listing::new(self.clone(), &place.rel, dir, &shown)
+            .map_err(|e| files::fs_error(&e, Path::new(OsStr::from_bytes(&place.rel))))?;
         let mut resp = Response::new(status::OK);
         resp.content_type = Some("text/html");
         resp.charset = true;
         // HTTP/1.0 has no chunks: the close ends the page.
         resp.close = !head.http11;
-        resp.body = Body::Generated(Box::new(Listing::new(dir, &shown, names)));
+        resp.body = Body::Generated(Box::new(page));
         Ok(resp)
     }
 
-    /// A directory entry as listed: a directory or a regular file, a
+    /// A directory entry as listed (dotfiles only with `--hidden`): a directory or a regular file, a
     /// symlink only if it resolves beneath the root (else it is left out,
     /// as it would not be served), anything else left out.
-    fn classify(&self, dir: &File, rel: &[u8], bytes: Vec<u8>, kind: u8) -> Option<Name> {
+    fn listed(&self, dir: &File, rel: &[u8], bytes: Vec<u8>, kind: u8) -> Option<Name> {
+        if bytes.first() == Some(&b'.') && !self.opts.hidden {
+            return None;
+        }
         let kind = match kind {
             libc::DT_UNKNOWN => match crate::sys::stat_at(dir.as_fd(), &bytes, false).ok()?.st_mode & libc::S_IFMT {
                 libc::S_IFDIR => libc::DT_DIR,
