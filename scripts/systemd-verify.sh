@@ -44,3 +44,11 @@ if ! systemd-analyze security --offline=yes --threshold="$threshold" --no-pager 
     exit 1
 fi
 echo "ok - systemd-analyze security: exposure at most $MAX_EXPOSURE"
+
+# The unit's --metrics-addr is where deploy/prometheus.yml scrapes.
+unit_metrics="$(sed -n 's/^Environment=LOOPHTTP_METRICS_ADDR=//p' "$ROOT/deploy/systemd/loophttp.service")"
+if [ -z "$unit_metrics" ] || ! grep -qF "\"$unit_metrics\"" "$ROOT/deploy/prometheus.yml"; then
+    echo "not ok - the unit's LOOPHTTP_METRICS_ADDR ($unit_metrics) is not a target in deploy/prometheus.yml"
+    exit 1
+fi
+echo "ok - the unit serves /metrics on $unit_metrics, where deploy/prometheus.yml scrapes"
