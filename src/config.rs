@@ -34,7 +34,7 @@ pub const DEFAULT_BACKLOG: i32 = 1024;
 pub const DEFAULT_COMPRESS_MIN_BYTES: u64 = 1024;
 
 /// Hard ceiling on `--max-headers`: the parser keeps its header array on the stack.
-pub const MAX_HEADERS_CEILING: usize = 1024;
+pub use crate::http::request::MAX_HEADERS_CEILING;
 
 /// A small HTTP/1.1 server on a single mio event loop.
 ///

@@ -3,6 +3,8 @@
 
 use std::io;
 
+use crate::status;
+
 /// Everything that can go wrong with a request, as seen by the client.
 ///
 /// Each variant answers with exactly one status; see [`HttpError::status`].
@@ -60,20 +62,20 @@ impl HttpError {
     /// The status each error is answered with: the one table.
     pub fn status(self) -> u16 {
         match self {
-            HttpError::BadRequest(_) => 400,
-            HttpError::Forbidden => 403,
-            HttpError::NotFound => 404,
-            HttpError::MethodNotAllowed => 405,
-            HttpError::Timeout => 408,
-            HttpError::Conflict => 409,
-            HttpError::PayloadTooLarge => 413,
-            HttpError::UriTooLong => 414,
-            HttpError::RangeNotSatisfiable => 416,
-            HttpError::ExpectationFailed => 417,
-            HttpError::HeadersTooLarge => 431,
-            HttpError::Internal(_) => 500,
-            HttpError::NotImplemented(_) => 501,
-            HttpError::VersionNotSupported => 505,
+            HttpError::BadRequest(_) => status::BAD_REQUEST,
+            HttpError::Forbidden => status::FORBIDDEN,
+            HttpError::NotFound => status::NOT_FOUND,
+            HttpError::MethodNotAllowed => status::METHOD_NOT_ALLOWED,
+            HttpError::Timeout => status::REQUEST_TIMEOUT,
+            HttpError::Conflict => status::CONFLICT,
+            HttpError::PayloadTooLarge => status::CONTENT_TOO_LARGE,
+            HttpError::UriTooLong => status::URI_TOO_LONG,
+            HttpError::RangeNotSatisfiable => status::RANGE_NOT_SATISFIABLE,
+            HttpError::ExpectationFailed => status::EXPECTATION_FAILED,
+            HttpError::HeadersTooLarge => status::HEADER_FIELDS_TOO_LARGE,
+            HttpError::Internal(_) => status::INTERNAL_SERVER_ERROR,
+            HttpError::NotImplemented(_) => status::NOT_IMPLEMENTED,
+            HttpError::VersionNotSupported => status::HTTP_VERSION_NOT_SUPPORTED,
         }
     }
 }

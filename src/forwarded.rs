@@ -16,13 +16,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-/// The two headers a request may carry for [`client_addr`] (their last
-/// occurrence, as the parser keeps it: the line the nearest proxy wrote).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ProxyHeaders<'a> {
-    pub forwarded: Option<&'a [u8]>,
-    pub x_forwarded_for: Option<&'a [u8]>,
-}
+pub use crate::http::request::ProxyHeaders;
 
 /// The address the access log and metrics should name for a request that
 /// arrived from `peer`.

@@ -44,7 +44,7 @@ use records::{Pending, Records};
 use crate::metrics::labels::{MethodLabel, Route};
 
 /// Status logged for a request whose response did not go out completely.
-pub const CLIENT_GONE: u16 = 499;
+pub use crate::status::CLIENT_GONE;
 /// Client text kept per connection before it stops parsing more pipelined
 /// requests (like the output mark): memory per connection stays bounded.
 pub const TEXT_HIGH_WATER: usize = 64 * 1024;

@@ -17,6 +17,7 @@
 //!    exactly that.
 
 pub mod access_log;
+pub mod close_reason;
 pub mod config;
 pub mod conn;
 pub mod context;
@@ -36,6 +37,7 @@ pub mod probe;
 pub mod routes;
 pub mod server;
 pub mod site;
+pub mod status;
 pub mod supervise;
 pub mod sys;
 pub mod upgrade;

@@ -22,10 +22,10 @@ use std::ffi::OsStr;
 use crate::error::HttpError;
 use crate::files::{self, FileStore, Upload};
 use crate::http::encoding::{accepts_gzip, gzip};
-use crate::http::status;
 use crate::http::{Body, Head, Method, Response};
 use crate::metrics::Metrics;
 use crate::site::Site;
+use crate::status;
 
 const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
 const ALLOW_READ: &str = "GET, HEAD, OPTIONS";

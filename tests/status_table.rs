@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use loophttp::http::status::reason;
+use loophttp::status::reason;
 
 /// The code that must not spell out statuses: `src/conn/`, `src/files/`,
 /// `src/routes.rs`.
@@ -76,7 +76,7 @@ fn no_status_literal_outside_the_error_table_and_the_serialiser() {
             }
         }
     }
-    assert!(offenders.is_empty(), "status codes spelt out; use HttpError or http::status:\n{}", offenders.join("\n"));
+    assert!(offenders.is_empty(), "status codes spelt out; use HttpError or status::\n{}", offenders.join("\n"));
 }
 
 #[test]

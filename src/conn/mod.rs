@@ -64,8 +64,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
+pub use crate::close_reason::CloseReason;
 use buffers::{Input, Output, WriteSide};
-pub use state::{CloseReason, Edge};
+pub use state::Edge;
 use state::{ReadSide, State};
 
 use crate::context::Context;

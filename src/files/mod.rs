@@ -33,9 +33,9 @@ use upload::TEMP_PREFIX;
 use crate::error::HttpError;
 use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::response::{ContentRange, FileBody};
-use crate::http::status;
 use crate::http::{Body, Head, Response};
 use crate::logging::escaped;
+use crate::status;
 use crate::sys;
 
 /// Longest file name accepted (Linux's NAME_MAX).

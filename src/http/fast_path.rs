@@ -22,9 +22,8 @@
 use super::TCHAR;
 use super::authority::LastValidHost;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
-use super::parse::{Limits, Method, Parsed};
+use super::request::{Limits, MAX_HEADERS_CEILING, Method, Parsed};
 use super::target::split_target;
-use crate::config::MAX_HEADERS_CEILING;
 use crate::error::HttpError;
 
 /// The bytes of an origin-form target: visible ASCII, `PLAIN` or, for the

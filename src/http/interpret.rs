@@ -5,9 +5,8 @@
 //! keep-alive wish of the client.
 
 use super::authority::{self, LastValidHost};
-use super::parse::{Framing, Head, LONG_METHOD, Limits, MAX_METHOD, Method};
+use super::request::{Framing, Head, LONG_METHOD, Limits, MAX_METHOD, Method, ProxyHeaders};
 use crate::error::HttpError;
-use crate::forwarded::ProxyHeaders;
 
 /// What the header loop collects before the framing decision.
 #[derive(Default)]

@@ -10,8 +10,8 @@ mod fast_path;
 mod interpret;
 mod line_ends;
 pub mod parse;
+pub mod request;
 pub mod response;
-pub mod status;
 pub mod target;
 pub mod validators;
 
@@ -36,5 +36,6 @@ const fn alnum_or(extra: &[u8]) -> [bool; 256] {
 }
 
 pub use body::BodyDecoder;
-pub use parse::{Framing, Head, Limits, Method, Parsed, parse_head};
+pub use parse::parse_head;
+pub use request::{Framing, Head, Limits, Method, Parsed};
 pub use response::{Body, Response};

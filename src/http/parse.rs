@@ -7,139 +7,18 @@
 //! smuggling shape refused, `Host` rules, target forms, and the keep-alive
 //! wish of the client. No I/O happens here; the caller owns the buffer.
 
-use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use super::authority::LastValidHost;
 use super::fast_path;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::line_ends::{first_bare_lf, has_bare_lf, lines_end_in_crlf};
-use super::target::{percent_decode, split_target};
-use crate::config::MAX_HEADERS_CEILING;
+pub use super::request::{Framing, Head, Limits, Method, Parsed};
+use super::request::{LONG_METHOD, MAX_HEADERS_CEILING, MAX_METHOD};
+use super::target::split_target;
 use crate::error::HttpError;
-use crate::forwarded::ProxyHeaders;
-
-/// Longest method we read. The longest registered one is 17 bytes
-/// (`UPDATEREDIRECTREF`); a longer "method" is malformed, not unknown.
-pub const MAX_METHOD: usize = 32;
 
 const BARE_LF: HttpError = HttpError::BadRequest("bare LF as a line terminator");
-
-/// The size limits the parser enforces (the caller owns time limits).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_uri: usize,
-    pub max_head: usize,
-    pub max_headers: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Head,
-    Post,
-    Put,
-    Delete,
-    Options,
-    Patch,
-    Trace,
-    Connect,
-}
-
-impl Method {
-    #[inline(always)]
-    pub(super) fn from_bytes(m: &[u8]) -> Option<Method> {
-        Some(match m {
-            b"GET" => Method::Get,
-            b"HEAD" => Method::Head,
-            b"POST" => Method::Post,
-            b"PUT" => Method::Put,
-            b"DELETE" => Method::Delete,
-            b"OPTIONS" => Method::Options,
-            b"PATCH" => Method::Patch,
-            b"TRACE" => Method::Trace,
-            b"CONNECT" => Method::Connect,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Options => "OPTIONS",
-            Method::Patch => "PATCH",
-            Method::Trace => "TRACE",
-            Method::Connect => "CONNECT",
-        }
-    }
-}
-
-/// How the request body is delimited (RFC 9112 §6.3). Never booleans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// No body at all.
-    None,
-    /// Exactly this many bytes follow the head.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
-
-/// A parsed request head. Borrows the connection's input buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head<'a> {
-    pub method: Method,
-    /// The path of the target, still percent-encoded, without the query.
-    /// `*` for `OPTIONS *`.
-    pub path: &'a str,
-    /// `path` holds a `%`: known from parsing, so routing decodes only then
-    /// (see [`Head::decoded_path`]).
-    pub path_escaped: bool,
-    /// The whole request-target as sent, query included (for the access log).
-    pub target: &'a str,
-    /// `HTTP/1.1` (true) or `HTTP/1.0` (false).
-    pub http11: bool,
-    pub framing: Framing,
-    /// What the client asked for: HTTP/1.1 unless `close`, HTTP/1.0 only with `keep-alive`.
-    pub keep_alive: bool,
-    pub expect_continue: bool,
-    pub user_agent: Option<&'a [u8]>,
-    /// For the access log only.
-    pub referer: Option<&'a [u8]>,
-    /// For `/metrics`' choice of format only.
-    pub accept: Option<&'a [u8]>,
-    pub accept_encoding: Option<&'a [u8]>,
-    pub range: Option<&'a [u8]>,
-    pub if_range: Option<&'a [u8]>,
-    pub if_none_match: Option<&'a [u8]>,
-    pub if_modified_since: Option<&'a [u8]>,
-    /// `Forwarded` / `X-Forwarded-For`, for [`crate::forwarded::client_addr`].
-    pub proxy: ProxyHeaders<'a>,
-}
-
-impl<'a> Head<'a> {
-    /// The path with its `%XX` escapes decoded once; borrowed, without a
-    /// second look at its bytes, when parsing found no escape.
-    pub fn decoded_path(&self) -> Result<Cow<'a, [u8]>, HttpError> {
-        if self.path_escaped { percent_decode(self.path) } else { Ok(Cow::Borrowed(self.path.as_bytes())) }
-    }
-}
-
-/// The outcome of one parse attempt.
-#[derive(Debug, PartialEq, Eq)]
-// Returned by value once per request and never stored: boxing the head
-// would allocate per request to save a copy.
-#[allow(clippy::large_enum_variant)]
-pub enum Parsed<'a> {
-    /// A whole head, and how many bytes of the buffer it used.
-    Complete(Head<'a>, usize),
-    /// Not enough bytes yet; read more and call again with the grown buffer.
-    Partial,
-}
 
 /// Parses the head at the start of `buf`.
 ///
@@ -254,8 +133,6 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
     }
     Ok(())
 }
-
-pub(super) const LONG_METHOD: HttpError = HttpError::BadRequest("method too long");
 
 fn unknown_method() -> HttpError {
     HttpError::NotImplemented("unknown method")

@@ -8,9 +8,9 @@ use std::fs::File;
 use std::io::Write;
 
 pub use super::date::{DateCache, DateLines};
-use super::status::{self, reason, status_line};
 pub use super::validators::{ContentRange, ETag, Validators};
 use crate::error::HttpError;
+use crate::status::{self, reason, status_line};
 
 /// Room for a typical head (status line, `Date`, `Server`, type, length,
 /// `Vary`, `Connection`): reserved at once with the body.
@@ -303,7 +303,8 @@ fn push_short(out: &mut Vec<u8>, s: &[u8]) {
 
 /// `HTTP/1.1 100 Continue`, sent before reading a body the client holds back.
 pub fn continue_100(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    status_line(status::CONTINUE, out);
+    out.extend_from_slice(b"\r\n\r\n");
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::parse::Method;
+use super::request::{Head, Method};
 use crate::error::HttpError;
 
 /// The authority of an absolute-form target, and the path to route by:
@@ -96,6 +96,14 @@ pub fn percent_decode(path: &str) -> Result<Cow<'_, [u8]>, HttpError> {
 
 fn hex_value(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
+}
+
+impl<'a> Head<'a> {
+    /// The path with its `%XX` escapes decoded once; borrowed, without a
+    /// second look at its bytes, when parsing found no escape.
+    pub fn decoded_path(&self) -> Result<Cow<'a, [u8]>, HttpError> {
+        if self.path_escaped { percent_decode(self.path) } else { Ok(Cow::Borrowed(self.path.as_bytes())) }
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use super::records::{Pending, Records};
 use super::runs::Completions;
-use super::{CLIENT_GONE, InFlight, Observer};
+use super::{InFlight, Observer};
 use crate::http::Method;
 use crate::metrics::RequestDone;
 use crate::metrics::labels::{MethodLabel, Route};
+use crate::status;
 
 impl InFlight {
     /// `n` more bytes were written; `output_empty` if nothing is left to
@@ -45,7 +46,7 @@ impl InFlight {
             r.queue.push_back(open);
         }
         while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
-            self.report_front(CLIENT_GONE, n, &mut batch, obs);
+            self.report_front(status::CLIENT_GONE, n, &mut batch, obs);
         }
         batch.flush(obs);
         self.release(obs);
@@ -67,7 +68,7 @@ impl InFlight {
         count_files(p, status, n, obs);
         // Health checks that pass are counted, not logged: a probe every
         // second would drown the requests that matter.
-        let quiet = p.route == Route::Healthz && status == 200;
+        let quiet = p.route == Route::Healthz && status == status::OK;
         if obs.log.enabled() && !quiet {
             obs.log.write(&records.entry(p, status, sent, duration), now);
         }
@@ -97,11 +98,14 @@ impl InFlight {
 fn count_files(p: &Pending, status: u16, n: u32, obs: &Observer) {
     obs.count(|m| {
         let n = u64::from(n);
-        if p.route == Route::Files && matches!(status, 200 | 206) && p.method == MethodLabel::Known(Method::Get) {
+        if p.route == Route::Files
+            && matches!(status, status::OK | status::PARTIAL_CONTENT)
+            && p.method == MethodLabel::Known(Method::Get)
+        {
             m.files_served(n);
         }
         if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
-            m.uploads(matches!(status, 201 | 204), n);
+            m.uploads(matches!(status, status::CREATED | status::NO_CONTENT), n);
         }
     });
 }

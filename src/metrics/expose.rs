@@ -18,7 +18,8 @@ use super::cell::Histogram;
 use super::labels::{Label, MethodLabel, Route, Status};
 use super::process::ProcessStats;
 use crate::access_log::LogState;
-use crate::conn::CloseReason;
+use crate::close_reason::CloseReason;
+use crate::status;
 
 pub const PROMETHEUS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -28,7 +29,16 @@ const NO_LABELS: [(&str, &str); 0] = [];
 
 /// Statuses the server rejects requests with: always exposed, so a rate
 /// over them starts from zero rather than from a missing series.
-const REJECT_STATUSES: [u16; 8] = [400, 408, 413, 414, 417, 431, 501, 505];
+const REJECT_STATUSES: [u16; 8] = [
+    status::BAD_REQUEST,
+    status::REQUEST_TIMEOUT,
+    status::CONTENT_TOO_LARGE,
+    status::URI_TOO_LONG,
+    status::EXPECTATION_FAILED,
+    status::HEADER_FIELDS_TOO_LARGE,
+    status::NOT_IMPLEMENTED,
+    status::HTTP_VERSION_NOT_SUPPORTED,
+];
 
 /// A rendered scrape.
 #[derive(Debug)]

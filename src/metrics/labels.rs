@@ -2,8 +2,9 @@
 //! tables, never from the request: a client sending a million distinct
 //! paths, methods or agents still lands in the same few series.
 
-use crate::conn::CloseReason;
+use crate::close_reason::CloseReason;
 use crate::http::Method;
+use crate::status;
 
 /// A label set: a fixed list of values, each with an index into counters.
 pub trait Label: Copy + Sized + 'static {
@@ -105,14 +106,52 @@ impl Label for Route {
     }
 }
 
-/// Every status the server can answer with, plus 499 (client closed
-/// first, nginx's convention) and `other` as a guard.
-const STATUS_CODES: [u16; 23] =
-    [200, 201, 204, 206, 304, 400, 403, 404, 405, 408, 409, 413, 414, 416, 417, 431, 499, 500, 501, 503, 505, 301, 0];
-const STATUS_NAMES: [&str; 23] = [
-    "200", "201", "204", "206", "304", "400", "403", "404", "405", "408", "409", "413", "414", "416", "417", "431",
-    "499", "500", "501", "503", "505", "301", "other",
-];
+/// The status label set: every status in the table the server answers
+/// from ([`status::SENT`]) but the interim 1xx, and 499 (client closed
+/// first, nginx's convention) in its place, then `other` as a guard.
+const STATUS_COUNT: usize = final_statuses() + 2;
+/// Its codes, 0 for `other`, and their texts.
+const STATUS_CODES: [u16; STATUS_COUNT] = status_set().0;
+const STATUS_NAMES: [&str; STATUS_COUNT] = status_set().1;
+/// Each code's index in the set (`other` for any code not in it): a
+/// look-up, one load per request.
+const STATUS_INDEX: [u8; 600] = {
+    let mut index = [(STATUS_COUNT - 1) as u8; 600];
+    let mut i = 0;
+    while i < STATUS_COUNT - 1 {
+        index[STATUS_CODES[i] as usize] = i as u8;
+        i += 1;
+    }
+    index
+};
+
+/// How many statuses of the table are final (not 1xx).
+const fn final_statuses() -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < status::SENT.len() {
+        n += (status::SENT[i].0 >= 200) as usize;
+        i += 1;
+    }
+    n
+}
+
+/// The table's final statuses with 499 inserted in order, then `other`.
+const fn status_set() -> ([u16; STATUS_COUNT], [&'static str; STATUS_COUNT]) {
+    let mut codes = [0; STATUS_COUNT];
+    let mut names = ["other"; STATUS_COUNT];
+    let (mut i, mut n, mut gone) = (0, 0, false);
+    while i < status::SENT.len() {
+        let (code, name) = status::SENT[i];
+        if !gone && code > status::CLIENT_GONE {
+            (codes[n], names[n], gone, n) = (status::CLIENT_GONE, "499", true, n + 1);
+        }
+        if code >= 200 {
+            (codes[n], names[n], n) = (code, name, n + 1);
+        }
+        i += 1;
+    }
+    (codes, names)
+}
 
 /// A response status as a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,33 +160,7 @@ pub struct Status(u8);
 impl Status {
     #[inline]
     pub fn of(code: u16) -> Status {
-        // A match, not a search of STATUS_CODES: one jump per request.
-        // `statuses_outside_the_set_are_other` checks the two agree.
-        Status(match code {
-            200 => 0,
-            201 => 1,
-            204 => 2,
-            206 => 3,
-            304 => 4,
-            400 => 5,
-            403 => 6,
-            404 => 7,
-            405 => 8,
-            408 => 9,
-            409 => 10,
-            413 => 11,
-            414 => 12,
-            416 => 13,
-            417 => 14,
-            431 => 15,
-            499 => 16,
-            500 => 17,
-            501 => 18,
-            503 => 19,
-            505 => 20,
-            301 => 21,
-            _ => 22,
-        })
+        Status(STATUS_INDEX.get(usize::from(code)).copied().unwrap_or((STATUS_COUNT - 1) as u8))
     }
 
     pub fn code(self) -> Option<u16> {
@@ -155,8 +168,8 @@ impl Status {
     }
 }
 
-const STATUSES: [Status; 23] = {
-    let mut all = [Status(0); 23];
+const STATUSES: [Status; STATUS_COUNT] = {
+    let mut all = [Status(0); STATUS_COUNT];
     let mut i = 0;
     while i < all.len() {
         all[i] = Status(i as u8);
@@ -227,7 +240,7 @@ mod tests {
     #[test]
     fn every_status_the_server_sends_has_its_own_label() {
         for code in 200..600 {
-            if crate::http::status::reason(code) != "Unknown" {
+            if crate::status::reason(code) != "Unknown" {
                 assert_eq!(Status::of(code).code(), Some(code), "{code}");
             }
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::LogState;
-use crate::conn::CloseReason;
+use crate::close_reason::CloseReason;
 use cell::{Cell, DURATION_BOUNDS_US, Histogram};
 pub use expose::{OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Rendered};
 use labels::{Label, MethodLabel, Route, Status};

@@ -32,8 +32,8 @@ use std::sync::Arc;
 
 use crate::error::HttpError;
 use crate::files::{self, compressible};
-use crate::http::status;
 use crate::http::{Body, Head, Method, Response};
+use crate::status;
 use listing::{Listing, Name};
 use negotiate::{Candidate, Coding};
 use path::Place;

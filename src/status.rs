@@ -1,23 +1,22 @@
-//! The statuses loophttp sends, in one table: each one's reason phrase
-//! (RFC 9110 §15) and whole status line, and the names of the success
-//! statuses handlers answer with. Error statuses are chosen only by the one
-//! error table, [`crate::error::HttpError::status`].
+//! The statuses loophttp sends, in one table: each one's name, reason
+//! phrase (RFC 9110 §15) and whole status line. Everything else that
+//! speaks of statuses uses these names: which error gets which status is
+//! decided only by the one error table, [`crate::error::HttpError::status`];
+//! the metrics' status labels are this table's statuses.
 
 use std::io::Write;
 
-// The success statuses handlers answer with.
-pub const OK: u16 = 200;
-pub const CREATED: u16 = 201;
-pub const NO_CONTENT: u16 = 204;
-pub const PARTIAL_CONTENT: u16 = 206;
-pub const MOVED_PERMANENTLY: u16 = 301;
-pub const NOT_MODIFIED: u16 = 304;
-
 /// The statuses loophttp sends: the standard reason phrases (RFC 9110
 /// §15), exactly, and each one's whole status line, built at compile time
-/// (the serialiser copies it in one piece).
+/// (the serialiser copies it in one piece). Each gets a name, and
+/// [`SENT`] lists them all in order, for the metrics' label set.
 macro_rules! status_table {
-    ($($code:literal => $reason:literal,)*) => {
+    ($($code:literal $name:ident $reason:literal,)*) => {
+        $(pub const $name: u16 = $code;)*
+
+        /// Every status in the table, ascending, with its code as text.
+        pub const SENT: &[(u16, &str)] = &[$(($code, stringify!($code)),)*];
+
         /// The standard reason phrase of `status`.
         pub fn reason(status: u16) -> &'static str {
             match status {
@@ -41,32 +40,37 @@ macro_rules! status_table {
 }
 
 status_table! {
-    100 => "Continue",
-    200 => "OK",
-    201 => "Created",
-    204 => "No Content",
-    206 => "Partial Content",
-    301 => "Moved Permanently",
-    304 => "Not Modified",
-    400 => "Bad Request",
-    403 => "Forbidden",
-    404 => "Not Found",
-    405 => "Method Not Allowed",
-    408 => "Request Timeout",
-    409 => "Conflict",
-    413 => "Content Too Large",
-    414 => "URI Too Long",
-    416 => "Range Not Satisfiable",
-    417 => "Expectation Failed",
-    431 => "Request Header Fields Too Large",
-    500 => "Internal Server Error",
-    501 => "Not Implemented",
-    503 => "Service Unavailable",
-    505 => "HTTP Version Not Supported",
+    100 CONTINUE "Continue",
+    200 OK "OK",
+    201 CREATED "Created",
+    204 NO_CONTENT "No Content",
+    206 PARTIAL_CONTENT "Partial Content",
+    301 MOVED_PERMANENTLY "Moved Permanently",
+    304 NOT_MODIFIED "Not Modified",
+    400 BAD_REQUEST "Bad Request",
+    403 FORBIDDEN "Forbidden",
+    404 NOT_FOUND "Not Found",
+    405 METHOD_NOT_ALLOWED "Method Not Allowed",
+    408 REQUEST_TIMEOUT "Request Timeout",
+    409 CONFLICT "Conflict",
+    413 CONTENT_TOO_LARGE "Content Too Large",
+    414 URI_TOO_LONG "URI Too Long",
+    416 RANGE_NOT_SATISFIABLE "Range Not Satisfiable",
+    417 EXPECTATION_FAILED "Expectation Failed",
+    431 HEADER_FIELDS_TOO_LARGE "Request Header Fields Too Large",
+    500 INTERNAL_SERVER_ERROR "Internal Server Error",
+    501 NOT_IMPLEMENTED "Not Implemented",
+    503 SERVICE_UNAVAILABLE "Service Unavailable",
+    505 HTTP_VERSION_NOT_SUPPORTED "HTTP Version Not Supported",
 }
 
+/// Not a status that is sent: what the access log and the metrics record
+/// for a request whose client left before its response was out (nginx's
+/// "client closed request").
+pub const CLIENT_GONE: u16 = 499;
+
 /// The status line, without its line break (the next header brings it).
-pub(super) fn status_line(status: u16, out: &mut Vec<u8>) {
+pub(crate) fn status_line(status: u16, out: &mut Vec<u8>) {
     match known_status_line(status) {
         // A copy of a length known at compile time is a few moves, where
         // one of the line's own length was a `memcpy` call; the padding
