@@ -82,15 +82,25 @@ impl Handover {
 /// How to start this binary again, captured at startup.
 #[derive(Debug, Clone)]
 pub struct Binary {
-    /// The path it was started from (`/proc/self/exe` at startup), so a
-    /// new binary installed there is the one started.
+    /// The path it was started by, so a new binary installed there (or a
+    /// symlink there switched to a new release) is the one started.
     pub path: PathBuf,
     pub args: Vec<OsString>,
 }
 
 impl Binary {
+    /// `argv[0]` when it is a path (made absolute: what systemd's
+    /// `ExecStart=` and a shell with a path give), else `/proc/self/exe`
+    /// (found through `PATH`; that name resolves symlinks).
     pub fn current() -> io::Result<Binary> {
-        Ok(Binary { path: std::env::current_exe()?, args: std::env::args_os().collect() })
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let argv0 = args.first().map(PathBuf::from).filter(|p| p.as_os_str().as_bytes().contains(&b'/'));
+        let path = match argv0 {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => std::env::current_dir()?.join(p),
+            None => std::env::current_exe()?,
+        };
+        Ok(Binary { path, args })
     }
 }
 
