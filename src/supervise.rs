@@ -56,7 +56,7 @@ pub struct Process {
 /// Called once the loops run ([`crate::Handle::control`]): acts on stop
 /// signals that came before the loops listened, says this process serves,
 /// and starts the thread that hears SIGUSR2.
-pub fn serving(early: Early, control: Control, process: Process) -> io::Result<()> {
+pub fn serving(early: Early, control: Control, mut process: Process) -> io::Result<()> {
     let Early { mut signals, stop_seen } = early;
     let mut stopping = false;
     for signal in signals.pending() {
@@ -70,7 +70,7 @@ pub fn serving(early: Early, control: Control, process: Process) -> io::Result<(
             _ => {}
         }
     }
-    announce(&process);
+    announce(&mut process);
     if stopping {
         notify(&[NotifyState::Stopping]);
     }
@@ -81,17 +81,17 @@ pub fn serving(early: Early, control: Control, process: Process) -> io::Result<(
 
 /// The pid file, then whoever waits for us: the old process of an upgrade
 /// (which tells systemd our pid), or systemd itself.
-fn announce(process: &Process) {
+fn announce(process: &mut Process) {
     write_pid_file(process);
     // SAFETY: getppid cannot fail. Read before it may exit.
     let old = unsafe { libc::getppid() };
-    match process.ready_fd.as_ref().map(OwnedFd::try_clone) {
-        Some(Ok(fd)) => match upgrade::report_ready(fd) {
+    // Taken: once written and closed, the old process reads our byte.
+    match process.ready_fd.take() {
+        Some(fd) => match upgrade::report_ready(fd) {
             Ok(()) => log::info!(old = old; "upgrade: serving; the old process drains"),
             // It gave up on us (the timeout) and stops us, or it is gone.
             Err(e) => log::warn!(error:% = e; "upgrade: could not tell the old process we serve"),
         },
-        Some(Err(e)) => log::warn!(error:% = e; "upgrade: the ready descriptor is unusable"),
         None => notify(&[NotifyState::Ready]),
     }
 }
