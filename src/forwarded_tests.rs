@@ -193,11 +193,15 @@ fn bad_cidrs_are_refused_with_a_reason() {
 
 #[test]
 fn the_parser_keeps_both_headers_for_client_addr() {
-    use crate::http::{Limits, Parsed, parse_head};
+    use crate::http::authority::LastValidHost;
+    use crate::http::parse::parse_once;
+    use crate::http::{Limits, Parsed};
     let raw = b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 1.1.1.1, 198.51.100.4\r\n\
                 FORWARDED: for=198.51.100.4\r\n\r\n";
     let limits = Limits { max_uri: 100, max_head: 1000, max_headers: 10 };
-    let Ok(Parsed::Complete(head, _)) = parse_head(raw, &limits) else { panic!("no head") };
+    let Ok(Parsed::Complete(head, _)) = parse_once(raw, &limits, &mut LastValidHost::default()) else {
+        panic!("no head")
+    };
     // The last line of each: the one the nearest proxy wrote.
     assert_eq!(head.proxy.x_forwarded_for, Some(&b"1.1.1.1, 198.51.100.4"[..]));
     assert_eq!(head.proxy.forwarded, Some(&b"for=198.51.100.4"[..]));

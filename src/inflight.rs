@@ -41,6 +41,8 @@ pub use arrival::Arrival;
 pub use observer::Observer;
 use records::{Pending, Records};
 
+use crate::forwarded::Cidr;
+use crate::http::request::ProxyHeaders;
 use crate::metrics::labels::{MethodLabel, Route};
 
 /// Status logged for a request whose response did not go out completely.
@@ -75,6 +77,23 @@ impl InFlight {
     /// The newest request has no response queued yet (its body is arriving).
     pub fn awaiting_response(&self) -> bool {
         self.records.as_ref().is_some_and(|r| r.open.is_some())
+    }
+
+    /// A request arrived: its head is parsed and its route classified
+    /// (`a`, made with [`Arrival::of`]); its clock started at `started`.
+    /// Behind a `--trust-proxy` peer, its record names the client the
+    /// forwarding headers (`proxy`) give.
+    pub fn arrived(
+        &mut self,
+        conn_id: u64,
+        a: Arrival<'_>,
+        proxy: ProxyHeaders<'_>,
+        started: Instant,
+        trusted: &[Cidr],
+        obs: &mut Observer,
+    ) {
+        let client = self.client(proxy, trusted, obs);
+        self.begin(conn_id, &Arrival { client, ..a }, started, obs);
     }
 
     /// A request arrived (its head is parsed, or failed to parse).
@@ -121,15 +140,25 @@ impl InFlight {
         }
     }
 
+    /// The newest request's response was queued: the output held
+    /// `pending_before` unsent bytes before it and `pending_after` after it
+    /// (None: a streamed body follows, and the response ends when the
+    /// output is empty); its head is `head_len` bytes.
+    pub fn queued(&mut self, status: u16, pending_before: usize, pending_after: Option<usize>, head_len: u64) {
+        let start = self.position(pending_before);
+        let end = pending_after.map(|pending| self.position(pending));
+        self.responded(status, start, end, head_len);
+    }
+
     /// Where the next queued byte will sit in the output stream.
-    pub fn position(&self, pending: usize) -> u64 {
+    pub(crate) fn position(&self, pending: usize) -> u64 {
         self.sent + pending as u64
     }
 
     /// The newest request's response was queued: it occupies output
     /// positions `start..end` (`end` None: a streamed body follows), its
     /// head `head_len` of them.
-    pub fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
+    pub(crate) fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
         let Some(records) = self.records.as_mut() else { return };
         let Some(p) = records.open.as_mut() else { return };
         // Most of a pipelined batch join a run: the open record is then

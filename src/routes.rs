@@ -24,6 +24,7 @@ use crate::files::{self, FileStore, Upload};
 use crate::http::encoding::{accepts_gzip, gzip};
 use crate::http::{Body, Head, Method, Response};
 use crate::metrics::Metrics;
+use crate::metrics::labels::Route;
 use crate::site::Site;
 use crate::status;
 
@@ -80,43 +81,54 @@ impl Routes {
         self
     }
 
-    pub fn route<'a>(&self, head: &Head<'a>, face: Face) -> Action<'a> {
-        match (head.path, face) {
-            ("/healthz", _) => {
-                return Action::Respond(read_only(head.method, || Response::text(status::OK, &b"ok"[..])));
+    /// Which route `head` takes through `face`: the one classification of
+    /// a request, made as it arrives. Its label travels with the request
+    /// (its record, the access log, the metrics), and [`Routes::route`]
+    /// dispatches on it, with the path decoded here (or the error decoding
+    /// it met). In site mode everything but `/healthz` and `/metrics` is
+    /// the site's, labelled `other`.
+    pub fn classify<'a>(&self, head: &Head<'a>, face: Face) -> Classified<'a> {
+        let route = match (head.path, face) {
+            ("/healthz", _) => Route::Healthz,
+            ("/metrics", Face::Metrics) => Route::Metrics,
+            ("/metrics", Face::Public) if self.metrics_public => Route::Metrics,
+            (_, Face::Metrics) | ("*", _) => Route::Other,
+            _ if self.site.is_some() => Route::Other,
+            _ => {
+                let path = head.decoded_path();
+                let route = path.as_deref().map_or(Route::Other, classify_path);
+                return Classified { route, path };
             }
-            ("/metrics", Face::Metrics) => return Action::Respond(self.metrics(head)),
-            ("/metrics", Face::Public) if self.metrics_public => return Action::Respond(self.metrics(head)),
-            (_, Face::Metrics) => return Action::Respond(Response::error(HttpError::NotFound)),
-            _ => {}
-        }
-        if let Some(site) = &self.site {
-            return Action::Respond(site.serve(head));
-        }
-        if head.path == "*" {
-            return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
-        }
-        let path = match head.decoded_path() {
-            Ok(p) => p,
-            Err(e) => return Action::Respond(Response::error(e)),
         };
+        Classified { route, path: Ok(Cow::Borrowed(head.path.as_bytes())) }
+    }
+
+    /// Answers `head`, classified as `c`, through `face`.
+    pub fn route<'a>(&self, head: &Head<'a>, face: Face, c: Classified<'a>) -> Action<'a> {
         let m = head.method;
-        if *path == *b"/" {
-            return Action::Respond(match m {
+        let path = match (c.route, c.path) {
+            (Route::Healthz, _) => {
+                return Action::Respond(read_only(m, || Response::text(status::OK, &b"ok"[..])));
+            }
+            (Route::Metrics, _) => return Action::Respond(self.metrics(head)),
+            (_, _) if face == Face::Metrics => return Action::Respond(Response::error(HttpError::NotFound)),
+            (_, _) if let Some(site) = &self.site => return Action::Respond(site.serve(head)),
+            (_, _) if head.path == "*" => {
+                return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
+            }
+            (_, Err(e)) => return Action::Respond(Response::error(e)),
+            (_, Ok(path)) => path,
+        };
+        Action::Respond(match c.route {
+            Route::Root => match m {
                 Method::Get | Method::Head | Method::Post => root(head),
                 _ => method_not_allowed(m, ALLOW_ROOT),
-            });
-        }
-        if let Some(text) = strip(&path, b"/echo/") {
-            return Action::Respond(read_only(m, || plain(head, text)));
-        }
-        if *path == *b"/user-agent" {
-            return Action::Respond(read_only(m, || plain(head, Cow::Borrowed(head.user_agent.unwrap_or_default()))));
-        }
-        if let Some(name) = strip(&path, b"/files/") {
-            return self.files_route(head, &name);
-        }
-        Action::Respond(Response::error(HttpError::NotFound))
+            },
+            Route::Echo => read_only(m, || plain(head, strip(&path, b"/echo/"))),
+            Route::UserAgent => read_only(m, || plain(head, Cow::Borrowed(head.user_agent.unwrap_or_default()))),
+            Route::Files => return self.files_route(head, &strip(&path, b"/files/")),
+            _ => Response::error(HttpError::NotFound),
+        })
     }
 
     /// `GET /metrics`: rendered now, in the format the scraper accepts.
@@ -166,14 +178,32 @@ pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
     }
 }
 
-fn strip<'p>(path: &Cow<'p, [u8]>, prefix: &[u8]) -> Option<Cow<'p, [u8]>> {
-    if !path.starts_with(prefix) {
-        return None;
-    }
-    Some(match path {
+/// `path` without `prefix`, which [`classify_path`] found there.
+fn strip<'p>(path: &Cow<'p, [u8]>, prefix: &[u8]) -> Cow<'p, [u8]> {
+    match path {
         Cow::Borrowed(p) => Cow::Borrowed(&p[prefix.len()..]),
         Cow::Owned(p) => Cow::Owned(p[prefix.len()..].to_vec()),
-    })
+    }
+}
+
+/// The route of a decoded path.
+pub fn classify_path(path: &[u8]) -> Route {
+    match path {
+        b"/" => Route::Root,
+        b"/user-agent" => Route::UserAgent,
+        p if p.starts_with(b"/echo/") => Route::Echo,
+        p if p.starts_with(b"/files/") => Route::Files,
+        _ => Route::Other,
+    }
+}
+
+/// A request's route, as [`Routes::classify`] decided it.
+#[derive(Debug)]
+pub struct Classified<'a> {
+    /// The label the request carries.
+    pub route: Route,
+    /// The path, decoded once; or why it could not be.
+    path: Result<Cow<'a, [u8]>, HttpError>,
 }
 
 fn read_only<'a>(m: Method, ok: impl FnOnce() -> Response<'a>) -> Response<'a> {

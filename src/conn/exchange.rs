@@ -20,7 +20,7 @@ use crate::files::Upload;
 use crate::http::response;
 use crate::http::{Body, BodyDecoder, Framing, Head, Method, Response};
 use crate::inflight::InFlight;
-use crate::routes::{self, Action, Face};
+use crate::routes::{self, Action, Classified, Face};
 
 #[derive(Debug)]
 pub(super) struct Receiving {
@@ -60,9 +60,10 @@ pub(super) enum Sink {
 
 /// Starts handling a parsed request: route it, queue what can be answered
 /// now, and say what the connection does next (the state and the edge).
-pub(super) fn start_request(
-    head: &Head<'_>,
+pub(super) fn start_request<'h>(
+    head: &Head<'h>,
     face: Face,
+    route: Classified<'h>,
     out: &mut Output,
     inflight: &mut InFlight,
     cx: &mut Context,
@@ -76,7 +77,7 @@ pub(super) fn start_request(
         queue(&mut Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, inflight, cx);
         return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
-    let mut action = cx.routes.route(head, face);
+    let mut action = cx.routes.route(head, face, route);
     // The usual answer is queued where the route left it (a response is
     // large, and moving it out would copy it); the rarer ones are moved.
     match action {
@@ -194,7 +195,7 @@ pub(super) fn queue(
         out.buf = cx.pool.take_output();
     }
     let head_only = req.method == Method::Head;
-    let start = inflight.position(out.pending());
+    let before = out.pending();
     let extra = &cx.settings.extra_headers;
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get(), extra };
     let head_len = response::serialize(resp, &how, &mut out.buf) as u64;
@@ -209,6 +210,6 @@ pub(super) fn queue(
     }
     // A streamed body ends when the output is empty; anything else where
     // the queue ends now.
-    let end = out.source.is_none().then(|| inflight.position(out.pending()));
-    inflight.responded(resp.status, start, end, head_len);
+    let after = out.source.is_none().then(|| out.pending());
+    inflight.queued(resp.status, before, after, head_len);
 }

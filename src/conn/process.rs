@@ -70,7 +70,9 @@ impl Conn {
     /// skipped: if it is already malformed the client gets the same 400 it
     /// would have got had the bytes come in one piece. True if it failed.
     fn rejects_partial_head(&mut self, cx: &mut Context) -> bool {
-        match parse::parse_head_remembering(self.input.bytes(), &cx.settings.parse, &mut cx.last_valid_host) {
+        let mut parsed = Ok(Parsed::Partial);
+        parse::parse_head(self.input.bytes(), &cx.settings.parse, &mut cx.last_valid_host, &mut parsed);
+        match parsed {
             Err(e) => {
                 self.fail(e, cx);
                 true
@@ -105,7 +107,7 @@ impl Conn {
         // Parsed in place and matched by reference: the head is large, and
         // moving it would copy it.
         let mut parsed = Ok(Parsed::Partial);
-        parse::parse_head_into(bytes, limits, &mut cx.last_valid_host, &mut parsed);
+        parse::parse_head(bytes, limits, &mut cx.last_valid_host, &mut parsed);
         let (next, edge) = match &parsed {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
@@ -115,9 +117,12 @@ impl Conn {
                 log::trace!(conn = self.id, method = head.method.as_str(), path:% = escaped(head.path.as_bytes()); "request");
                 // Its clock started with the head's first byte, as nginx's $request_time.
                 let started = self.head_started.unwrap_or(cx.now);
-                let client = self.inflight.client(head, &cx.settings.trust_proxy, &cx.observe);
-                self.inflight.begin(self.id, &Arrival::of(head, len, client), started, &mut cx.observe);
-                let next = start_request(head, self.face, &mut self.out, &mut self.inflight, cx);
+                // Classified once: the label goes with the request's record.
+                let route = cx.routes.classify(head, self.face);
+                let arrival = Arrival::of(head, len, route.route, None);
+                let trusted = &cx.settings.trust_proxy;
+                self.inflight.arrived(self.id, arrival, head.proxy, started, trusted, &mut cx.observe);
+                let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 next
             }

@@ -170,7 +170,11 @@ mod tests {
     /// `GET /files/a` with no condition, as the parser makes it.
     fn get() -> Head<'static> {
         let limits = crate::http::Limits { max_uri: 8192, max_head: 16384, max_headers: 100 };
-        match crate::http::parse_head(b"GET /files/a HTTP/1.1\r\nHost: x\r\n\r\n", &limits) {
+        match crate::http::parse::parse_once(
+            b"GET /files/a HTTP/1.1\r\nHost: x\r\n\r\n",
+            &limits,
+            &mut Default::default(),
+        ) {
             Ok(crate::http::Parsed::Complete(head, _)) => head,
             other => panic!("the fixture must parse: {other:?}"),
         }

@@ -3,7 +3,7 @@
 //! the same functions as every other head (`parse.rs`).
 //!
 //! It answers only for a head it can vouch for, and then exactly as the
-//! long way would; for anything else it says nothing and the long way
+//! reference path would; for anything else it says nothing and the reference path
 //! decides. So it accepts a subset of what httparse accepts, and needs no
 //! error of its own:
 //!
@@ -15,7 +15,7 @@
 //!
 //! No leading empty lines, no bare LF, no byte past 0x7e, no error while
 //! reading it, within every limit. A head still arriving is not whole, so
-//! it is never answered here: the long way owns partial heads and their
+//! it is never answered here: the reference path owns partial heads and their
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
@@ -73,7 +73,7 @@ fn value_run(bytes: &[u8]) -> usize {
 
 /// If the head at the start of `buf` is a usual one, writes the answer
 /// (`Complete`, with its length) to `out` and returns `Some`; otherwise
-/// None, and [`super::parse_head`] takes the long way, overwriting `out`.
+/// None, and [`super::parse_head`] takes the reference path, overwriting `out`.
 /// (The head is built where the caller returns it from, field by field: a
 /// head is large, and copying a finished one costs a ~250-byte copy, and
 /// the caller's reads of it then wait for that copy's stores to land.)

@@ -1,20 +1,20 @@
-//! The short way agrees with the long way wherever it answers, and it
+//! The fast path agrees with the reference path wherever it answers, and it
 //! answers for the heads it is there for.
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::http::parse::{Parsed, parse_head_long};
+use crate::http::parse::{Parsed, reference_path};
 
-/// Panics unless the short way is silent on `buf` or gives exactly the
-/// long way's answer. The parser tests call this on every input they try.
+/// Panics unless the fast path is silent on `buf` or gives exactly the
+/// reference path's answer. The parser tests call this on every input they try.
 pub(in crate::http) fn assert_agree(buf: &[u8], limits: &Limits) {
     let mut short = Ok(Parsed::Partial);
     if parse(buf, limits, &mut LastValidHost::default(), &mut short).is_some() {
         assert_eq!(
-            parse_head_long(buf, limits, &mut LastValidHost::default()),
+            reference_path(buf, limits, &mut LastValidHost::default()),
             short,
-            "the short way disagrees on {:?}",
+            "the fast path disagrees on {:?}",
             String::from_utf8_lossy(buf)
         );
     }
@@ -92,6 +92,42 @@ proptest! {
         prop_assert_eq!(value_run(&bytes), bytewise);
     }
 
+    /// Heads of the fast path's own grammar, generated whole: the fast path
+    /// answers for every one, and exactly as the reference path does.
+    #[test]
+    fn generated_usual_heads_take_the_fast_path_and_agree(
+        method in proptest::sample::select(vec!["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]),
+        path in "/[a-zA-Z0-9._~/-]{0,24}",
+        query in proptest::option::of("[a-z0-9=&%]{0,8}"),
+        http11 in any::<bool>(),
+        host in proptest::option::of(proptest::sample::select(vec!["127.0.0.1:4221", "localhost", "[::1]:8080", "example.com"])),
+        fields in proptest::collection::vec((
+            proptest::sample::select(vec!["User-Agent", "Accept", "Accept-Encoding", "Referer", "X-Custom", "Cache-Control", "connection"]),
+            "[!-~]([ -~]{0,28}[!-~])?",
+        ), 0..6),
+    ) {
+        let version = if http11 { "HTTP/1.1" } else { "HTTP/1.0" };
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        let mut wire = format!("{method} {path}{query} {version}\r\n");
+        // HTTP/1.1 requires a Host; the fast path answers only for a valid head.
+        if let Some(host) = host.or(http11.then_some("localhost")) {
+            wire += &format!("Host: {host}\r\n");
+        }
+        for (name, value) in &fields {
+            wire += &format!("{name}: {value}\r\n");
+        }
+        wire += "\r\n";
+        let wire = wire.as_bytes();
+        let mut fast = Ok(Parsed::Partial);
+        let answered = parse(wire, &LIMITS, &mut LastValidHost::default(), &mut fast).is_some();
+        let reference = reference_path(wire, &LIMITS, &mut LastValidHost::default());
+        if answered {
+            prop_assert_eq!(&fast, &reference, "the fast path disagrees on {:?}", String::from_utf8_lossy(wire));
+        }
+        // Silent only where the reference path refuses the head too.
+        prop_assert!(answered || reference.is_err(), "the fast path passed over {:?}: {:?}", String::from_utf8_lossy(wire), reference);
+    }
+
     /// Random heads built from the pieces of real ones.
     #[test]
     fn heads_assembled_at_random_get_the_same_answer_both_ways(
@@ -115,7 +151,7 @@ fn the_heads_it_is_there_for_take_the_short_way() {
         b"POST /files/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
     ] {
         let mut answer = Ok(Parsed::Partial);
-        parse(wire, &LIMITS, &mut LastValidHost::default(), &mut answer).expect("the short way");
+        parse(wire, &LIMITS, &mut LastValidHost::default(), &mut answer).expect("the fast path");
         let Ok(Parsed::Complete(_, len)) = answer else { panic!("not complete: {answer:?}") };
         assert_eq!(len, wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
     }

@@ -1,4 +1,4 @@
-//! What a request head means, whichever way it was read (the long way in
+//! What a request head means, whichever way it was read (the reference path in
 //! `parse.rs`, the fast path in `fast_path.rs`): the request line's size
 //! limits, each header field of interest, and the decisions that need them
 //! all: `Host`, the body's framing (every smuggling shape refused), and the

@@ -1,7 +1,7 @@
 //! The pure request-head parser: bytes in, `Complete` / `Partial` / error out.
 //!
-//! `httparse` does the tokenising (the usual head takes a short way
-//! without it, the fast path in `fast_path.rs`); this module and `interpret.rs`, which says what
+//! `httparse` does the tokenising (the usual head takes a fast path
+//! without it: the fast path, `fast_path.rs`); this module and `interpret.rs`, which says what
 //! a head means, add what RFC 9112 asks of a server on top: size limits (httparse leaves them to the caller), one body
 //! framing decided from `Content-Length` / `Transfer-Encoding` with every
 //! smuggling shape refused, `Host` rules, target forms, and the keep-alive
@@ -20,48 +20,37 @@ use crate::error::HttpError;
 
 const BARE_LF: HttpError = HttpError::BadRequest("bare LF as a line terminator");
 
-/// Parses the head at the start of `buf`.
+/// Parses the head at the start of `buf` into `out`: the one entry point.
 ///
 /// Lines must end in CRLF (docs/CONFORMANCE.md says why). A head with a bare
 /// LF gets the answer the bytes before it give, if that is an error, and
-/// 400 otherwise: the same answer however the bytes were split.
-pub fn parse_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, HttpError> {
-    parse_head_remembering(buf, limits, &mut LastValidHost::default())
-}
-
-/// [`parse_head`], with the last valid `Host` remembered in `hosts` (the
-/// event loop keeps one): the same answers, for fewer instructions.
-pub fn parse_head_remembering<'a>(
-    buf: &'a [u8],
-    limits: &Limits,
-    hosts: &mut LastValidHost,
-) -> Result<Parsed<'a>, HttpError> {
-    let mut answer = Ok(Parsed::Partial);
-    parse_head_into(buf, limits, hosts, &mut answer);
-    answer
-}
-
-/// [`parse_head_remembering`], answering in `out`: the connection's hot
-/// path keeps the answer where it reads it. (Returned by value, a 224-byte
-/// answer was built aside and copied, and the first reads of the copy
-/// waited for its stores.)
+/// 400 otherwise: the same answer however the bytes were split. `hosts`
+/// remembers the last valid `Host` (the event loop keeps one): the same
+/// answers, for fewer instructions.
+///
+/// The answer is written to `out`, not returned: the connection's hot
+/// path keeps it where it reads it. (Returned by value, a 224-byte answer
+/// was built aside and copied, and the first reads of the copy waited for
+/// its stores.)
 #[inline]
-pub fn parse_head_into<'a>(
+pub fn parse_head<'a>(
     buf: &'a [u8],
     limits: &Limits,
     hosts: &mut LastValidHost,
     out: &mut Result<Parsed<'a>, HttpError>,
 ) {
-    // Most heads take the short way; it answers only when it would give
-    // exactly what the long way gives (see `fast_path.rs`).
+    // The fast path, fenced: it answers only for a usual head, and then
+    // exactly as the reference path would (see `fast_path.rs`; a property
+    // test holds it to that); for anything else it leaves `out` to the
+    // reference path.
     if fast_path::parse(buf, limits, hosts, out).is_none() {
-        *out = parse_head_long(buf, limits, hosts);
+        *out = reference_path(buf, limits, hosts);
     }
 }
 
-/// [`parse_head`] the long way, for any head: httparse tokenises, then
-/// the lines' ends are checked and the head interpreted.
-pub(super) fn parse_head_long<'a>(
+/// The reference path, for any head: httparse tokenises, then the lines'
+/// ends are checked and the head interpreted.
+pub(super) fn reference_path<'a>(
     buf: &'a [u8],
     limits: &Limits,
     hosts: &mut LastValidHost,
@@ -197,6 +186,18 @@ fn interpret<'a>(
     }
     finish_head(&mut head, &seen, authority, hosts)?;
     Ok(head)
+}
+
+/// [`parse_head`], its answer returned: for tests.
+#[cfg(test)]
+pub(crate) fn parse_once<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    hosts: &mut LastValidHost,
+) -> Result<Parsed<'a>, HttpError> {
+    let mut answer = Ok(Parsed::Partial);
+    parse_head(buf, limits, hosts, &mut answer);
+    answer
 }
 
 #[cfg(test)]

@@ -8,13 +8,13 @@ fn limits() -> Limits {
 }
 
 /// Parses `buf`, checking on the way that the fast path (`fast_path.rs`),
-/// when it answers, agrees with the long way, and that remembering the
+/// when it answers, agrees with the reference path, and that remembering the
 /// last valid `Host` (as the event loop does, across every input parsed
 /// here) changes no answer: every test here checks all three.
 fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
     crate::http::fast_path::tests::assert_agree(buf, &limits());
-    let answer = parse_head(buf, &limits());
-    let remembering = HOSTS.with_borrow_mut(|hosts| parse_head_remembering(buf, &limits(), hosts));
+    let answer = parse_once(buf, &limits(), &mut LastValidHost::default());
+    let remembering = HOSTS.with_borrow_mut(|hosts| parse_once(buf, &limits(), hosts));
     assert_eq!(remembering, answer, "remembering a Host changed the answer to {:?}", String::from_utf8_lossy(buf));
     answer
 }

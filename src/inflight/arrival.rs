@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::{InFlight, Observer};
 use crate::forwarded::{self, Cidr};
+use crate::http::request::ProxyHeaders;
 use crate::http::{Head, Method};
 use crate::metrics::labels::Route;
 
@@ -25,11 +26,11 @@ pub struct Arrival<'a> {
 }
 
 impl<'a> Arrival<'a> {
-    /// A parsed head of `len` bytes; `client` as [`Arrival::client`].
-    pub fn of(head: &Head<'a>, len: usize, client: Option<IpAddr>) -> Arrival<'a> {
+    /// A parsed head of `len` bytes, taking `route`; `client` as [`Arrival::client`].
+    pub fn of(head: &Head<'a>, len: usize, route: Route, client: Option<IpAddr>) -> Arrival<'a> {
         Arrival {
             method: Some(head.method),
-            route: Some(Route::of_path(head.path.as_bytes())),
+            route: Some(route),
             method_text: head.method.as_str().as_bytes(),
             target: head.target.as_bytes(),
             version: if head.http11 { b"HTTP/1.1" } else { b"HTTP/1.0" },
@@ -58,13 +59,13 @@ impl<'a> Arrival<'a> {
 }
 
 impl InFlight {
-    /// The client to log for `head`: behind a `--trust-proxy` peer, the
+    /// The client to log for a request with forwarding headers `proxy`: behind a `--trust-proxy` peer, the
     /// address its forwarding headers name; None (the peer) otherwise, or
     /// when nothing is logged.
-    pub fn client(&self, head: &Head<'_>, trusted: &[Cidr], obs: &Observer) -> Option<IpAddr> {
+    pub(crate) fn client(&self, proxy: ProxyHeaders<'_>, trusted: &[Cidr], obs: &Observer) -> Option<IpAddr> {
         if trusted.is_empty() || !obs.log.enabled() {
             return None;
         }
-        Some(forwarded::client_addr(self.peer, head.proxy, trusted))
+        Some(forwarded::client_addr(self.peer, proxy, trusted))
     }
 }

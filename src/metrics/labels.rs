@@ -57,7 +57,8 @@ impl Label for MethodLabel {
     }
 }
 
-/// The route pattern a request matched.
+/// The route pattern a request matched, as [`crate::routes::Routes::classify`]
+/// decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Root,
@@ -68,21 +69,6 @@ pub enum Route {
     Healthz,
     /// Anything else: 404s, `OPTIONS *`, requests that never parsed.
     Other,
-}
-
-impl Route {
-    /// The route of a (still percent-encoded) path; mirrors `routes.rs`.
-    pub fn of_path(path: &[u8]) -> Route {
-        match path {
-            b"/" => Route::Root,
-            b"/user-agent" => Route::UserAgent,
-            b"/metrics" => Route::Metrics,
-            b"/healthz" => Route::Healthz,
-            p if p.starts_with(b"/echo/") => Route::Echo,
-            p if p.starts_with(b"/files/") => Route::Files,
-            _ => Route::Other,
-        }
-    }
 }
 
 impl Label for Route {
@@ -248,9 +234,10 @@ mod tests {
 
     #[test]
     fn routes_are_patterns_never_paths() {
-        assert_eq!(Route::of_path(b"/echo/anything/at/all").as_str(), "/echo/{s}");
-        assert_eq!(Route::of_path(b"/files/x.bin").as_str(), "/files/{name}");
-        assert_eq!(Route::of_path(b"/nope").as_str(), "other");
-        assert_eq!(Route::of_path(b"/echo").as_str(), "other");
+        use crate::routes::classify_path;
+        assert_eq!(classify_path(b"/echo/anything/at/all").as_str(), "/echo/{s}");
+        assert_eq!(classify_path(b"/files/x.bin").as_str(), "/files/{name}");
+        assert_eq!(classify_path(b"/nope").as_str(), "other");
+        assert_eq!(classify_path(b"/echo").as_str(), "other");
     }
 }
