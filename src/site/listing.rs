@@ -87,7 +87,7 @@ pub fn page_start(path: &[u8], out: &mut Vec<u8>) {
         b"td.s{text-align:right}th{border-bottom:1px solid #ccc}</style></head>\n<body><h1>Index of ",
     );
     escape_html(path, out);
-    out.extend_from_slice(b"</h1>\n<table><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n");
+    out.extend_from_slice(b"</h1>\n<table><tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n");
     if path != b"/" {
         out.extend_from_slice(b"<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
     }
