@@ -205,6 +205,15 @@ fn only_text_above_the_minimum_is_compressed_on_the_fly() {
     assert_eq!(page.header("content-encoding"), Some("gzip"));
     assert_eq!(gunzip(&page.body), long_text().as_bytes());
     assert_eq!(get_with(&s, "/image.png", gz).header("content-encoding"), None, "not text");
+    // zstd when the client wants it at least as much as gzip.
+    let z = get_with(&s, "/docs/page.txt", "Accept-Encoding: gzip, zstd\r\n");
+    assert_eq!(z.header("content-encoding"), Some("zstd"));
+    assert!(z.header("etag").unwrap().starts_with("W/"), "compressed here: a weak tag");
+    assert_eq!(zstd::bulk::decompress(&z.body, 1 << 20).unwrap(), long_text().as_bytes());
+    let g = get_with(&s, "/docs/page.txt", "Accept-Encoding: gzip, zstd;q=0.5\r\n");
+    assert_eq!(g.header("content-encoding"), Some("gzip"));
+    let tiny = get_with(&s, "/tiny.txt", "Accept-Encoding: zstd\r\n");
+    assert_eq!(tiny.header("content-encoding"), None, "the minimum holds for zstd too");
     let (s, _t) = site(|c| c.site.compress_min_bytes = 0);
     assert_eq!(get_with(&s, "/tiny.txt", gz).header("content-encoding"), Some("gzip"));
     // Without a root, /echo compresses as it always did.

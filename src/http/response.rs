@@ -68,6 +68,8 @@ pub struct Response<'a> {
     /// The body is gzip-compressed here, on the fly: send `Content-Encoding:
     /// gzip` and a weak ETag.
     pub gzip: bool,
+    /// The same, zstd: `Content-Encoding: zstd` and a weak ETag.
+    pub zstd: bool,
     /// The body is a stored, already encoded representation (a
     /// precompressed sibling, whose validators are its own): this
     /// `Content-Encoding`, and the ETag stays strong.
@@ -94,6 +96,7 @@ impl<'a> Response<'a> {
             content_type: None,
             charset: false,
             gzip: false,
+            zstd: false,
             stored_encoding: None,
             location: None,
             cache_control: None,
@@ -144,6 +147,7 @@ impl<'a> Response<'a> {
             content_type: self.content_type,
             charset: self.charset,
             gzip: self.gzip,
+            zstd: self.zstd,
             stored_encoding: self.stored_encoding,
             location: self.location,
             cache_control: self.cache_control,
@@ -230,6 +234,9 @@ fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
     if resp.gzip {
         out.extend_from_slice(b"\r\nContent-Encoding: gzip");
     }
+    if resp.zstd {
+        out.extend_from_slice(b"\r\nContent-Encoding: zstd");
+    }
     if let Some(coding) = resp.stored_encoding {
         out.extend_from_slice(b"\r\nContent-Encoding: ");
         out.extend_from_slice(coding.as_bytes());
@@ -257,7 +264,7 @@ fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
         // A gzip body is a different representation of the same file: its
         // tag is weak, so If-Range (strong comparison) can never splice
         // identity bytes onto gzip bytes; If-None-Match still matches.
-        let weak = if resp.gzip { "W/" } else { "" };
+        let weak = if resp.gzip || resp.zstd { "W/" } else { "" };
         let modified = httpdate::HttpDate::from(v.modified);
         let _ = write!(out, "\r\nETag: {weak}{}\r\nLast-Modified: {modified}", v.etag);
     }

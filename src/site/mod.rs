@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::HttpError;
-use crate::files::{self, compressible};
+use crate::files::{self, OnTheFly, compressible};
 use crate::http::{Body, Head, Method, Response};
 use crate::status;
 use listing::{Listing, Name};
@@ -183,10 +183,14 @@ impl Site {
             && let Some((coding, sibling, sibling_meta)) = self.sibling(head, rel, meta)
         {
             resp.stored_encoding = Some(coding.token());
-            return files::answer_file(head, OsStr::from_bytes(rel), sibling, &sibling_meta, resp, false);
+            return files::answer_file(head, OsStr::from_bytes(rel), sibling, &sibling_meta, resp, OnTheFly::Off);
         }
-        let gzip_ok = worth_compressing && meta.len() >= self.opts.compress_min;
-        files::answer_file(head, OsStr::from_bytes(rel), file, meta, resp, gzip_ok)
+        let on_the_fly = if worth_compressing && meta.len() >= self.opts.compress_min {
+            OnTheFly::GzipOrZstd
+        } else {
+            OnTheFly::Off
+        };
+        files::answer_file(head, OsStr::from_bytes(rel), file, meta, resp, on_the_fly)
     }
 
     /// The sibling to serve instead of `rel`, if any: only the codings the
@@ -194,7 +198,7 @@ impl Site {
     fn sibling(&self, head: &Head<'_>, rel: &[u8], meta: &Metadata) -> Option<(Coding, File, Metadata)> {
         let mut found: Vec<(Candidate, File, Metadata)> = Vec::new();
         for coding in Coding::ALL {
-            let q = negotiate::quality(head.accept_encoding, coding);
+            let q = crate::http::encoding::quality(head.accept_encoding, coding);
             if q == 0 {
                 continue;
             }

@@ -2,80 +2,10 @@
 //! stored encodings it accepts, in its order of preference (`Accept-Encoding`
 //! q-values, RFC 9110 §12.5.3), whether it wants HTML (for the single-page
 //! fallback), and the `Content-Type` of a file name (with its charset).
+//! The q-values themselves are read by [`crate::http::encoding::quality`].
 
-/// A precompressed sibling's coding: `x.br`, `x.zst`, `x.gz` next to `x`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
-    Br,
-    Zstd,
-    Gzip,
-}
-
-impl Coding {
-    /// All of them, in the order that breaks a tie of q-value and age:
-    /// brotli and zstd files are usually the smaller.
-    pub const ALL: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
-
-    /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
-        match self {
-            Coding::Br => "br",
-            Coding::Zstd => "zstd",
-            Coding::Gzip => "gzip",
-        }
-    }
-
-    /// The sibling's suffix.
-    pub fn suffix(self) -> &'static [u8] {
-        match self {
-            Coding::Br => b".br",
-            Coding::Zstd => b".zst",
-            Coding::Gzip => b".gz",
-        }
-    }
-}
-
-/// The q-value (in thousandths) `Accept-Encoding` gives `coding`: its own
-/// entry if listed, else `*`'s, else 0. `x-gzip` counts as gzip. Without the
-/// header, no coding is acceptable here (identity is always the safe answer).
-pub fn quality(accept_encoding: Option<&[u8]>, coding: Coding) -> u16 {
-    let Some(value) = accept_encoding else { return 0 };
-    let mut star = 0;
-    for item in value.split(|&b| b == b',') {
-        let mut parts = item.split(|&b| b == b';');
-        let name = parts.next().unwrap_or_default().trim_ascii();
-        let q = parts.find_map(|p| q_param(p.trim_ascii())).unwrap_or(1000);
-        let listed = name.eq_ignore_ascii_case(coding.token().as_bytes())
-            || (coding == Coding::Gzip && name.eq_ignore_ascii_case(b"x-gzip"));
-        if listed {
-            return q;
-        }
-        if name == b"*" {
-            star = q;
-        }
-    }
-    star
-}
-
-/// `q=0.5` → 500. A malformed value counts as 0: the client said
-/// something about this coding, and we cannot tell it liked it.
-fn q_param(param: &[u8]) -> Option<u16> {
-    let v = param.strip_prefix(b"q=").or_else(|| param.strip_prefix(b"Q="))?.trim_ascii();
-    let parsed = match v {
-        [b'1'] | [b'1', b'.'] => Some(1000),
-        [b'1', b'.', rest @ ..] if rest.len() <= 3 && rest.iter().all(|&b| b == b'0') => Some(1000),
-        [b'0'] | [b'0', b'.'] => Some(0),
-        [b'0', b'.', rest @ ..] if rest.len() <= 3 && rest.iter().all(u8::is_ascii_digit) => {
-            let mut n = 0u16;
-            for i in 0..3 {
-                n = n * 10 + rest.get(i).map_or(0, |d| u16::from(d - b'0'));
-            }
-            Some(n)
-        }
-        _ => None,
-    };
-    Some(parsed.unwrap_or(0))
-}
+pub use crate::http::encoding::Coding;
+use crate::http::encoding::q_param;
 
 /// A candidate sibling: its coding, how much the client wants it, and its
 /// modification time (nanoseconds since the epoch).
@@ -140,23 +70,6 @@ pub fn is_text(mime: &str) -> bool {
 mod tests {
     use super::*;
     use Coding::*;
-
-    #[test]
-    fn q_values_are_read_per_coding() {
-        let q = |h: &str, c| quality(Some(h.as_bytes()), c);
-        assert_eq!(q("gzip, br", Br), 1000);
-        assert_eq!(q("gzip;q=0.5, br;q=0.25", Gzip), 500);
-        assert_eq!(q("gzip;q=0.5, br;q=0.25", Br), 250);
-        assert_eq!(q("br;q=0", Br), 0);
-        assert_eq!(q("*;q=0.3", Zstd), 300);
-        assert_eq!(q("zstd;q=0, *", Zstd), 0, "listed wins over *");
-        assert_eq!(q("x-gzip", Gzip), 1000);
-        assert_eq!(q("gzip;q=2", Gzip), 0, "out of range");
-        assert_eq!(q("gzip;q=0.1234", Gzip), 0, "too many digits");
-        assert_eq!(q("GZIP ; Q=1.000", Gzip), 1000);
-        assert_eq!(q("deflate", Gzip), 0);
-        assert_eq!(quality(None, Gzip), 0);
-    }
 
     fn c(coding: Coding, q: u16, mtime: u128) -> Candidate {
         Candidate { coding, q, mtime }
