@@ -11,6 +11,9 @@ use crate::access_log::{Destination, Format};
 use crate::forwarded::Cidr;
 use crate::logging::LogFormat;
 
+pub mod headers;
+pub mod site;
+
 /// Largest request-target, in bytes (→ 414).
 pub const DEFAULT_MAX_URI: usize = 8 * 1024;
 /// Largest request line + header section, in bytes (→ 431).
@@ -55,9 +58,9 @@ pub struct Config {
     #[arg(long, env = "LOOPHTTP_DIRECTORY")]
     pub directory: Option<PathBuf>,
 
-    /// Site mode: ROOT and its flags (`site::flags`).
+    /// Site mode: ROOT and its flags (`config/site.rs`).
     #[command(flatten)]
-    pub site: crate::site::flags::SiteArgs,
+    pub site: site::SiteArgs,
 
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", env = "LOOPHTTP_LOG_LEVEL")]

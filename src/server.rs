@@ -168,7 +168,7 @@ impl Server {
         let metrics = (!c.no_metrics).then(|| Metrics::new(self.listeners.len(), log_state));
         let routes = Routes::new(c.directory.as_deref().map(FileStore::new).transpose()?)
             .with_metrics(metrics.clone(), c.metrics_addr.is_none())
-            .with_site(c.site.open()?);
+            .with_site(crate::site::Site::from_args(&c.site)?);
         let mut wakers = Vec::new();
         let mut threads = Vec::new();
         for (i, ls) in self.listeners.into_iter().enumerate() {

@@ -7,29 +7,29 @@
 //! | `path.rs`      | request path → place in the tree (`..`, `//`, dotfiles, the slash redirect) |
 //! | `negotiate.rs` | `Accept-Encoding` q-values → precompressed sibling; `Accept` → SPA fallback; type and charset |
 //! | `listing.rs`   | `--listing`: the HTML page, made a bounded piece at a time (reads the directory) |
-//! | `headers.rs`   | `--header` / `--cache-control` checked at start-up |
 //! | `mod.rs`       | opening beneath the root and putting the answer together |
 //!
 //! Every open is `openat2(RESOLVE_BENEATH)` relative to the root's
 //! descriptor, so a symlink that leaves the root is refused by the kernel
 //! (`files::open_resolved` decides where `openat2` cannot). Files are then
 //! answered by `files::answer_file`, the code `/files` uses: conditional
-//! requests, one range, HEAD, `sendfile`, gzip on the fly.
+//! requests, one range, HEAD, `sendfile`, gzip or zstd on the fly. The
+//! flags are read and checked in `config/site.rs` and `config/headers.rs`.
 
-pub mod flags;
-pub mod headers;
 pub mod listing;
 pub mod negotiate;
 pub mod path;
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::site::SiteArgs;
 use crate::error::HttpError;
 use crate::files::{self, OnTheFly, compressible};
 use crate::http::{Body, Head, Method, Response};
@@ -100,6 +100,22 @@ impl Site {
             }
         }
         Ok(site)
+    }
+
+    /// The site, if a root was given. Errors name the flag at fault.
+    pub fn from_args(args: &SiteArgs) -> io::Result<Option<Site>> {
+        let Some(root) = args.root() else { return Ok(None) };
+        let opts = SiteOptions {
+            index: args.index.as_bytes().to_vec(),
+            listing: args.listing,
+            hidden: args.hidden,
+            fallback: args.fallback.as_ref().map(|f| f.as_os_str().as_bytes().to_vec()),
+            precompressed: args.precompressed,
+            compress_min: args.compress_min_bytes,
+            // Once per worker at start-up: a response borrows it for ever.
+            cache_control: args.cache_control.clone().map(|v| &*Box::leak(v.into_boxed_str())),
+        };
+        Site::new(root, opts).map(Some).map_err(io::Error::other)
     }
 
     /// The answer to a request under the root.

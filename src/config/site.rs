@@ -1,15 +1,12 @@
-//! The site flags, flattened into [`crate::Config`]: `loophttp [ROOT]`,
+//! The site flags (`crate::site` serves them), flattened into [`crate::Config`]: `loophttp [ROOT]`,
 //! `--root`, `--index`, `--listing`, `--hidden`, `--fallback`,
 //! `--precompressed`, `--compress-min-bytes`, `--cache-control`, `--header`.
 
-use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::headers::{check_value, parse_header};
-use super::{Site, SiteOptions};
 use crate::config::DEFAULT_COMPRESS_MIN_BYTES;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -72,22 +69,6 @@ impl SiteArgs {
         self.header.concat().into_bytes()
     }
 
-    /// The site, if a root was given. Errors name the flag at fault.
-    pub fn open(&self) -> io::Result<Option<Site>> {
-        let Some(root) = self.root() else { return Ok(None) };
-        let opts = SiteOptions {
-            index: self.index.as_bytes().to_vec(),
-            listing: self.listing,
-            hidden: self.hidden,
-            fallback: self.fallback.as_ref().map(|f| f.as_os_str().as_bytes().to_vec()),
-            precompressed: self.precompressed,
-            compress_min: self.compress_min_bytes,
-            // Once per worker at start-up: a response borrows it for ever.
-            cache_control: self.cache_control.clone().map(|v| &*Box::leak(v.into_boxed_str())),
-        };
-        Site::new(root, opts).map(Some).map_err(io::Error::other)
-    }
-
     /// Start-up checks beyond one value: the root is a directory and the
     /// fallback a file beneath it.
     pub fn validate(&self) -> Result<(), String> {
@@ -95,8 +76,20 @@ impl SiteArgs {
         if !root.is_dir() {
             return Err(format!("{}: not a directory", root.display()));
         }
-        self.open().map(drop).map_err(|e| e.to_string())
+        match &self.fallback {
+            Some(f) if !file_beneath(root, f) => {
+                Err(format!("--fallback {}: not a file beneath the root", f.display()))
+            }
+            _ => Ok(()),
+        }
     }
+}
+
+/// `rel` names a regular file inside `root` once symlinks are resolved
+/// (the site opens it beneath the root's descriptor, which says the same).
+fn file_beneath(root: &Path, rel: &Path) -> bool {
+    let (Ok(root), Ok(file)) = (root.canonicalize(), root.join(rel).canonicalize()) else { return false };
+    file.starts_with(root) && file.is_file()
 }
 
 /// An index name is one plain path segment.
