@@ -33,6 +33,7 @@ pub mod listener;
 pub mod logging;
 pub mod mem_stream;
 pub mod metrics;
+pub mod pid_file;
 pub mod pool;
 pub mod probe;
 pub mod routes;

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(path) = &config.pid_file {
-        upgrade::remove_pid_file(path);
+        loophttp::pid_file::remove_if_ours(path);
     }
     code
 }

@@ -98,7 +98,7 @@ fn announce(process: &mut Process) {
 
 fn write_pid_file(process: &Process) {
     if let Some(path) = &process.pid_file
-        && let Err(e) = upgrade::write_pid_file(path)
+        && let Err(e) = crate::pid_file::write(path)
     {
         log::warn!(error:% = e; "--pid-file {}: cannot write it", path.display());
     }

@@ -26,7 +26,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -351,21 +351,33 @@ fn set_cloexec(fd: RawFd) {
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
 }
 
-/// `--pid-file`: written whole or not at all (a temporary file renamed
-/// over it), by whichever process serves.
-pub fn write_pid_file(path: &Path) -> io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// At exit: removes the pid file if it still names this process (after
-/// an upgrade it names the new one, which keeps it).
-pub fn remove_pid_file(path: &Path) {
-    let ours = std::fs::read_to_string(path).is_ok_and(|s| s.trim() == std::process::id().to_string());
-    if ours {
-        let _ = std::fs::remove_file(path);
+    #[test]
+    fn a_pid_is_written_in_place_as_decimal_digits_then_nul() {
+        let mut buf = [0xffu8; PID_DIGITS + 1];
+        write_digits(&mut buf, 4_194_304);
+        assert_eq!(&buf[..8], b"4194304\0");
+        write_digits(&mut buf, 0);
+        assert_eq!(&buf[..2], b"0\0");
+    }
+
+    #[test]
+    fn the_successor_gets_our_environment_with_its_own_listen_variables() {
+        let binary = Binary { path: "/bin/true".into(), args: vec!["loophttp".into(), "--port".into(), "0".into()] };
+        let exec = Exec::new(&binary, &["loophttp", "loophttp-metrics"], vec![7, 9, 11]).unwrap();
+        let env: Vec<String> = exec._env.iter().map(|e| e.to_string_lossy().into_owned()).collect();
+        assert!(env.contains(&"LISTEN_FDS=2".to_string()), "{env:?}");
+        assert!(env.contains(&"LISTEN_FDNAMES=loophttp:loophttp-metrics".to_string()));
+        assert!(env.contains(&format!("{READY_FD_VAR}=5")), "the pipe follows the sockets: 3, 4, then 5");
+        assert_eq!(env.iter().filter(|e| e.starts_with("LISTEN_FDS=")).count(), 1, "none inherited");
+        assert!(exec.listen_pid.starts_with(b"LISTEN_PID="));
+        // The pointer arrays end with NULL; LISTEN_PID is the last variable.
+        assert_eq!(exec.argv_ptrs.len(), 4);
+        assert!(exec.argv_ptrs[3].is_null());
+        assert_eq!(exec.env_ptrs[exec.env_ptrs.len() - 2], exec.listen_pid.as_ptr().cast());
+        assert!(exec.env_ptrs.last().unwrap().is_null());
     }
 }
