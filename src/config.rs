@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+mod load;
+pub mod values;
+
+pub use load::{Generate, LoadError, generate};
+
 use crate::access_log::{Destination, Format};
 use crate::forwarded::Cidr;
 use crate::logging::LogFormat;
@@ -39,12 +44,21 @@ pub const DEFAULT_COMPRESS_MIN_BYTES: u64 = 1024;
 /// Hard ceiling on `--max-headers`: the parser keeps its header array on the stack.
 pub use crate::http::request::MAX_HEADERS_CEILING;
 
+/// The tail of `--help`: the units, once, rather than on every flag.
+const AFTER_HELP: &str = "\
+Durations: 10s, 1.5s, 250ms, 2m, 1h (a plain number is seconds; at most 24h).
+Sizes: 16384, 64KiB, 10M, 1G (K, M, G are powers of 1024).
+Each flag --some-name can also be set as LOOPHTTP_SOME_NAME; a flag wins over its variable.";
+
 /// A small HTTP/1.1 server on a single mio event loop.
 ///
 /// Serves `/`, `/echo/{s}`, `/user-agent` and `/files/{name}` (with
-/// `--directory`). Durations take a unit: `10s`, `250ms` (plain numbers are seconds).
+/// `--directory`). Durations take a unit (`10s`, `1.5s`, `250ms`, `2m`,
+/// `1h`; a plain number is seconds; at most 24h). Sizes take an optional
+/// unit (`16384`, `64KiB`, `10M`: K, M and G are powers of 1024).
+/// Boolean variables take 1/0, true/false or yes/no.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "loophttp", version, about, long_about = None)]
+#[command(name = "loophttp", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Config {
     /// Address to bind; `::` listens on IPv4 and IPv6 alike (dual-stack).
     #[arg(long, default_value = "::", env = "LOOPHTTP_HOST")]
@@ -71,71 +85,71 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Independent event loops sharing one listening socket; 0 = one per core.
-    #[arg(long, default_value_t = 1, env = "LOOPHTTP_WORKERS")]
+    #[arg(long, default_value_t = 1, value_parser = values::workers, env = "LOOPHTTP_WORKERS")]
     pub workers: usize,
 
     /// Let other processes listen on the same port (SO_REUSEPORT), for
     /// several instances on one port on purpose; without it a port in use is an error.
-    #[arg(long, env = "LOOPHTTP_REUSE_PORT")]
+    #[arg(long, value_parser = values::boolean, env = "LOOPHTTP_REUSE_PORT")]
     pub reuse_port: bool,
 
     /// Listen backlog handed to the kernel.
-    #[arg(long, default_value_t = DEFAULT_BACKLOG, env = "LOOPHTTP_BACKLOG")]
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = values::backlog, env = "LOOPHTTP_BACKLOG")]
     pub backlog: i32,
 
     /// Open connections per worker; past it the server stops accepting until one closes.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, env = "LOOPHTTP_MAX_CONNECTIONS")]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = values::max_connections, env = "LOOPHTTP_MAX_CONNECTIONS")]
     pub max_connections: usize,
 
-    /// Longest request-target in bytes (longer → 414).
-    #[arg(long, default_value_t = DEFAULT_MAX_URI, env = "LOOPHTTP_MAX_URI_BYTES")]
+    /// Longest request-target (longer → 414); at most 1MiB.
+    #[arg(long, default_value = "8KiB", value_name = "SIZE", value_parser = values::uri_size, env = "LOOPHTTP_MAX_URI_BYTES")]
     pub max_uri_bytes: usize,
 
-    /// Largest request head (request line + headers) in bytes (larger → 431).
-    #[arg(long, default_value_t = DEFAULT_MAX_HEAD, env = "LOOPHTTP_MAX_HEAD_BYTES")]
+    /// Largest request head, request line + headers (larger → 431); from 64 bytes to 1MiB.
+    #[arg(long, default_value = "16KiB", value_name = "SIZE", value_parser = values::head_size, env = "LOOPHTTP_MAX_HEAD_BYTES")]
     pub max_head_bytes: usize,
 
     /// Most header fields per request (more → 431).
-    #[arg(long, default_value_t = DEFAULT_MAX_HEADERS, value_parser = parse_max_headers, env = "LOOPHTTP_MAX_HEADERS")]
+    #[arg(long, default_value_t = DEFAULT_MAX_HEADERS, value_parser = values::max_headers, env = "LOOPHTTP_MAX_HEADERS")]
     pub max_headers: usize,
 
-    /// Largest request body in bytes (larger → 413, nothing written).
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY, env = "LOOPHTTP_MAX_BODY_BYTES")]
+    /// Largest request body (larger → 413, nothing written).
+    #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = values::body_size, env = "LOOPHTTP_MAX_BODY_BYTES")]
     pub max_body_bytes: u64,
 
     /// Time from the first byte of a request head to its end (then 408 and close).
-    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_HEADER_TIMEOUT")]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_HEADER_TIMEOUT")]
     pub header_timeout: Duration,
 
     /// Longest pause while receiving a body (then 408 and close).
-    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_BODY_TIMEOUT")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_BODY_TIMEOUT")]
     pub body_timeout: Duration,
 
     /// Slowest average body rate in bytes/s, measured from the body's start
     /// once --body-rate-grace has passed (slower → 408 and close, a partial
     /// upload removed); 0 turns the check off.
-    #[arg(long, default_value_t = DEFAULT_BODY_MIN_RATE, env = "LOOPHTTP_BODY_MIN_RATE")]
+    #[arg(long, default_value_t = DEFAULT_BODY_MIN_RATE, value_name = "BYTES_PER_SEC", env = "LOOPHTTP_BODY_MIN_RATE")]
     pub body_min_rate: u64,
 
     /// How long a body may arrive at any rate before --body-min-rate applies.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_BODY_RATE_GRACE")]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_BODY_RATE_GRACE")]
     pub body_rate_grace: Duration,
 
     /// How long an idle keep-alive connection is kept open.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "LOOPHTTP_KEEPALIVE_TIMEOUT")]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_KEEPALIVE_TIMEOUT")]
     pub keepalive_timeout: Duration,
 
     /// Longest pause in sending to a client that stopped reading (then close).
-    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LOOPHTTP_WRITE_TIMEOUT")]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_WRITE_TIMEOUT")]
     pub write_timeout: Duration,
 
     /// After SIGTERM/SIGINT, the longest wait for requests in flight; what is left then is cut.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_SHUTDOWN_TIMEOUT")]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Duration,
 
     /// During that drain, how long a connection may sit idle before it is closed
     /// (keep a proxy's upstream keep-alive timeout shorter).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, env = "LOOPHTTP_DRAIN_GRACE")]
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_DRAIN_GRACE")]
     pub drain_grace: Duration,
 
     /// Access log: `-` (stdout), `off`, or a file appended to (reopened on SIGUSR1).
@@ -146,12 +160,12 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Format::Combined, env = "LOOPHTTP_ACCESS_LOG_FORMAT")]
     pub access_log_format: Format,
 
-    /// Serve /metrics and /healthz on this address only (say 127.0.0.1:9090), not on the main port.
+    /// Serve /metrics and /healthz on this address only (say 127.0.0.1:9464), not on the main port.
     #[arg(long, value_name = "ADDR:PORT", env = "LOOPHTTP_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
     /// No /metrics at all (counting still costs next to nothing).
-    #[arg(long, conflicts_with = "metrics_addr", env = "LOOPHTTP_NO_METRICS")]
+    #[arg(long, conflicts_with = "metrics_addr", value_parser = values::boolean, env = "LOOPHTTP_NO_METRICS")]
     pub no_metrics: bool,
 
     /// Proxies (CIDRs or addresses, comma-separated) whose `Forwarded` / `X-Forwarded-For` name the client
@@ -166,7 +180,7 @@ pub struct Config {
 
     /// On SIGUSR2, how long the new process may take to say it serves before it is stopped and
     /// this one serves on.
-    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "LOOPHTTP_UPGRADE_TIMEOUT")]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::duration, env = "LOOPHTTP_UPGRADE_TIMEOUT")]
     pub upgrade_timeout: Duration,
 
     /// Health-check client instead of a server: GET this http:// URL, exit 0 on a 2xx, 1 otherwise.
@@ -175,8 +189,17 @@ pub struct Config {
     pub probe: Option<String>,
 
     /// How long `--probe` waits for a connection and the status line.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = values::duration)]
     pub probe_timeout: Duration,
+
+    /// Print a man page or a shell's completions (from these very flags) and exit.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub generate: Option<Generate>,
+
+    /// The settings whose value came from their environment variable, so
+    /// a message about one names the variable (filled by [`Config::load`]).
+    #[arg(skip)]
+    pub from_env: Vec<String>,
 }
 
 impl Config {
@@ -196,60 +219,40 @@ impl Config {
         }
     }
 
-    /// Checks that cannot be expressed as a clap value parser.
+    /// Checks that cannot be expressed as a clap value parser: those about
+    /// the world outside (is `--directory` there?). The message names the
+    /// flag, or its variable when the value came from the environment.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(dir) = &self.directory
-            && !dir.is_dir()
-        {
-            return Err(format!("--directory {}: not a directory", dir.display()));
-        }
-        if self.max_head_bytes < 64 {
-            return Err("--max-head-bytes must be at least 64".into());
-        }
-        if self.max_connections == 0 {
-            return Err("--max-connections must be at least 1".into());
+        if let Some(dir) = &self.directory {
+            let problem = match std::fs::metadata(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".to_string()),
+                Err(e) => Some(format!("cannot be read: {e}")),
+                Ok(m) if !m.is_dir() => Some("is not a directory".to_string()),
+                Ok(_) => std::fs::read_dir(dir).err().map(|e| format!("cannot be read: {e}")),
+            };
+            if let Some(problem) = problem {
+                return Err(format!("{} {}: {problem}", self.name_of("directory"), dir.display()));
+            }
         }
         self.site.validate()?;
         Ok(())
     }
-}
 
-fn parse_max_headers(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_HEADERS_CEILING).contains(&n) => Ok(n),
-        _ => Err(format!("expected a number from 1 to {MAX_HEADERS_CEILING}")),
-    }
-}
-
-/// `10s`, `250ms`, `2m` or a plain number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?}: expected a duration such as 10s or 250ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("{text:?}: unit must be ms, s or m")),
+    /// How to name the setting `id` (clap's id, `metrics_addr`) in a
+    /// message: `--metrics-addr`, or `LOOPHTTP_METRICS_ADDR` when its value
+    /// came from that environment variable.
+    pub fn name_of(&self, id: &str) -> String {
+        if self.from_env.iter().any(|e| e == id) {
+            format!("LOOPHTTP_{}", id.to_ascii_uppercase())
+        } else {
+            format!("--{}", id.replace('_', "-"))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("7h").is_err());
-        assert!(parse_duration("s").is_err());
-    }
 
     #[test]
     fn defaults_match_the_documented_limits() {
@@ -299,7 +302,7 @@ mod tests {
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
             // ROOT is --root's positional spelling; LOOPHTTP_ROOT sets --root.
-            if ["help", "version", "probe", "probe_timeout", "root_dir"].contains(&id) {
+            if ["help", "version", "probe", "probe_timeout", "root_dir", "generate"].contains(&id) {
                 assert_eq!(arg.get_env(), None, "{id}");
                 continue;
             }
@@ -322,7 +325,7 @@ mod tests {
         let c = Config::try_parse_from(["loophttp", "--body-min-rate", "0", "--body-rate-grace", "250ms"]).unwrap();
         assert_eq!((c.body_min_rate, c.body_rate_grace), (0, Duration::from_millis(250)));
         assert!(Config::try_parse_from(["loophttp", "--body-min-rate", "-1"]).is_err());
-        assert!(Config::try_parse_from(["loophttp", "--body-rate-grace", "1h"]).is_err());
+        assert!(Config::try_parse_from(["loophttp", "--body-rate-grace", "25h"]).is_err());
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl Worker {
                 && until <= self.cx.now
             {
                 self.accepting = Accepting::Open { warned: true };
-                self.accept();
+                self.accept_left = true;
             }
             self.after_pass(woke, events.iter().count());
             if let Some(outcome) = self.drained() {

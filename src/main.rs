@@ -7,15 +7,26 @@
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
 use loophttp::lifecycle::Outcome;
 use loophttp::supervise::{self, Early, Process};
-use loophttp::{Config, Server, listener, upgrade};
+use loophttp::{Config, Server, config, listener, upgrade};
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = match Config::load(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => return ExitCode::from(e.report()),
+    };
     if let Some(url) = &config.probe {
         return probe(url, config.probe_timeout);
+    }
+    if let Some(what) = config.generate {
+        return match config::generate(what, &mut io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loophttp --generate: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     // Before anything slow: a stop signal from now on drains once the
     // loops run, instead of killing a process still starting.
@@ -107,12 +118,9 @@ fn open(config: &Config, passed: io::Result<Option<Vec<listener::Passed>>>) -> O
     };
     match server {
         Ok(s) => Some((s, activated)),
-        Err(e) if activated => {
-            log::error!("cannot serve on the passed socket: {e}");
-            None
-        }
+        // Server::bind and adopt name what failed: the address, the socket, or the flag.
         Err(e) => {
-            log::error!("cannot listen on {}: {e}", std::net::SocketAddr::new(config.host, config.port));
+            log::error!("{e}");
             None
         }
     }

@@ -54,13 +54,17 @@ impl Observability {
             Some(_) if passed.is_some() => passed,
             Some(addr) => Some(
                 listener::bind(addr.ip(), addr.port(), config.backlog, false)
-                    .map_err(|e| io::Error::new(e.kind(), format!("--metrics-addr {addr}: {e}")))?
+                    .map_err(|e| io::Error::new(e.kind(), format!("{} {addr}: {e}", config.name_of("metrics_addr"))))?
                     .listener,
             ),
             None => None,
         };
-        let access_log = access_log::start(&config.access_log)
-            .map_err(|e| io::Error::new(e.kind(), format!("--access-log {}: {e}", config.access_log)))?;
+        let access_log = access_log::start(&config.access_log).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{} {}: cannot open: {e}", config.name_of("access_log"), config.access_log),
+            )
+        })?;
         Ok(Observability { metrics_listener, access_log })
     }
 }
@@ -82,7 +86,8 @@ impl Server {
         let local_addr = first.local_addr()?;
         let more_addrs = sockets[1..].iter().map(|l| l.local_addr()).collect::<io::Result<_>>()?;
         let dual_stack = listener::is_dual_stack(first);
-        let listeners = for_each_worker(&sockets, config.worker_count())?;
+        let listeners = for_each_worker(&sockets, config.worker_count())
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot serve on the passed socket: {e}")))?;
         let observability = Observability::open(&config, passed_metrics)?;
         let config = Arc::new(config);
         Ok(Server { listeners, names, config, local_addr, more_addrs, dual_stack, observability })
@@ -94,8 +99,11 @@ impl Server {
     /// and with `SO_REUSEPORT` set, a second server started on the same port
     /// by mistake would share it silently instead of failing. That option
     /// is set only with `--reuse-port`, when the operator means it.
+    /// Each error names what failed: the address, or the flag.
     pub fn bind(config: Config) -> io::Result<Server> {
-        let first = listener::bind(config.host, config.port, config.backlog, config.reuse_port)?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let first = listener::bind(config.host, config.port, config.backlog, config.reuse_port)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let local_addr = first.listener.local_addr()?;
         let listeners = for_each_worker(&[first.listener], config.worker_count())?;
         let (more_addrs, dual_stack) = (Vec::new(), first.dual_stack);

@@ -236,6 +236,23 @@ fn past_max_connections_new_clients_wait_in_the_backlog_until_one_closes() {
 }
 
 #[test]
+fn a_client_admitted_when_a_slot_frees_is_closed_as_soon_as_it_is_answered() {
+    // Admitted in the pass that freed the slot and finished at once: its
+    // socket must close then, not at the loop's next wake-up.
+    let s = TestServer::with(|c| c.max_connections = 1);
+    let mut a = s.client();
+    a.send(get_keep_alive("/echo/a").as_bytes());
+    assert_eq!(a.response().body, b"a");
+    let mut waiting = s.client();
+    waiting.send(b"GET /echo/last HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    drop(a);
+    assert_eq!(waiting.response().body, b"last");
+    let started = Instant::now();
+    assert!(waiting.closed_within(LATE), "the connection stayed open after its last answer");
+    assert!(started.elapsed() < LATE, "closed {:?} after its answer", started.elapsed());
+}
+
+#[test]
 fn pipelining_client_that_does_not_read_is_answered_in_order_once_it_reads() {
     const N: usize = 5000;
     let s = TestServer::start();

@@ -41,11 +41,15 @@ impl Worker {
             self.deadlines
                 .retain(|at, o| conns.get(o.key).is_some_and(|e| e.conn.id() == o.id && e.queued == Some(at)));
         }
+        // Accepting resumes in the next pass's accept step (at once: the
+        // poll does not wait while `accept_left`), not here: a connection
+        // admitted here and finished at once would not be removed, nor its
+        // socket closed, until some later event woke the loop.
         if let Accepting::AtLimit { warned } = self.accepting
             && self.conns.len() < self.max_connections
         {
             self.accepting = Accepting::Open { warned };
-            self.accept();
+            self.accept_left = true;
         }
     }
 }
