@@ -131,7 +131,7 @@ start_server() {
     [ "$HAVE_V6" -eq 1 ] || host_args=(--host 127.0.0.1)
     : >"$LOG"
     : >"$OUT"
-    "$BIN" "${host_args[@]}" --port "$want" --directory "$DATA" 2>"$LOG" >"$OUT" </dev/null &
+    "$BIN" "${host_args[@]}" --port "$want" --directory "$DATA" --allow-upload --allow-delete 2>"$LOG" >"$OUT" </dev/null &
     SPID=$!
     PORT=""
     [ "$want" != 0 ] && PORT="$want"

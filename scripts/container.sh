@@ -91,6 +91,8 @@ mkdir -p "$VOLUME"
 echo "from the mounted volume" >"$TMP/data/hello.txt"
 chown -R 10001:10001 "$TMP/data"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# Where the host reaches the image's metrics listener (LOOPHTTP_METRICS_ADDR).
+MPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
 
 wait_answers() {
@@ -112,8 +114,9 @@ PATH_TAKEN=""
 # --no-healthcheck: podman schedules health checks with systemd timers,
 # absent here; the check command is run below by hand instead.
 RUN_OK=0
-RUN_ERR="$(podman run -d --name "$NAME" --no-healthcheck -p "127.0.0.1:$PORT:4221" \
-    -v "$TMP/data:/data" "$IMAGE" 2>&1)" && RUN_OK=1
+# Writes are off in the image; the upload check below turns them on.
+RUN_ERR="$(podman run -d --name "$NAME" --no-healthcheck -p "127.0.0.1:$PORT:4221" -p "127.0.0.1:$MPORT:9464" \
+    -e LOOPHTTP_ALLOW_UPLOAD=1 -v "$TMP/data:/data" "$IMAGE" 2>&1)" && RUN_OK=1
 if [ "$RUN_OK" = 1 ] && wait_answers; then
     PATH_TAKEN="podman run"
     mapfile -t HC < <(healthcheck_cmd 4221)
@@ -139,7 +142,8 @@ else
     USERSPEC="$(inspect '{{.Config.User}}')"
     ENTRY="$(inspect '{{index .Config.Entrypoint 0}}')"
     CHROOT="$(command -v chroot)"
-    env -i "${ENVS[@]}" LOOPHTTP_PORT="$PORT" "$CHROOT" --userspec="$USERSPEC" "$TMP/rootfs" "$ENTRY" \
+    # The host's network: the metrics listener moves to a free loopback port.
+    env -i "${ENVS[@]}" LOOPHTTP_PORT="$PORT" LOOPHTTP_ALLOW_UPLOAD=1 LOOPHTTP_METRICS_ADDR="127.0.0.1:$MPORT" "$CHROOT" --userspec="$USERSPEC" "$TMP/rootfs" "$ENTRY" \
         >"$TMP/server.log" 2>&1 &
     CHROOT_PID=$!
     wait_answers || { notok "the image's entrypoint under chroot did not answer: $(tail -3 "$TMP/server.log")"; exit 1; }
@@ -151,6 +155,9 @@ echo "# path: $PATH_TAKEN"
 check "GET / through the container" "200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")"
 check "GET /healthz" "200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
 check "a file from the mounted volume" "from the mounted volume" "$(curl -s "$URL/files/hello.txt")"
+check "/metrics is not on the public port" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")"
+check "/metrics on the metrics listener (LOOPHTTP_METRICS_ADDR)" "yes" \
+    "$(curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q '^loophttp_requests_total' && echo yes)"
 check "an upload lands in the volume" "201" "$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'uploaded' "$URL/files/new.txt")"
 check "the upload is on the host, owned by the image's user" "10001 uploaded" \
     "$(stat -c %u "$VOLUME/new.txt" 2>/dev/null) $(cat "$VOLUME/new.txt" 2>/dev/null)"

@@ -107,9 +107,8 @@ wait_answers() {
     return 1
 }
 
-# Writes (uploads) are opt-in where the binary has --allow-upload.
-UPLOAD=""
-if "$BIN" --help 2>/dev/null | grep -q -- '--allow-upload'; then UPLOAD=--allow-upload; fi
+# Writes (uploads, deletes) are opt-in: --allow-upload, --allow-delete.
+UPLOAD="--allow-upload --allow-delete"
 # The command that starts the instance on port %i (rolling-restart.sh's
 # template), in the background, logging to $TMP/%i.log.
 START="'$BIN' --host 127.0.0.1 --port %i --directory '$TMP/files' $UPLOAD --pid-file '$TMP/%i.pid' \
@@ -214,6 +213,9 @@ check "a chunked upload is 201" "201" \
     "$(status -H 'Transfer-Encoding: chunked' --data-binary @"$ROOT/README.md" "$URL/files/readme")"
 check "the chunked upload arrived whole" "$(sha "$ROOT/README.md")" "$(sha "$TMP/files/readme")"
 check "DELETE /files/readme is 204" "204" "$(status -X DELETE "$URL/files/readme")"
+check "a PUT from 127.0.0.2 is refused by nginx (403)" "403" \
+    "$(status --interface 127.0.0.2 -T - "$URL/files/from-elsewhere" <<<"no")"
+check "and nothing was written" "no" "$([ -e "$TMP/files/from-elsewhere" ] && echo yes || echo no)"
 check "a deleted file is 404" "404" "$(status "$URL/files/readme")"
 check "a body over 64 MiB is refused by nginx (413)" "413" \
     "$(status -H 'Content-Length: 70000000' -H 'Expect:' --data-binary x "$URL/files/huge")"

@@ -31,7 +31,7 @@ PORT_P=$(free_port 18482 "$PORT_L" "$PORT_M")
 
 # A short header timeout so the traffic can include 408s quickly.
 start_bg "$TMPD/loophttp.log" "$LOOPHTTP" --host 127.0.0.1 --port "$PORT_L" \
-    --metrics-addr "127.0.0.1:$PORT_M" --directory "$TMPD/files" \
+    --metrics-addr "127.0.0.1:$PORT_M" --directory "$TMPD/files" --allow-upload \
     --access-log "$TMPD/access.log" --header-timeout 1s --log-level info
 PID_L=$LAST_PID
 wait_ready loophttp "$PID_L" "http://127.0.0.1:$PORT_M/healthz" "$TMPD/loophttp.log"

@@ -68,9 +68,17 @@ pub struct Config {
     #[arg(short, long, default_value_t = 4221, env = "LOOPHTTP_PORT")]
     pub port: u16,
 
-    /// Directory served and written by /files/{name}; without it /files answers 404.
+    /// Directory served by /files/{name}; without it /files answers 404.
     #[arg(long, env = "LOOPHTTP_DIRECTORY")]
     pub directory: Option<PathBuf>,
+
+    /// Let clients write files: POST and PUT /files/{name}. Off: they get 405.
+    #[arg(long, value_parser = values::boolean, env = "LOOPHTTP_ALLOW_UPLOAD")]
+    pub allow_upload: bool,
+
+    /// Let clients delete files: DELETE /files/{name}. Off: it gets 405.
+    #[arg(long, value_parser = values::boolean, env = "LOOPHTTP_ALLOW_DELETE")]
+    pub allow_delete: bool,
 
     /// Site mode: ROOT and its flags (`config/site.rs`).
     #[command(flatten)]
@@ -160,12 +168,17 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Format::Combined, env = "LOOPHTTP_ACCESS_LOG_FORMAT")]
     pub access_log_format: Format,
 
-    /// Serve /metrics and /healthz on this address only (say 127.0.0.1:9464), not on the main port.
+    /// Serve /metrics (and /healthz) on a listener of their own at this
+    /// address, say 127.0.0.1:9464. Without it or --metrics-public, /metrics is not served.
     #[arg(long, value_name = "ADDR:PORT", env = "LOOPHTTP_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
-    /// No /metrics at all (counting still costs next to nothing).
-    #[arg(long, conflicts_with = "metrics_addr", value_parser = values::boolean, env = "LOOPHTTP_NO_METRICS")]
+    /// Serve /metrics on the main port too, to anyone who can reach it.
+    #[arg(long, value_parser = values::boolean, env = "LOOPHTTP_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+
+    /// Count nothing and serve no /metrics (counting costs next to nothing).
+    #[arg(long, conflicts_with_all = ["metrics_addr", "metrics_public"], value_parser = values::boolean, env = "LOOPHTTP_NO_METRICS")]
     pub no_metrics: bool,
 
     /// Proxies (CIDRs or addresses, comma-separated) whose `Forwarded` / `X-Forwarded-For` name the client
@@ -276,7 +289,7 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.access_log, Destination::Stdout);
         assert_eq!(c.access_log_format, Format::Combined);
-        assert_eq!((c.metrics_addr, c.no_metrics), (None, false));
+        assert_eq!((c.metrics_addr, c.metrics_public, c.no_metrics), (None, false, false));
         let c = Config::parse_from([
             "loophttp",
             "--access-log",
@@ -309,6 +322,15 @@ mod tests {
             let want = format!("LOOPHTTP_{}", id.to_ascii_uppercase());
             assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(want.as_str()), "--{id}");
         }
+    }
+
+    #[test]
+    fn writes_and_public_metrics_are_off_unless_asked_for() {
+        let c = Config::defaults();
+        assert_eq!((c.allow_upload, c.allow_delete, c.metrics_public), (false, false, false));
+        let c = Config::parse_from(["loophttp", "--allow-upload", "--allow-delete", "--metrics-public"]);
+        assert_eq!((c.allow_upload, c.allow_delete, c.metrics_public), (true, true, true));
+        assert!(Config::try_parse_from(["loophttp", "--no-metrics", "--metrics-public"]).is_err());
     }
 
     #[test]

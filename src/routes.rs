@@ -7,14 +7,19 @@
 //! | `/`             | GET, HEAD, POST → JSON echo of the request |
 //! | `/echo/{s}`     | GET, HEAD → `s`                      |
 //! | `/user-agent`   | GET, HEAD → the `User-Agent` value   |
-//! | `/files/{name}` | GET, HEAD, POST, PUT, DELETE         |
+//! | `/files/{name}` | GET, HEAD; POST, PUT with `--allow-upload`; DELETE with `--allow-delete` |
 //! | `/healthz`      | GET, HEAD → `ok`                     |
-//! | `/metrics`      | GET, HEAD → the Prometheus exposition (unless `--no-metrics`) |
+//! | `/metrics`      | GET, HEAD → the Prometheus exposition (with `--metrics-addr` or `--metrics-public`) |
 //!
-//! Every route also answers `OPTIONS` with `Allow`; a wrong method gets 405
-//! with `Allow`; any other path 404. With `--metrics-addr`, connections
-//! through that listener ([`Face::Metrics`]) see only `/metrics` and
-//! `/healthz`, and `/metrics` is gone from the public port.
+//! Every route also answers `OPTIONS` with `Allow`; a wrong method (a write
+//! not enabled included) gets 405 with `Allow`, before anything touches the
+//! disk; any other path 404. Connections through `--metrics-addr`'s
+//! listener ([`Face::Metrics`]) see only `/metrics` and `/healthz`; the
+//! public port serves `/metrics` only with `--metrics-public`.
+//!
+//! While uploads are on, every `/files` answer carries
+//! `Content-Security-Policy: sandbox`: what a client wrote is never active
+//! content on this origin (README, "Security").
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -30,7 +35,36 @@ use crate::status;
 
 const ALLOW_ROOT: &str = "GET, HEAD, POST, OPTIONS";
 const ALLOW_READ: &str = "GET, HEAD, OPTIONS";
-const ALLOW_FILES: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/// Which writes `/files` takes: `--allow-upload` (POST, PUT) and
+/// `--allow-delete` (DELETE). Both off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Writes {
+    pub upload: bool,
+    pub delete: bool,
+}
+
+impl Writes {
+    /// `Allow` for `/files/{name}`: only what is enabled.
+    fn allow_files(self) -> &'static str {
+        match (self.upload, self.delete) {
+            (false, false) => ALLOW_READ,
+            (true, false) => "GET, HEAD, POST, PUT, OPTIONS",
+            (false, true) => "GET, HEAD, DELETE, OPTIONS",
+            (true, true) => "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+        }
+    }
+
+    /// `Allow` for `OPTIONS *`: every method some route takes (`/` takes POST).
+    fn allow_any(self) -> &'static str {
+        match (self.upload, self.delete) {
+            (false, false) => ALLOW_ROOT,
+            (true, false) => "GET, HEAD, POST, PUT, OPTIONS",
+            (false, true) => "GET, HEAD, POST, DELETE, OPTIONS",
+            (true, true) => "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+        }
+    }
+}
 
 /// What a handler wants the connection to do next.
 #[derive(Debug)]
@@ -57,15 +91,23 @@ pub struct Routes {
     files: Option<FileStore>,
     /// Site mode (a root): the tree at `/`, in place of the tutorial routes.
     site: Option<Site>,
+    writes: Writes,
     /// None with `--no-metrics`.
     metrics: Option<Metrics>,
-    /// `/metrics` answers on the public port (no `--metrics-addr`).
+    /// `/metrics` answers on the public port (`--metrics-public`).
     metrics_public: bool,
 }
 
 impl Routes {
+    /// Read-only routes, serving `files` if given, and no `/metrics`.
     pub fn new(files: Option<FileStore>) -> Routes {
-        Routes { files, site: None, metrics: None, metrics_public: false }
+        Routes { files, site: None, writes: Writes::default(), metrics: None, metrics_public: false }
+    }
+
+    /// Takes the writes `writes` enables under `/files`.
+    pub fn with_writes(mut self, writes: Writes) -> Routes {
+        self.writes = writes;
+        self
     }
 
     /// Serves `site` at `/` instead of the tutorial routes.
@@ -114,7 +156,7 @@ impl Routes {
             (_, _) if face == Face::Metrics => return Action::Respond(Response::error(HttpError::NotFound)),
             (_, _) if let Some(site) = &self.site => return Action::Respond(site.serve(head)),
             (_, _) if head.path == "*" => {
-                return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), ALLOW_FILES));
+                return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), self.writes.allow_any()));
             }
             (_, Err(e)) => return Action::Respond(Response::error(e)),
             (_, Ok(path)) => path,
@@ -149,18 +191,23 @@ impl Routes {
             Ok(n) => n,
             Err(e) => return Action::Respond(Response::error(e)),
         };
-        let resp = match head.method {
+        let w = self.writes;
+        let mut resp = match head.method {
             Method::Get | Method::Head => store.download(name, head),
-            Method::Post | Method::Put => match store.begin_upload(name) {
+            Method::Post | Method::Put if w.upload => match store.begin_upload(name) {
                 Ok(upload) => return Action::Upload(upload),
                 Err(e) => Response::error(e),
             },
-            Method::Delete => match store.delete(name) {
+            Method::Delete if w.delete => match store.delete(name) {
                 Ok(()) => Response::new(status::NO_CONTENT),
                 Err(e) => Response::error(e),
             },
-            m => method_not_allowed(m, ALLOW_FILES),
+            // A write not enabled: 405 before the disk is touched.
+            m => method_not_allowed(m, w.allow_files()),
         };
+        // Clients may have written this file: a browser must not run it as
+        // this origin's page (README, "Security").
+        resp.sandbox = w.upload;
         Action::Respond(resp)
     }
 }

@@ -18,7 +18,7 @@ use crate::inflight::Observer;
 use crate::lifecycle::Outcome;
 use crate::listener;
 use crate::metrics::Metrics;
-use crate::routes::Routes;
+use crate::routes::{Routes, Writes};
 use crate::upgrade::Handover;
 
 /// Bound listeners, ready to run.
@@ -174,8 +174,10 @@ impl Server {
         let Observability { mut metrics_listener, access_log } = self.observability;
         let log_state = access_log.as_ref().map(|w| w.state().clone());
         let metrics = (!c.no_metrics).then(|| Metrics::new(self.listeners.len(), log_state));
+        let writes = Writes { upload: c.allow_upload, delete: c.allow_delete };
         let routes = Routes::new(c.directory.as_deref().map(FileStore::new).transpose()?)
-            .with_metrics(metrics.clone(), c.metrics_addr.is_none())
+            .with_writes(writes)
+            .with_metrics(metrics.clone(), c.metrics_public)
             .with_site(crate::site::Site::from_args(&c.site)?);
         let mut wakers = Vec::new();
         let mut threads = Vec::new();

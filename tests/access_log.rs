@@ -81,6 +81,8 @@ fn start(format: &str) -> Logged {
         format,
         "--directory",
         files.to_str().unwrap(),
+        "--allow-upload",
+        "--allow-delete",
         "--header-timeout",
         "1s",
         "--max-body-bytes",
@@ -273,7 +275,7 @@ fn health_checks_answer_ok_and_stay_out_of_the_log() {
 fn a_stalled_stdout_reader_costs_lines_not_service() {
     // stdout is a pipe nobody reads: it fills, the writer thread blocks,
     // the channel fills, and the loop must keep answering.
-    let mut s = BinServer::start_with(&["--host", "127.0.0.1", "--access-log", "-"], |cmd| {
+    let mut s = BinServer::start_with(&["--host", "127.0.0.1", "--access-log", "-", "--metrics-public"], |cmd| {
         cmd.stdout(Stdio::piped());
     });
     let target = format!("/echo/{}", "z".repeat(2000));

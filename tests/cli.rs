@@ -109,7 +109,7 @@ fn host_127_0_0_1_startup_line_has_only_the_ipv4_url() {
 fn directory_flag_serves_and_stores_files() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello"), b"from disk").unwrap();
-    let r = BinServer::start(&["--directory", dir.path().to_str().unwrap()]);
+    let r = BinServer::start(&["--directory", dir.path().to_str().unwrap(), "--allow-upload"]);
     assert_eq!(r.get("/files/hello").body, b"from disk");
     let mut c = Client::connect(([127, 0, 0, 1], r.port).into());
     c.send(b"POST /files/new HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnew!");

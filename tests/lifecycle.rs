@@ -98,7 +98,7 @@ fn sigterm_during_a_slow_download_stops_accepting_lets_it_finish_and_exits_0() {
 #[test]
 fn sigterm_during_an_upload_lets_it_finish_with_connection_close_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = BinServer::start(&["--directory", dir.path().to_str().unwrap()]);
+    let mut s = BinServer::start(&["--directory", dir.path().to_str().unwrap(), "--allow-upload"]);
     let body = pattern(2 << 20);
     let mut c = Client::connect(addr(&s));
     c.send(format!("POST /files/up.bin HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
@@ -158,7 +158,8 @@ fn a_request_on_an_idle_connection_during_the_drain_is_answered_with_connection_
 #[test]
 fn a_second_sigint_exits_at_once_and_the_upload_in_flight_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = BinServer::start(&["--directory", dir.path().to_str().unwrap(), "--shutdown-timeout", "60s"]);
+    let mut s =
+        BinServer::start(&["--directory", dir.path().to_str().unwrap(), "--allow-upload", "--shutdown-timeout", "60s"]);
     let mut c = Client::connect(addr(&s));
     c.send(b"PUT /files/cut.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
     c.send(&pattern(300_000));
@@ -178,7 +179,15 @@ fn a_second_sigint_exits_at_once_and_the_upload_in_flight_leaves_no_file() {
 #[test]
 fn shutdown_timeout_cuts_a_stalled_upload_logs_it_leaves_no_file_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--directory", dir.path().to_str().unwrap(), "--shutdown-timeout", "1s", "--body-timeout", "60s"];
+    let args = [
+        "--directory",
+        dir.path().to_str().unwrap(),
+        "--allow-upload",
+        "--shutdown-timeout",
+        "1s",
+        "--body-timeout",
+        "60s",
+    ];
     let mut s = BinServer::start(&args);
     let mut c = Client::connect(addr(&s));
     c.send(b"POST /files/stalled HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly some");

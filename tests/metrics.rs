@@ -12,6 +12,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Series (name with labels) → value, from a Prometheus text exposition.
+/// `--metrics-public`: these tests scrape the server's own port.
+fn public(c: &mut loophttp::Config) {
+    c.metrics_public = true;
+}
+
 fn parse(text: &str) -> BTreeMap<String, f64> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -41,7 +46,7 @@ fn close_get(s: &TestServer, path: &str) -> u16 {
 
 #[test]
 fn counters_labels_and_buckets_move_with_traffic() {
-    let s = TestServer::start();
+    let s = TestServer::with(public);
     let before = parse(&scrape_at(s.addr_v4()));
     let mut c = s.client();
     for i in 0..20 {
@@ -90,7 +95,7 @@ fn counters_labels_and_buckets_move_with_traffic() {
 
 #[test]
 fn thousands_of_distinct_paths_methods_and_agents_do_not_grow_the_output() {
-    let s = TestServer::start();
+    let s = TestServer::with(public);
     let mut c = s.client();
     let round = |c: &mut Client, n: usize| {
         for i in 0..n {
@@ -123,7 +128,10 @@ fn promtool_accepts_the_output_after_every_kind_of_traffic() {
     if !have_tool("promtool") {
         return;
     }
-    let s = TestServer::with(|c| c.header_timeout = Duration::from_millis(300));
+    let s = TestServer::with(|c| {
+        public(c);
+        c.header_timeout = Duration::from_millis(300);
+    });
     let mut c = s.client();
     for req in [
         &b"GET /echo/x HTTP/1.1\r\nHost: t\r\n\r\n"[..],
@@ -225,7 +233,10 @@ fn no_metrics_turns_the_endpoint_off() {
 
 #[test]
 fn every_worker_has_its_own_series() {
-    let s = TestServer::with(|c| c.workers = 2);
+    let s = TestServer::with(|c| {
+        public(c);
+        c.workers = 2;
+    });
     for i in 0..40 {
         assert_eq!(close_get(&s, &format!("/echo/{i}")), 200);
     }

@@ -64,7 +64,8 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("big.bin"), vec![7u8; 100_000]).unwrap();
         let store = FileStore::new(dir.path()).unwrap();
-        let cx = Context::new(Routes::new(Some(store)), Settings::from_config(&Config::defaults()));
+        let writes = crate::routes::Writes { upload: true, delete: true };
+        let cx = Context::new(Routes::new(Some(store)).with_writes(writes), Settings::from_config(&Config::defaults()));
         Rig { c: Conn::new(1, cx.now), io: MemStream::new(), cx, _dir: dir }
     }
 

@@ -20,6 +20,10 @@ use crate::error::HttpError;
 pub(super) const TEMP_PREFIX: &str = ".loophttp-upload-";
 /// Names to try when a temporary name is taken by a leftover.
 const TEMP_ATTEMPTS: u32 = 16;
+/// How far past the replaced file's modification time a replacing upload's
+/// is set when the clock has not moved on (see `Upload::move_past`): a
+/// microsecond, which file systems that keep less than nanoseconds still keep.
+const MTIME_STEP: std::time::Duration = std::time::Duration::from_micros(1);
 /// Each time this many more bytes have been written, their writeback to
 /// disk is started (see [`Upload::write`]).
 const WRITEBACK_STEP: u64 = 1 << 20;
@@ -141,8 +145,12 @@ impl Upload {
     /// Makes the upload durable and visible at once: fsync, then rename over
     /// the target. Returns whether an existing file was replaced.
     pub fn commit(mut self) -> io::Result<bool> {
+        let old = fs::symlink_metadata(&self.target).ok();
+        if let Some(old) = &old {
+            self.move_past(old)?;
+        }
         self.file.sync_all()?;
-        let replaced = fs::symlink_metadata(&self.target).is_ok();
+        let replaced = old.is_some();
         fs::rename(&self.temp, &self.target)?;
         self.committed = true;
         // The rename itself is durable once the directory is synced; failing
@@ -151,6 +159,23 @@ impl Upload {
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }
         Ok(replaced)
+    }
+}
+
+impl Upload {
+    /// Gives the new file a modification time later than the one it
+    /// replaces. The ETag is size and mtime (no inode), and the file
+    /// system's clock ticks coarsely (a few milliseconds on Linux): a
+    /// same-size replacement within one tick would otherwise keep the old
+    /// tag, and a client holding it would be told 304 for the new bytes.
+    fn move_past(&self, old: &fs::Metadata) -> io::Result<()> {
+        let (Ok(before), Ok(now)) = (old.modified(), self.file.metadata().and_then(|m| m.modified())) else {
+            return Ok(());
+        };
+        if now <= before {
+            self.file.set_modified(before + MTIME_STEP)?;
+        }
+        Ok(())
     }
 }
 
@@ -185,6 +210,22 @@ mod tests {
         assert!(up.commit().unwrap());
         assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_replacing_upload_is_dated_after_the_file_it_replaces() {
+        // The old file dated an hour ahead stands for "the clock has not
+        // ticked since": the same size, so only the mtime can tell them apart.
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path()).unwrap();
+        let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        fs::write(dir.path().join("a"), b"one").unwrap();
+        File::options().write(true).open(dir.path().join("a")).unwrap().set_modified(ahead).unwrap();
+        let mut up = store.begin_upload(OsStr::new("a")).unwrap();
+        up.write(b"two").unwrap();
+        assert!(up.commit().unwrap());
+        let now = fs::metadata(dir.path().join("a")).unwrap().modified().unwrap();
+        assert!(now > ahead, "{now:?} is not after {ahead:?}");
     }
 
     #[test]

@@ -1,15 +1,20 @@
-//! The `Date` and `Server` lines every response carries after its status
-//! line, formatted at most once a second and copied as one piece.
+//! The `Date` and `Server` lines (and `X-Content-Type-Options: nosniff`)
+//! every response carries after its status line, formatted at most once a
+//! second and copied as one piece.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The `Server` line, which follows `Date` in every response.
-const SERVER_LINE: &str = concat!("\r\nServer: loophttp/", env!("CARGO_PKG_VERSION"));
+/// The `Server` line, which follows `Date` in every response, and
+/// `X-Content-Type-Options: nosniff` (every response, so no browser ever
+/// guesses a script or a page from a body's bytes): one fixed piece.
+const SERVER_LINE: &str =
+    concat!("\r\nServer: loophttp/", env!("CARGO_PKG_VERSION"), "\r\nX-Content-Type-Options: nosniff");
 /// An IMF-fixdate (RFC 9110 §5.6.7) is always this long.
 const DATE_LEN: usize = 29;
 const DATE_NAME: &[u8] = b"\r\nDate: ";
-/// `\r\nDate: {date}\r\nServer: loophttp/{version}`: the two lines every
-/// response carries after its status line, one fixed-size piece.
+/// `\r\nDate: {date}\r\nServer: loophttp/{version}\r\nX-Content-Type-Options:
+/// nosniff`: the lines every response carries after its status line, one
+/// fixed-size piece.
 pub type DateLines = [u8; DATE_NAME.len() + DATE_LEN + SERVER_LINE.len()];
 
 /// The `Date` line (and the `Server` line after it), formatted at most
@@ -64,7 +69,9 @@ mod tests {
         let mut d = DateCache::default();
         d.refresh(UNIX_EPOCH + std::time::Duration::from_secs(784_111_777));
         let version = env!("CARGO_PKG_VERSION");
-        let expected = format!("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: loophttp/{version}");
+        let expected = format!(
+            "\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: loophttp/{version}\r\nX-Content-Type-Options: nosniff"
+        );
         assert_eq!(String::from_utf8_lossy(d.get()), expected);
     }
 }

@@ -84,6 +84,9 @@ pub struct Response<'a> {
     pub validators: Option<Validators>,
     pub accept_ranges: bool,
     pub content_range: Option<ContentRange>,
+    /// `Content-Security-Policy: sandbox`: a client may have written this
+    /// body, so a browser shows it without scripts, in an origin of its own.
+    pub sandbox: bool,
     /// The handler wants the connection closed after this response.
     pub close: bool,
     pub body: Body<'a>,
@@ -105,6 +108,7 @@ impl<'a> Response<'a> {
             validators: None,
             accept_ranges: false,
             content_range: None,
+            sandbox: false,
             close: false,
             body: Body::Empty,
         }
@@ -156,6 +160,7 @@ impl<'a> Response<'a> {
             validators: self.validators,
             accept_ranges: self.accept_ranges,
             content_range: self.content_range,
+            sandbox: self.sandbox,
             close: self.close,
             body,
         }
@@ -259,6 +264,9 @@ fn optional_headers(resp: &Response<'_>, out: &mut Vec<u8>) {
     if resp.accept_ranges {
         out.extend_from_slice(b"\r\nAccept-Ranges: bytes");
     }
+    if resp.sandbox {
+        out.extend_from_slice(b"\r\nContent-Security-Policy: sandbox");
+    }
     // Writing into a Vec cannot fail; the `let _` says so.
     if let Some(v) = &resp.validators {
         // A gzip body is a different representation of the same file: its
@@ -334,7 +342,7 @@ mod tests {
             s,
             format!(
                 "HTTP/1.1 200 OK\r\nDate: Mon, 23 Nov 2026 19:00:00 GMT\r\nServer: loophttp/{version}\r\n\
-                 Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"
+                 X-Content-Type-Options: nosniff\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"
             )
         );
     }

@@ -10,17 +10,20 @@ pub struct Validators {
     pub modified: SystemTime,
 }
 
-/// A strong entity tag from size, modification time and inode.
+/// A strong entity tag from size and modification time (in nanoseconds),
+/// as nginx makes it, but never the inode, which says something about the
+/// server's disk and nothing the client needs. A replacing upload always
+/// moves the modification time forward (`Upload::commit`), so a file
+/// replaced within one clock tick still gets a new tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ETag {
     pub size: u64,
     pub mtime_nanos: u128,
-    pub inode: u64,
 }
 
 impl std::fmt::Display for ETag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "\"{:x}-{:x}-{:x}\"", self.size, self.mtime_nanos, self.inode)
+        write!(f, "\"{:x}-{:x}\"", self.size, self.mtime_nanos)
     }
 }
 

@@ -78,12 +78,16 @@ impl TestServer {
         TestServer::with(|_| {})
     }
 
-    /// Starts with the defaults changed by `adjust` (port 0, host `::`, a temp directory).
+    /// Starts with the defaults changed by `adjust` (port 0, host `::`, a
+    /// temp directory that clients may write: `--allow-upload` and
+    /// `--allow-delete`, as `./your_program.sh` runs it; the read-only
+    /// default is tested on the real binary, `tests/safe_defaults.rs`).
     pub fn with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::defaults();
         config.port = 0;
         config.directory = Some(dir.path().to_path_buf());
+        (config.allow_upload, config.allow_delete) = (true, true);
         // The access log would go to the test binary's stdout: tests that
         // read it choose a file.
         config.access_log = loophttp::access_log::Destination::Off;
