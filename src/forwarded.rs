@@ -10,13 +10,17 @@
 //! is the client's own claim and is never read. From a peer we do not trust
 //! both headers are ignored.
 //!
+//! A header sent on several field lines is one comma-separated list, the
+//! lines joined in order (RFC 9110 §5.3): a proxy that adds its own line
+//! instead of appending to the last one says the same thing.
+//!
 //! Pure: bytes and addresses in, an address out, nothing allocated.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-pub use crate::http::request::ProxyHeaders;
+pub use crate::http::request::{FieldLines, MAX_FIELD_LINES, ProxyHeaders};
 
 /// The address the access log and metrics should name for a request that
 /// arrived from `peer`.
@@ -37,8 +41,11 @@ pub fn client_addr(peer: IpAddr, headers: ProxyHeaders<'_>, trusted: &[Cidr]) ->
     if !is_trusted(peer, trusted) {
         return peer;
     }
-    let via_xff = headers.x_forwarded_for.and_then(|v| walk(peer, xff_hops(v), trusted));
-    let via_forwarded = headers.forwarded.and_then(|v| walk(peer, forwarded_hops(v), trusted));
+    // Each header's lines read as one list: their elements, line by line.
+    let xff = headers.x_forwarded_for;
+    let via_xff = (!xff.is_empty()).then(|| walk(peer, xff.iter().flat_map(xff_hops), trusted)).flatten();
+    let fwd = headers.forwarded;
+    let via_forwarded = (!fwd.is_empty()).then(|| walk(peer, fwd.iter().flat_map(forwarded_hops), trusted)).flatten();
     match (via_forwarded, via_xff) {
         (Some(a), Some(b)) if a != b => peer,
         (Some(a), _) | (None, Some(a)) => a,

@@ -15,13 +15,47 @@ fn trusted() -> Vec<Cidr> {
 }
 
 fn xff(peer: &str, value: &str) -> IpAddr {
-    let headers = ProxyHeaders { x_forwarded_for: Some(value.as_bytes()), forwarded: None };
+    let headers = ProxyHeaders::new(None, Some(value.as_bytes()));
     client_addr(ip(peer), headers, &trusted())
 }
 
 fn fwd(peer: &str, value: &str) -> IpAddr {
-    let headers = ProxyHeaders { forwarded: Some(value.as_bytes()), x_forwarded_for: None };
+    let headers = ProxyHeaders::new(Some(value.as_bytes()), None);
     client_addr(ip(peer), headers, &trusted())
+}
+
+/// `X-Forwarded-For` sent on one field line per element of `lines`.
+fn xff_lines(peer: &str, lines: &[&str]) -> IpAddr {
+    let mut headers = ProxyHeaders::default();
+    for l in lines {
+        headers.x_forwarded_for.push(l.as_bytes());
+    }
+    client_addr(ip(peer), headers, &trusted())
+}
+
+#[test]
+fn repeated_lines_read_as_one_comma_joined_list() {
+    // The nearest proxy added a line of its own instead of appending: the
+    // client is still the right-most address that is not a trusted proxy.
+    let one = xff("127.0.0.1", "203.0.113.9, 10.0.0.2");
+    assert_eq!(one, ip("203.0.113.9"));
+    assert_eq!(xff_lines("127.0.0.1", &["203.0.113.9", "10.0.0.2"]), one);
+    assert_eq!(xff_lines("127.0.0.1", &["1.1.1.1, 203.0.113.9", "", "10.0.0.2"]), one);
+    let mut fwd = ProxyHeaders::default();
+    fwd.forwarded.push(b"for=203.0.113.9");
+    fwd.forwarded.push(b"for=10.0.0.2");
+    assert_eq!(client_addr(ip("127.0.0.1"), fwd, &trusted()), one);
+}
+
+#[test]
+fn past_the_line_limit_the_last_lines_are_kept() {
+    let mut lines = vec!["198.51.100.1"; MAX_FIELD_LINES];
+    lines.extend(["203.0.113.9", "10.0.0.2"]);
+    assert_eq!(xff_lines("127.0.0.1", &lines), ip("203.0.113.9"));
+    // All trusted: the left-most line kept stands for the farthest proxy.
+    let trusted_only: Vec<String> = (1..=MAX_FIELD_LINES + 2).map(|i| format!("10.0.0.{i}")).collect();
+    let refs: Vec<&str> = trusted_only.iter().map(String::as_str).collect();
+    assert_eq!(xff_lines("127.0.0.1", &refs), ip("10.0.0.3"));
 }
 
 #[test]
@@ -32,7 +66,7 @@ fn without_headers_the_peer_is_the_client() {
 
 #[test]
 fn an_untrusted_peer_cannot_spoof_with_either_header() {
-    let spoof = ProxyHeaders { forwarded: Some(b"for=1.2.3.4"), x_forwarded_for: Some(b"1.2.3.4") };
+    let spoof = ProxyHeaders::new(Some(b"for=1.2.3.4"), Some(b"1.2.3.4"));
     assert_eq!(client_addr(ip("203.0.113.7"), spoof, &trusted()), ip("203.0.113.7"));
     assert_eq!(xff("203.0.113.7", "127.0.0.1"), ip("203.0.113.7"));
     assert_eq!(fwd("2001:db8::9", "for=\"[::1]\""), ip("2001:db8::9"));
@@ -40,7 +74,7 @@ fn an_untrusted_peer_cannot_spoof_with_either_header() {
 
 #[test]
 fn with_no_trusted_proxies_headers_are_always_ignored() {
-    let headers = ProxyHeaders { forwarded: None, x_forwarded_for: Some(b"1.2.3.4") };
+    let headers = ProxyHeaders::new(None, Some(b"1.2.3.4"));
     assert_eq!(client_addr(ip("127.0.0.1"), headers, &[]), ip("127.0.0.1"));
 }
 
@@ -146,23 +180,23 @@ fn empty_elements_are_skipped_and_an_empty_header_says_nothing() {
     assert_eq!(xff("127.0.0.1", " , 198.51.100.4 ,, "), ip("198.51.100.4"));
     assert_eq!(xff("127.0.0.1", ""), ip("127.0.0.1"));
     assert_eq!(fwd("127.0.0.1", " , "), ip("127.0.0.1"));
-    let both = ProxyHeaders { forwarded: Some(b""), x_forwarded_for: Some(b"198.51.100.4") };
+    let both = ProxyHeaders::new(Some(b""), Some(b"198.51.100.4"));
     assert_eq!(client_addr(ip("127.0.0.1"), both, &trusted()), ip("198.51.100.4"));
 }
 
 #[test]
 fn two_headers_that_disagree_leave_the_proxy_address() {
     // nginx writes X-Forwarded-For and passes a client's Forwarded through.
-    let spoof = ProxyHeaders { forwarded: Some(b"for=1.2.3.4"), x_forwarded_for: Some(b"198.51.100.4") };
+    let spoof = ProxyHeaders::new(Some(b"for=1.2.3.4"), Some(b"198.51.100.4"));
     assert_eq!(client_addr(ip("127.0.0.1"), spoof, &trusted()), ip("127.0.0.1"));
-    let agree = ProxyHeaders { forwarded: Some(b"for=198.51.100.4"), x_forwarded_for: Some(b"198.51.100.4") };
+    let agree = ProxyHeaders::new(Some(b"for=198.51.100.4"), Some(b"198.51.100.4"));
     assert_eq!(client_addr(ip("127.0.0.1"), agree, &trusted()), ip("198.51.100.4"));
 }
 
 #[test]
 fn garbage_bytes_do_not_panic() {
     for value in [&b"\xff\xfe"[..], b"\"", b"\\", b",,,;;;===", b"for=\"\\\"", b"[", b"[]:", b"for=\"[\"\"]\""] {
-        let headers = ProxyHeaders { forwarded: Some(value), x_forwarded_for: Some(value) };
+        let headers = ProxyHeaders::new(Some(value), Some(value));
         assert_eq!(client_addr(ip("127.0.0.1"), headers, &trusted()), ip("127.0.0.1"));
     }
 }
@@ -202,9 +236,10 @@ fn the_parser_keeps_both_headers_for_client_addr() {
     let Ok(Parsed::Complete(head, _)) = parse_once(raw, &limits, &mut LastValidHost::default()) else {
         panic!("no head")
     };
-    // The last line of each: the one the nearest proxy wrote.
-    assert_eq!(head.proxy.x_forwarded_for, Some(&b"1.1.1.1, 198.51.100.4"[..]));
-    assert_eq!(head.proxy.forwarded, Some(&b"for=198.51.100.4"[..]));
+    // Every line of each, in order: one list (RFC 9110 §5.3).
+    let lines: Vec<&[u8]> = head.proxy.x_forwarded_for.iter().collect();
+    assert_eq!(lines, [&b"1.1.1.1"[..], b"1.1.1.1, 198.51.100.4"]);
+    assert_eq!(head.proxy.forwarded.iter().collect::<Vec<_>>(), [&b"for=198.51.100.4"[..]]);
     assert_eq!(client_addr(ip("::ffff:127.0.0.1"), head.proxy, &trusted()), ip("198.51.100.4"));
 }
 
@@ -243,7 +278,7 @@ proptest! {
     /// From an untrusted peer nothing in either header matters.
     #[test]
     fn an_untrusted_peer_is_always_itself(client in client_part()) {
-        let headers = ProxyHeaders { forwarded: Some(client.as_bytes()), x_forwarded_for: Some(client.as_bytes()) };
+        let headers = ProxyHeaders::new(Some(client.as_bytes()), Some(client.as_bytes()));
         prop_assert_eq!(client_addr(ip("198.51.100.77"), headers, &trusted()), ip("198.51.100.77"));
     }
 }

@@ -176,8 +176,9 @@ fn member(out: &mut Vec<u8>, key: &str) {
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, s);
+    // JSON's escapes, and `\uXXXX` for what could break or disguise a line
+    // (C1 controls, U+2028/2029, bidi controls), as in the access log.
+    crate::access_log::escape::json_string(out, s);
 }
 
 /// Client bytes made safe for a log line: printable ASCII as it is, any

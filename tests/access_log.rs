@@ -326,3 +326,51 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_logged() {
     assert_eq!(parse_combined(&lines[0]).peer, "203.0.113.9", "the address the proxy saw, not the client's claim");
     assert_eq!(parse_combined(&lines[1]).peer, "127.0.0.1", "no header: the proxy itself");
 }
+
+#[test]
+fn repeated_forwarding_lines_are_logged_as_the_same_values_on_one_line() {
+    // nginx appends to the last X-Forwarded-For; a proxy that adds a line of
+    // its own means the same list (RFC 9110 §5.3), and must name the same client.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let s = BinServer::start(&[
+        "--host",
+        "127.0.0.1",
+        "--access-log",
+        log.to_str().unwrap(),
+        "--trust-proxy",
+        "127.0.0.1,10.0.0.0/8",
+    ]);
+    let mut c = Client::connect(addr(&s));
+    for lines in [
+        "X-Forwarded-For: 198.51.100.1, 203.0.113.9, 10.0.0.2\r\n",
+        "X-Forwarded-For: 198.51.100.1, 203.0.113.9\r\nX-Forwarded-For: 10.0.0.2\r\n",
+        "X-Forwarded-For: 198.51.100.1\r\nUser-Agent: t\r\nX-Forwarded-For: 203.0.113.9\r\nx-forwarded-for: 10.0.0.2\r\n",
+        "Forwarded: for=198.51.100.1, for=203.0.113.9\r\nForwarded: for=10.0.0.2\r\n",
+    ] {
+        c.send(format!("GET /echo/p HTTP/1.1\r\nHost: t\r\n{lines}\r\n").as_bytes());
+        assert_eq!(c.response().status, 200);
+    }
+    let lines = wait_lines(&log, 4);
+    for line in &lines {
+        assert_eq!(parse_combined(line).peer, "203.0.113.9", "{line}");
+    }
+}
+
+#[test]
+fn json_lines_escape_what_could_break_or_disguise_them() {
+    // C1 controls (U+0085 is a line break to some readers), the line and
+    // paragraph separators, and bidi controls that can make a line read
+    // backwards: valid UTF-8, so JSON allows them raw; we write \uXXXX.
+    let l = start("json");
+    let hostile = "a\u{85}b\u{9b}c\u{2028}d\u{2029}e\u{202e}f\u{2066}g\u{2069}h";
+    let raw = format!("GET /echo/x HTTP/1.1\r\nHost: t\r\nUser-Agent: {hostile}\r\nConnection: close\r\n\r\n");
+    exchange(&l.server, raw.as_bytes());
+    let line = wait_lines(&l.log, 1).remove(0);
+    for c in hostile.chars().filter(|c| !c.is_ascii()) {
+        assert!(!line.contains(c), "U+{:04X} written raw: {line:?}", u32::from(c));
+        assert!(line.contains(&format!("\\u{:04X}", u32::from(c))), "U+{:04X} not escaped: {line}", u32::from(c));
+    }
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["user_agent"], hostile, "the value reads back whole");
+}

@@ -14,13 +14,13 @@ fuzz_target!(|client: &[u8]| {
     let stranger: IpAddr = "198.51.100.77".parse().unwrap();
     let real: IpAddr = "198.51.100.4".parse().unwrap();
 
-    let raw = ProxyHeaders { forwarded: Some(client), x_forwarded_for: Some(client) };
+    let raw = ProxyHeaders::new(Some(client), Some(client));
     assert_eq!(client_addr(stranger, raw, &trusted), stranger);
     let _ = client_addr(proxy, raw, &trusted);
 
     let xff = [client, b", 198.51.100.4"].concat();
     let fwd = [client, b", for=198.51.100.4;proto=https"].concat();
     let appended = |h: ProxyHeaders<'_>| client_addr(proxy, h, &trusted);
-    assert_eq!(appended(ProxyHeaders { forwarded: None, x_forwarded_for: Some(&xff) }), real);
-    assert_eq!(appended(ProxyHeaders { forwarded: Some(&fwd), x_forwarded_for: None }), real);
+    assert_eq!(appended(ProxyHeaders::new(None, Some(&xff))), real);
+    assert_eq!(appended(ProxyHeaders::new(Some(&fwd), None)), real);
 });

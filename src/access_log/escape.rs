@@ -8,6 +8,16 @@
 //! escape). Either way a literal backslash is itself escaped, so `\xHH` in
 //! a logged value always stands for one byte, and the truncation marker
 //! [`TRUNCATED`] (a backslash followed by a dot) can never come from a client.
+//!
+//! [`json_string`] writes that string: JSON's own escapes, plus `\uXXXX`
+//! for the characters that are valid text yet can break or disguise a line
+//! in a viewer: C1 controls, the line and paragraph separators, and the
+//! bidirectional overrides and isolates (which can make a line read
+//! backwards: "Trojan Source").
+
+use std::io::{self, Write};
+
+use serde::Serialize;
 
 /// Appended where a value was cut at its limit.
 pub const TRUNCATED: &str = "\\...";
@@ -72,6 +82,39 @@ pub fn json_text(out: &mut String, value: &[u8]) {
     *out = String::from_utf8(bytes).unwrap_or_default();
 }
 
+/// Appends `text` as a JSON string literal (quotes included), escaping
+/// what JSON requires and every [`disguises`] character as `\uXXXX`.
+pub fn json_string(out: &mut Vec<u8>, text: &str) {
+    let mut ser = serde_json::Serializer::with_formatter(out, LineSafe);
+    // Serialising a &str into a Vec cannot fail.
+    let _ = text.serialize(&mut ser);
+}
+
+/// Valid text that can break or disguise a log line: C1 controls
+/// (U+0080-U+009F; U+0085 is a line break to some readers), U+2028 and
+/// U+2029 (line and paragraph separators), and the bidirectional controls
+/// U+202A-U+202E and U+2066-U+2069.
+pub fn disguises(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// serde_json's compact output, with [`disguises`] characters escaped in
+/// strings too. serde_json hands over each run of text it would copy as it
+/// is; this copies it, writing those characters as `\uXXXX`.
+struct LineSafe;
+
+impl serde_json::ser::Formatter for LineSafe {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices().filter(|&(_, c)| disguises(c)) {
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            write!(w, "\\u{:04X}", u32::from(c))?;
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
 /// `value` cut to at most `max` bytes, and whether it was cut.
 pub fn bounded(value: &[u8], max: usize) -> (&[u8], bool) {
     if value.len() > max { (&value[..max], true) } else { (value, false) }
@@ -117,6 +160,25 @@ mod tests {
         assert_eq!(j(b"a\x00\n\x1b\x7f"), "a\\x00\\x0A\\x1B\\x7F");
         assert_eq!(j(b"ok\xff\xfe\xc3"), "ok\\xFF\\xFE\\xC3", "invalid and truncated sequences");
         assert_eq!(j(b"\"q\""), "\"q\"", "serde_json escapes quotes when it writes the string");
+    }
+
+    fn js(text: &str) -> String {
+        let mut out = Vec::new();
+        json_string(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_strings_escape_what_can_break_or_disguise_a_line() {
+        assert_eq!(js("plain ✓ é"), "\"plain ✓ é\"");
+        assert_eq!(js("a\"b\n"), "\"a\\\"b\\n\"", "JSON's own escapes stay");
+        let hostile = "a\u{85}b\u{9f}c\u{2028}d\u{2029}e\u{202a}\u{202e}f\u{2066}\u{2069}g";
+        let line = js(hostile);
+        assert_eq!(line, r#""a\u0085b\u009Fc\u2028d\u2029e\u202A\u202Ef\u2066\u2069g""#);
+        assert_eq!(serde_json::from_str::<String>(&line).unwrap(), hostile, "the value reads back whole");
+        for c in ['\u{7f}', '\u{a0}', '\u{2027}', '\u{202f}', '\u{2065}', '\u{206a}'] {
+            assert!(!disguises(c), "{:04X} is ordinary text", u32::from(c));
+        }
     }
 
     #[test]

@@ -151,9 +151,8 @@ fn json_field(out: &mut Vec<u8>, scratch: &mut String, name: &str, value: Option
     if cut {
         scratch.push_str(TRUNCATED);
     }
-    // serde_json escapes `"`, `\` and what else JSON requires; writing to
-    // a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, scratch.as_str());
+    // JSON's escapes, and `\uXXXX` for what could break or disguise a line.
+    escape::json_string(out, scratch);
 }
 
 /// The peer as nginx's `$remote_addr`: IPv4 clients of a dual-stack

@@ -129,7 +129,7 @@ fn read_other_header<'a>(
         }
         7 if is("referer") => head.referer = Some(value),
         8 if is("if-range") => head.if_range = Some(value),
-        9 if is("forwarded") => head.proxy.forwarded = Some(value),
+        9 if is("forwarded") => head.proxy.forwarded.push(value),
         10 if is("connection") => {
             for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 seen.close |= token.eq_ignore_ascii_case(b"close");
@@ -146,7 +146,7 @@ fn read_other_header<'a>(
             seen.content_length = Some(n);
         }
         15 if is("accept-encoding") => head.accept_encoding = Some(value),
-        15 if is("x-forwarded-for") => head.proxy.x_forwarded_for = Some(value),
+        15 if is("x-forwarded-for") => head.proxy.x_forwarded_for.push(value),
         17 if is("transfer-encoding") => note_transfer_codings(value, seen)?,
         17 if is("if-modified-since") => head.if_modified_since = Some(value),
         _ => {}

@@ -124,11 +124,63 @@ pub enum Parsed<'a> {
     Partial,
 }
 
-/// The two headers a request may carry for [`crate::forwarded::client_addr`]
-/// (their last occurrence, as the parser keeps it: the line the nearest
-/// proxy wrote).
+/// Most field lines of one forwarding header that are read as its list; a
+/// request with more keeps the last ones: the right end, which the
+/// proxies wrote, is what decides (the hops lost are the client's claims).
+pub const MAX_FIELD_LINES: usize = 4;
+
+/// The two headers a request may carry for [`crate::forwarded::client_addr`], each as the
+/// field lines it arrived on.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ProxyHeaders<'a> {
-    pub forwarded: Option<&'a [u8]>,
-    pub x_forwarded_for: Option<&'a [u8]>,
+    pub forwarded: FieldLines<'a>,
+    pub x_forwarded_for: FieldLines<'a>,
+}
+
+impl<'a> ProxyHeaders<'a> {
+    /// Each header on one line, or absent.
+    pub fn new(forwarded: Option<&'a [u8]>, x_forwarded_for: Option<&'a [u8]>) -> ProxyHeaders<'a> {
+        ProxyHeaders { forwarded: FieldLines::from(forwarded), x_forwarded_for: FieldLines::from(x_forwarded_for) }
+    }
+}
+
+/// The values of one header's field lines, in the order they came (the
+/// last [`MAX_FIELD_LINES`] of them). No allocation: slices of the head.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FieldLines<'a> {
+    lines: [&'a [u8]; MAX_FIELD_LINES],
+    len: u8,
+}
+
+impl<'a> FieldLines<'a> {
+    /// Adds the value of one more field line.
+    pub fn push(&mut self, value: &'a [u8]) {
+        let len = usize::from(self.len);
+        if len == MAX_FIELD_LINES {
+            self.lines.rotate_left(1);
+            self.lines[MAX_FIELD_LINES - 1] = value;
+        } else {
+            self.lines[len] = value;
+            self.len += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The lines' values, first to last.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.lines[..usize::from(self.len)].iter().copied()
+    }
+}
+
+impl<'a> From<Option<&'a [u8]>> for FieldLines<'a> {
+    fn from(value: Option<&'a [u8]>) -> FieldLines<'a> {
+        let mut lines = FieldLines::default();
+        if let Some(v) = value {
+            lines.push(v);
+        }
+        lines
+    }
 }
