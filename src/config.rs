@@ -324,6 +324,28 @@ mod tests {
         }
     }
 
+    /// Every on/off flag reads its variable as a service manager writes it
+    /// (clap's own bool parser takes only true/false: LOOPHTTP_X=1 failed).
+    #[test]
+    fn every_boolean_variable_takes_1_0_true_false_yes_no() {
+        let cmd = Config::command();
+        let flags: Vec<_> =
+            cmd.get_arguments().filter(|a| !a.get_action().takes_values() && a.get_env().is_some()).collect();
+        assert!(flags.len() >= 5, "{:?}", flags.iter().map(|a| a.get_id()).collect::<Vec<_>>());
+        for arg in flags {
+            for (text, want) in
+                [("1", true), ("yes", true), ("true", true), ("0", false), ("no", false), ("false", false)]
+            {
+                // The whole command (hermetic), this flag taking the text as a value.
+                let id = arg.get_id().as_str();
+                let cmd = Config::command().mut_args(|a| a.env(None)).mut_arg(id, |a| a.action(clap::ArgAction::Set));
+                let m = cmd.try_get_matches_from(["loophttp", &format!("--{}={text}", arg.get_long().unwrap())]);
+                let got = m.ok().and_then(|m| m.get_one::<bool>(id).copied());
+                assert_eq!(got, Some(want), "--{} from {text:?}", arg.get_id());
+            }
+        }
+    }
+
     #[test]
     fn writes_and_public_metrics_are_off_unless_asked_for() {
         let c = Config::defaults();

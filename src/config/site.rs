@@ -26,11 +26,11 @@ pub struct SiteArgs {
 
     /// List directories that have no index file (an HTML page); off by default: a listing shows what
     /// a site may not mean to link to.
-    #[arg(long, env = "LOOPHTTP_LISTING")]
+    #[arg(long, value_parser = crate::config::values::boolean, env = "LOOPHTTP_LISTING")]
     pub listing: bool,
 
     /// Serve and list names starting with `.` (off: `.git`, `.env` stay private).
-    #[arg(long, env = "LOOPHTTP_HIDDEN")]
+    #[arg(long, value_parser = crate::config::values::boolean, env = "LOOPHTTP_HIDDEN")]
     pub hidden: bool,
 
     /// Single-page apps: serve this file (a path under ROOT) with 200 for paths that match nothing,
@@ -40,11 +40,11 @@ pub struct SiteArgs {
 
     /// Serve x.br, x.zst or x.gz for x when the client accepts that coding and the sibling is not
     /// older than x.
-    #[arg(long, env = "LOOPHTTP_PRECOMPRESSED")]
+    #[arg(long, value_parser = crate::config::values::boolean, env = "LOOPHTTP_PRECOMPRESSED")]
     pub precompressed: bool,
 
     /// Text files smaller than this are sent uncompressed (site mode).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_COMPRESS_MIN_BYTES, env = "LOOPHTTP_COMPRESS_MIN_BYTES")]
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_COMPRESS_MIN_BYTES, value_parser = crate::config::values::body_size, env = "LOOPHTTP_COMPRESS_MIN_BYTES")]
     pub compress_min_bytes: u64,
 
     /// Cache-Control on file responses, e.g. 'public, max-age=31536000, immutable' for hashed
