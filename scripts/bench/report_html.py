@@ -19,6 +19,9 @@ docs/PERFORMANCE.md. Pictures (matplotlib, drawn without a display):
   scenario-NAME.png per scenario, latency percentiles p50 ... p99.9 (the
                     median of the rounds); for the file scenarios also the
                     throughput wrk received over time, every round
+  latency.png,      the same two kinds of picture for all scenarios at a
+  throughput.png    glance, small and side by side (docs/PERFORMANCE.md
+                    shows cpu.png, latency.png and throughput.png)
 """
 
 import base64
@@ -27,6 +30,9 @@ import json
 import re
 import statistics
 import sys
+
+import matplotlib
+import matplotlib.ticker
 
 SERVERS = ("loophttp", "nginx", "floor")
 COLOURS = {"loophttp": "#1f77b4", "nginx": "#2ca02c", "floor": "#999999"}
@@ -60,13 +66,18 @@ def cpu_per_unit(r):
     return secs * 1e6 / r["wrk"]["requests"] if r["wrk"]["requests"] else None
 
 
-def cpu_figure(plt, rows, scenarios):
-    cols = 4
-    lines = (len(scenarios) + cols - 1) // cols
+def grid(plt, n, cols=4):
+    """A figure of n small plots, `cols` a line; the spare cells blank."""
+    lines = max(1, (n + cols - 1) // cols)
     fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 2.6 * lines), squeeze=False)
-    for ax in axes.flat[len(scenarios):]:
+    for ax in axes.flat[n:]:
         ax.axis("off")
-    for ax, s in zip(axes.flat, scenarios):
+    return fig, axes.flat[:n]
+
+
+def cpu_figure(plt, rows, scenarios):
+    fig, axes = grid(plt, len(scenarios))
+    for ax, s in zip(axes, scenarios):
         names, meds = [], {}
         for i, srv in enumerate(SERVERS):
             vals = [v for v in (cpu_per_unit(r) for r in runs_of(rows, s, srv)) if v is not None]
@@ -92,6 +103,40 @@ def cpu_figure(plt, rows, scenarios):
     return fig
 
 
+def small(ax, title):
+    """Shrinks a plot's text for the at-a-glance grids."""
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.xaxis.label.set_size(7)
+    ax.yaxis.label.set_size(7)
+    if ax.get_legend():
+        ax.get_legend().remove()
+
+
+def latency_grid(plt, rows, scenarios):
+    names = [s for s in scenarios if not all(r.get("kind") == "bulk" for r in rows if r["scenario"] == s)]
+    fig, axes = grid(plt, len(names))
+    for ax, s in zip(axes, names):
+        latency_axes(ax, rows, s)
+        small(ax, s)
+    fig.suptitle("Latency percentiles per scenario, ms, log scale (blue loophttp, green nginx, grey bare loop)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def throughput_grid(plt, rows, scenarios):
+    names = [s for s in scenarios if any(r.get("big") for r in rows if r["scenario"] == s)]
+    fig, axes = grid(plt, len(names), cols=3)
+    for ax, s in zip(axes, names):
+        throughput_axes(ax, rows, s)
+        small(ax, s)
+    fig.suptitle("File scenarios: MiB/s received by wrk over each run, every round (blue loophttp, green nginx)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def latency_axes(ax, rows, s):
     xs = range(len(PERCENTILES))
     drawn = False
@@ -111,6 +156,10 @@ def latency_axes(ax, rows, s):
     ax.set_title("latency percentiles (median of rounds)", fontsize=9)
     if drawn:
         ax.set_yscale("log")
+        # Plain numbers (0.2, 5, 300), not powers of ten.
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: "%g" % v)
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "no request finished within a run\n(a body larger than a run carries)",
@@ -193,8 +242,6 @@ img { max-width: 100%; display: block; margin: .5em 0 1.5em; }"""
 
 
 def write(out_dir, results, header, table):
-    import matplotlib
-
     matplotlib.use("Agg")  # no display: draw into files
     import matplotlib.pyplot as plt
 
@@ -211,6 +258,13 @@ def write(out_dir, results, header, table):
     parts.append('<img data-figure="cpu" alt="CPU per request per scenario" src="data:image/png;base64,%s">'
                  % save(fig, "%s/cpu.png" % out_dir))
     plt.close(fig)
+    for name, title, draw in (("latency", "Latency at a glance", latency_grid),
+                              ("throughput", "File throughput at a glance", throughput_grid)):
+        fig = draw(plt, rows, scenarios)
+        parts.append("<h2>%s</h2>" % title)
+        parts.append('<img data-figure="%s" alt="%s" src="data:image/png;base64,%s">'
+                     % (name, title, save(fig, "%s/%s.png" % (out_dir, name))))
+        plt.close(fig)
     parts.append("<h2>Scenarios</h2>")
     for s in scenarios:
         fig = scenario_figure(plt, rows, s)
