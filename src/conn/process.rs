@@ -119,9 +119,8 @@ impl Conn {
                 let started = self.head_started.unwrap_or(cx.now);
                 // Classified once: the label goes with the request's record.
                 let route = cx.routes.classify(head, self.face);
-                let arrival = Arrival::of(head, len, route.route, None);
                 let trusted = &cx.settings.trust_proxy;
-                self.inflight.arrived(self.id, arrival, head.proxy, started, trusted, &mut cx.observe);
+                self.inflight.arrived(self.id, head, len, route.route, started, trusted, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 next

@@ -47,4 +47,44 @@ pub(super) struct Records {
     pub(super) text: Vec<u8>,
     /// No text is kept (the log is off): alike responses may form runs.
     pub(super) runs: bool,
+    /// The newest request is like the run last queued (same start, method
+    /// and route) and has no record of its own: the usual pipelined
+    /// request joins the run without one being written. Its response
+    /// decides: alike, it joins; otherwise [`Records::joiner`] gives it one.
+    /// Its labels are kept: the run may complete and leave the queue
+    /// before the response is queued (a request body still arriving).
+    pub(super) joining: Option<Joiner>,
+}
+
+/// What the counters need of a [`Records::joining`] request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Joiner {
+    pub(super) started: Instant,
+    pub(super) method: MethodLabel,
+    pub(super) route: Route,
+}
+
+impl Records {
+    /// The record of the request that was [`Records::joining`] (if one
+    /// was): its labels, request number `number`, nothing queued yet. Only
+    /// runs join, and runs form only with the log off, so the text, head
+    /// bytes and client that only the log shows are left out.
+    pub(super) fn joiner(&mut self, peer: IpAddr, number: u32) -> Option<Pending> {
+        let j = self.joining.take()?;
+        Some(Pending {
+            started: j.started,
+            client: peer,
+            method: j.method,
+            route: j.route,
+            status: 0,
+            text_at: self.text.len(),
+            lens: [super::text::ABSENT; 5],
+            received: 0,
+            start: 0,
+            end: None,
+            head_len: 0,
+            number,
+            count: 1,
+        })
+    }
 }

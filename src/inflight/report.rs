@@ -41,6 +41,11 @@ impl InFlight {
     pub fn closed(&mut self, now: Instant, obs: &mut Observer) {
         let mut batch = Completions::at(now);
         if let Some(r) = self.records.as_mut()
+            && let Some(unanswered) = r.joiner(self.peer, self.requests)
+        {
+            r.queue.push_back(unanswered);
+        }
+        if let Some(r) = self.records.as_mut()
             && let Some(open) = r.open.take()
         {
             r.queue.push_back(open);
@@ -86,7 +91,7 @@ impl InFlight {
 
     /// Nothing in flight: give the record store back to the loop.
     fn release(&mut self, obs: &mut Observer) {
-        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.open.is_none())
+        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.open.is_none() && r.joining.is_none())
             && let Some(r) = self.records.take()
         {
             obs.give_back(r);

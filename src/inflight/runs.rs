@@ -78,10 +78,16 @@ impl Pending {
     /// its response follows this one's last, as long as each (compared
     /// by multiplying: this runs per pipelined request, a division costs).
     pub(super) fn continued_by(&self, next: &Pending, status: u16, start: u64, end: Option<u64>) -> bool {
-        self.status == status
-            && self.started == next.started
+        self.started == next.started
             && self.method == next.method
             && self.route == next.route
+            && self.takes(status, start, end)
+    }
+
+    /// A response with `status` at output positions `start..end` may be
+    /// one more of this run (its request alike already).
+    pub(super) fn takes(&self, status: u16, start: u64, end: Option<u64>) -> bool {
+        self.status == status
             && self.end == Some(start)
             && end.is_some_and(|end| (end - start) * u64::from(self.count) == start - self.start)
             && self.count < u32::MAX

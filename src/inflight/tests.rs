@@ -265,3 +265,53 @@ fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
     assert!(lines[1].contains("\"POST /files/second HTTP/1.1\" 201 0 "), "{}", lines[1]);
     assert!(lines[1].contains("\"agent\""), "{}", lines[1]);
 }
+
+#[test]
+fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
+    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut f = InFlight::new(peer());
+    let t0 = Instant::now();
+    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
+    // The first of a batch makes the run; fifteen alike ones join it.
+    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    for i in 1..16 {
+        assert!(f.joins(Method::Get, Route::Echo, t0), "request {i} joins");
+        assert!(f.awaiting_response(), "a joining request is still to be answered");
+        f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
+    }
+    let records = f.records.as_ref().unwrap();
+    assert_eq!((records.queue.len(), records.queue[0].count), (1, 16));
+    // Not alike: another route, another start, or a log that needs text.
+    assert!(!f.joins(Method::Get, Route::Files, t0));
+    assert!(!f.joins(Method::Get, Route::Echo, t0 + Duration::from_millis(1)));
+    let mut h = harness(Format::Combined);
+    let mut logged = InFlight::new(peer());
+    logged.begin(7, &get(b"/echo/abc", None), t0, &mut h.obs);
+    logged.responded(200, 0, Some(150), 140);
+    assert!(!logged.joins(Method::Get, Route::Echo, t0), "with the log on no runs form");
+    // Alike request, different answer (a longer one): its own record.
+    assert!(f.joins(Method::Get, Route::Echo, t0));
+    f.responded(404, f.position(2400), Some(f.position(2600)), 120);
+    assert_eq!(f.records.as_ref().unwrap().queue.len(), 2);
+    f.sent(2600, true, &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, 404)), (16, 1));
+    // The run completes while a joining request is still unanswered (its
+    // body arriving): the answer gets a record of its own.
+    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    assert!(f.joins(Method::Get, Route::Echo, t0));
+    f.sent(150, true, &mut obs);
+    assert!(f.awaiting_response(), "its store is kept while it waits");
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    f.sent(150, true, &mut obs);
+    assert_eq!(done(&obs, 200), 18);
+    assert!(f.records.is_none());
+    // A joining request the connection ends before answering: 499.
+    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    assert!(f.joins(Method::Get, Route::Echo, t0));
+    f.sent(150, false, &mut obs);
+    f.closed(Instant::now(), &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (19, 1));
+}
