@@ -13,8 +13,9 @@ The page is self-contained (pictures embedded as data: URLs), so it can be
 mailed or archived alone; the PNGs beside it are the same pictures, for
 docs/PERFORMANCE.md. Pictures (matplotlib, drawn without a display):
   cpu.png           CPU per request per scenario: loophttp, nginx and the
-                    bare loop (floor) as bars, the median of the rounds, with
-                    each round as a dot and the range as a whisker; the bulk
+                    bare loop (floor) as bars, all rounds together (the
+                    table's figure), with each round as a dot and their
+                    range as a whisker; the bulk
                     (1 GiB) scenarios in CPU seconds per GiB instead
   scenario-NAME.png per scenario, latency percentiles p50 ... p99.9 (the
                     median of the rounds); for the file scenarios also the
@@ -75,19 +76,32 @@ def grid(plt, n, cols=4):
     return fig, axes.flat[:n]
 
 
+def pooled_cpu(runs):
+    """CPU per request (per GiB for bulk) over all the rounds together."""
+    secs = sum(r["cpu_ticks"] / r["clk_tck"] for r in runs)
+    if any(r.get("kind") == "bulk" for r in runs):
+        nbytes = sum(r["wrk"]["bytes"] for r in runs)
+        return secs / (nbytes / GIB) if nbytes else None
+    reqs = sum(r["wrk"]["requests"] for r in runs)
+    return secs * 1e6 / reqs if reqs else None
+
+
 def cpu_figure(plt, rows, scenarios):
     fig, axes = grid(plt, len(scenarios))
     for ax, s in zip(axes, scenarios):
-        names, meds = [], {}
+        names, figs = [], {}
         for i, srv in enumerate(SERVERS):
-            vals = [v for v in (cpu_per_unit(r) for r in runs_of(rows, s, srv)) if v is not None]
+            runs = runs_of(rows, s, srv)
+            vals = [v for v in (cpu_per_unit(r) for r in runs) if v is not None]
             if not vals:
                 continue
             names.append(srv)
-            m = meds[srv] = statistics.median(vals)
+            # The bar is the table's figure: all rounds' CPU over all their
+            # requests (or bytes), so the two never disagree.
+            m = figs[srv] = pooled_cpu(runs)
             x = len(names) - 1
             ax.bar(x, m, color=COLOURS[srv], width=0.6)
-            ax.errorbar(x, m, yerr=[[m - min(vals)], [max(vals) - m]], color="black", capsize=4, lw=1)
+            ax.errorbar(x, m, yerr=[[max(0.0, m - min(vals))], [max(0.0, max(vals) - m)]], color="black", capsize=4, lw=1)
             ax.plot([x] * len(vals), vals, "o", color="black", ms=2.5)
         ax.set_xticks(range(len(names)), names, fontsize=8)
         bulk = any(r.get("kind") == "bulk" for r in rows if r["scenario"] == s)
@@ -95,10 +109,11 @@ def cpu_figure(plt, rows, scenarios):
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylim(bottom=0)
         title = s
-        if meds.get("loophttp") and meds.get("nginx"):
-            title += "  (L/N %.2f)" % (meds["loophttp"] / meds["nginx"])
+        if figs.get("loophttp") and figs.get("nginx"):
+            title += "  (L/N %.2f)" % (figs["loophttp"] / figs["nginx"])
         ax.set_title(title, fontsize=9)
-    fig.suptitle("Server CPU per request (bar: median of rounds, dots: rounds, whisker: range)", fontsize=10)
+    fig.suptitle("Server CPU per request (bar: all rounds together, as in the table; dots: each round; "
+                 "whisker: their range)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -202,8 +217,19 @@ def scenario_figure(plt, rows, s):
     return fig
 
 
+# Colours kept per picture: lines and bars need few, and a palette PNG is
+# a third of the size (the docs keep these pictures in git).
+PALETTE_COLOURS = 64
+
+
 def save(fig, path):
+    """Writes the figure as a palette PNG; returns it base64-encoded."""
+    from PIL import Image  # matplotlib's own dependency
+
     fig.savefig(path, format="png", dpi=80)
+    with Image.open(path) as im:
+        small = im.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=PALETTE_COLOURS)
+    small.save(path, optimize=True)
     with open(path, "rb") as f:
         return base64.b64encode(f.read()).decode("ascii")
 
