@@ -40,12 +40,12 @@ mod text;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use arrival::Arrival;
+pub use arrival::{Arrival, ParsedHead};
 pub use observer::Observer;
 use records::{Joiner, Pending, Records};
 
 use crate::forwarded::Cidr;
-use crate::http::{Head, Method};
+use crate::http::Method;
 use crate::metrics::labels::{MethodLabel, Route};
 
 /// Status logged for a request whose response did not go out completely.
@@ -99,8 +99,8 @@ impl InFlight {
         true
     }
 
-    /// A request arrived: its head (`len` bytes) is parsed and its route
-    /// classified; its clock started at `started`. Behind a
+    /// A request arrived: its head is parsed and its route classified
+    /// ([`ParsedHead`]); its clock started at `started`. Behind a
     /// `--trust-proxy` peer, its record names the client the forwarding
     /// headers give. This runs per request, sixteen times per read in a
     /// pipelined batch, so with only metrics counting (the log off) the
@@ -110,13 +110,12 @@ impl InFlight {
     pub fn arrived(
         &mut self,
         conn_id: u64,
-        head: &Head<'_>,
-        len: usize,
-        route: Route,
+        parsed: ParsedHead<'_, '_>,
         started: Instant,
         trusted: &[Cidr],
         obs: &mut Observer,
     ) {
+        let ParsedHead { head, len, route } = parsed;
         if !obs.active() {
             self.requests = self.requests.wrapping_add(1);
             return;

@@ -10,7 +10,7 @@ use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
-use crate::inflight::Arrival;
+use crate::inflight::{Arrival, ParsedHead};
 use crate::logging::escaped;
 
 impl Conn {
@@ -120,7 +120,8 @@ impl Conn {
                 // Classified once: the label goes with the request's record.
                 let route = cx.routes.classify(head, self.face);
                 let trusted = &cx.settings.trust_proxy;
-                self.inflight.arrived(self.id, head, len, route.route, started, trusted, &mut cx.observe);
+                let parsed = ParsedHead { head, len, route: route.route };
+                self.inflight.arrived(self.id, parsed, started, trusted, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 next

@@ -25,6 +25,15 @@ pub struct Arrival<'a> {
     pub head_bytes: u64,
 }
 
+/// A parsed head as the connection hands it over: the head, its length in
+/// bytes, and the route it was classified to.
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedHead<'h, 'a> {
+    pub head: &'h Head<'a>,
+    pub len: usize,
+    pub route: Route,
+}
+
 impl<'a> Arrival<'a> {
     /// A parsed head of `len` bytes, taking `route`; `client` as [`Arrival::client`].
     pub fn of(head: &Head<'a>, len: usize, route: Route, client: Option<IpAddr>) -> Arrival<'a> {
