@@ -15,6 +15,9 @@
 #   RESULTS=FILE (copy the raw per-run JSON lines there), FLOOR=1 (also run
 #   examples/floor.rs, a bare mio loop answering a fixed response, in the
 #   keep-alive /echo scenarios: the practical floor, measured in the same run),
+#   FAIR=1 / --fair (instead of the scenarios: a victim's latency while one
+#   connection pipelines HEAD/GET with gzip, PUTs or /echo, loophttp vs
+#   nginx; see scripts/bench/fair.py),
 #   LOGGING=1 / --logging (instead of the scenarios: CPU per request with the
 #   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh),
 #   NGINX_DEFERRED=1 (nginx listens with `deferred`, TCP_DEFER_ACCEPT, as
@@ -45,6 +48,7 @@ SMOKE=${SMOKE:-0}
 SCENARIOS=${SCENARIOS:-}
 FLOOR=${FLOOR:-0}
 LOGGING=${LOGGING:-0}
+FAIR=${FAIR:-0}
 REPORT=${REPORT:-}
 LOG=${LOG:-on}
 
@@ -60,6 +64,7 @@ while (($#)); do
         --scenarios) SCENARIOS=$2; shift 2 ;;
         --floor) FLOOR=1; shift ;;
         --logging) LOGGING=1; shift ;;
+        --fair) FAIR=1; shift ;;
         --report) REPORT=$2; shift 2 ;;
         --log-off) LOG=off; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -187,6 +192,12 @@ else
 fi
 NGINX_WORKERS=$WORKERS
 [[ $WORKERS == 0 ]] && NGINX_WORKERS=auto
+
+if [[ $FAIR == 1 ]]; then
+    build_loophttp
+    machine_info
+    exec python3 "$BENCH_DIR/fair.py" --seconds "$DURATION" --loophttp "$LOOPHTTP"
+fi
 
 if [[ $LOGGING == 1 ]]; then
     # shellcheck source-path=SCRIPTDIR source=bench/logging.sh

@@ -33,6 +33,9 @@ pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_BODY_MIN_RATE: u64 = 500;
 /// Open connections per worker before the server stops accepting.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Blocking-I/O threads per worker (`--io-threads`): uploads committing at
+/// once before the next waits in the queue (`blocking::QUEUE`).
+pub const DEFAULT_IO_THREADS: usize = 4;
 /// Listen backlog: sized for load tests that open hundreds of connections at once.
 pub const DEFAULT_BACKLOG: i32 = 1024;
 
@@ -108,6 +111,10 @@ pub struct Config {
     /// Open connections per worker; past it the server stops accepting until one closes.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = values::max_connections, env = "LOOPHTTP_MAX_CONNECTIONS")]
     pub max_connections: usize,
+
+    /// Threads per worker for file-system calls that can wait on the disk (an upload's fsync and rename).
+    #[arg(long, default_value_t = DEFAULT_IO_THREADS, value_parser = values::io_threads, env = "LOOPHTTP_IO_THREADS")]
+    pub io_threads: usize,
 
     /// Longest request-target (longer → 414); at most 1MiB.
     #[arg(long, default_value = "8KiB", value_name = "SIZE", value_parser = values::uri_size, env = "LOOPHTTP_MAX_URI_BYTES")]

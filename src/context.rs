@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::blocking::Blocking;
 use crate::config::Config;
 use crate::forwarded::Cidr;
 use crate::http::Limits;
@@ -71,6 +72,9 @@ pub struct Context {
     pub observe: Observer,
     /// The last `Host` value found valid, for the parser to recognise.
     pub last_valid_host: LastValidHost,
+    /// Where calls that can wait on the disk go: run in place, or
+    /// collected for the loop's blocking-I/O pool ([`crate::blocking`]).
+    pub blocking: Blocking,
 }
 
 impl Context {
@@ -84,6 +88,7 @@ impl Context {
             drain: None,
             observe: Observer::default(),
             last_valid_host: LastValidHost::default(),
+            blocking: Blocking::Inline,
         }
     }
 }

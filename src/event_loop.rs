@@ -30,6 +30,7 @@
 //! | `event_loop.rs` | the worker, its construction, the pass (steps 1–8), the poll timeout |
 //! | `accept.rs` | taking and admitting connections (step 3), with the [`accept::Accepting`] state |
 //! | `drive.rs` | running one connection, then registering its interest and deadline |
+//! | `offload.rs` | handing jobs to the blocking-I/O pool and their outcomes back to the connections |
 //! | `sweep.rs` | expired deadlines (step 5) and removing closed connections (step 6) |
 //! | `signals.rs` | signals as loop events: the drain, stopping at once, reopening the access log |
 //! | `unsent_mark.rs` | the `TCP_NOTSENT_LOWAT` mark of connections sending a large file |
@@ -39,6 +40,7 @@
 mod accept;
 mod drive;
 mod entry;
+mod offload;
 mod signals;
 mod sweep;
 mod trace;
@@ -58,9 +60,10 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::blocking::{Blocking, Done, Pool};
 use crate::config::Config;
 use crate::context::{Context, Settings};
-use crate::deadlines::Deadlines;
+use crate::deadlines::{Deadlines, Owner};
 use crate::error::interrupted;
 use crate::inflight::Observer;
 use crate::lifecycle::{Lifecycle, Outcome};
@@ -123,6 +126,10 @@ pub struct Worker {
     /// Whether accepted sockets come with the listener's TCP_NODELAY
     /// (learnt from the first one).
     nodelay_inherited: Option<bool>,
+    /// Threads for calls that can wait on the disk (see [`offload`]).
+    pool: Pool,
+    /// Outcomes taken from the pool, kept to reuse the allocation.
+    done: Vec<(Owner, Done)>,
 }
 
 impl Worker {
@@ -154,6 +161,11 @@ impl Worker {
         };
         let mut cx = Context::new(routes, Settings::from_config(config));
         cx.observe = observe;
+        cx.blocking = Blocking::Offload(Vec::new());
+        let wake = waker.clone();
+        // A failed wake leaves the outcome for the next pass, which the
+        // deadlines bound; nothing else can be done from the pool's thread.
+        let pool = Pool::new(config.io_threads, "loophttp", move || drop(wake.wake()))?;
         Ok(Worker {
             poll,
             waker,
@@ -174,6 +186,8 @@ impl Worker {
             stop,
             handover: None,
             nodelay_inherited: None,
+            pool,
+            done: Vec::new(),
         })
     }
 
@@ -218,7 +232,12 @@ impl Worker {
             for event in events.iter() {
                 match event.token() {
                     LISTENER | METRICS_LISTENER => accept = true,
-                    WAKER => self.on_wake(),
+                    // The stop flag (checked each pass), a drain asked for
+                    // by the upgrade, or the blocking-I/O pool's outcomes.
+                    WAKER => {
+                        self.on_wake();
+                        self.collect_done();
+                    }
                     SIGNALS => {
                         if let Some(outcome) = self.on_signals() {
                             return Ok(outcome);

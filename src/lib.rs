@@ -8,15 +8,20 @@
 //! 2. [`conn::Conn`] reads into a pooled buffer and hands the bytes to the
 //!    pure parser in [`http::parse`].
 //! 3. A complete head goes to [`routes`], which answers at once or asks for
-//!    the body to be streamed into a [`files::Upload`].
+//!    the body to be streamed into a [`files::Upload`], which is made
+//!    durable by a [`blocking`] pool thread, off the loop.
 //! 4. The response is serialised by [`http::response`] into the
 //!    connection's output queue; pipelined requests are answered into the
 //!    same queue, then written with one call.
 //! 5. What the connection waits for next (readable, writable) and until
 //!    when ([`deadlines`]) follows from its state; the loop registers
 //!    exactly that.
+//! 6. Each turn of a connection is bounded (reads, bytes, requests, time):
+//!    one that spends its budget yields, and the loop resumes it after the
+//!    others that are ready.
 
 pub mod access_log;
+pub mod blocking;
 pub mod close_reason;
 pub mod config;
 pub mod conn;

@@ -12,7 +12,15 @@ use loophttp::supervise::{self, Early, Process};
 use loophttp::{Config, Server, config, listener, upgrade};
 
 fn main() -> ExitCode {
-    let config = match Config::load(std::env::args_os()) {
+    let code = run();
+    // The log's writer thread holds the last lines (a startup error, the
+    // drain's summary): wait for it, briefly, before exiting.
+    log::logger().flush();
+    code
+}
+
+fn run() -> ExitCode {
+    let mut config = match Config::load(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => return ExitCode::from(e.report()),
     };
@@ -56,7 +64,8 @@ fn main() -> ExitCode {
             "--drain-grace is not shorter than --shutdown-timeout: a drain will cut idle connections"
         );
     }
-    loophttp::sys::raise_fd_limit(&config);
+    // Accepting stops at what the open-file limit covers, before EMFILE.
+    config.max_connections = loophttp::sys::fd_budget(&config);
     let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
     let startup = startup_line(&server, activated);
     let metrics_addr = server.metrics_addr();
@@ -99,7 +108,7 @@ fn main() -> ExitCode {
     code
 }
 
-fn start_logging(config: &Config) -> Result<(), log::SetLoggerError> {
+fn start_logging(config: &Config) -> Result<(), String> {
     // With several loops, say which one logged.
     let threads = config.worker_count() > 1;
     loophttp::logging::init(config.log_level, config.log_format, threads)

@@ -212,10 +212,12 @@ impl Routes {
     }
 }
 
-/// The answer once an upload's whole body has arrived, the same for POST and
-/// PUT: 201 when the file was created, 204 when it replaced one.
-pub fn finish_upload(upload: Upload, method: Method) -> Response<'static> {
-    match upload.commit() {
+/// The answer once an upload's whole body has arrived and its commit
+/// ([`Upload::commit`], run in the blocking-I/O pool) came to `committed`,
+/// the same for POST and PUT: 201 when the file was created, 204 when it
+/// replaced one.
+pub fn upload_answer(committed: std::io::Result<bool>, method: Method) -> Response<'static> {
+    match committed {
         Ok(true) => Response::new(status::NO_CONTENT),
         Ok(false) => Response::text(status::CREATED, &b"Created"[..]),
         Err(e) => {

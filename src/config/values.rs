@@ -96,6 +96,11 @@ pub fn backlog(text: &str) -> Result<i32, String> {
     number_in(text, 1..=65_535)
 }
 
+/// `--io-threads`: 1 to 1024 per worker.
+pub fn io_threads(text: &str) -> Result<usize, String> {
+    number_in(text, 1..=1024)
+}
+
 /// `--max-headers`: 1 to the parser's stack array.
 pub fn max_headers(text: &str) -> Result<usize, String> {
     number_in(text, 1..=super::MAX_HEADERS_CEILING)

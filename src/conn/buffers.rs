@@ -24,10 +24,12 @@ const SENDFILE_CHUNK: usize = 1 << 20;
 /// and uncorking at the end sends the rest. It costs two `setsockopt`
 /// per file, which only a large file repays.
 pub(super) const CORK_MIN: u64 = 256 * 1024;
-/// File bytes compressed per `send` call at most: compressing runs in the
-/// loop, so a fast reader of a large gzip body must yield to the others
-/// (about a millisecond of work).
-const GZIP_PER_SEND: usize = 256 * 1024;
+/// File bytes compressed per `send` call (one turn of the loop) at most:
+/// compressing runs in the loop, so a fast reader of a gzip body yields to
+/// the others after two 16 KiB pieces, about a quarter of a millisecond
+/// of work; the turn's time budget (`MAX_TURN_TIME`) is checked after
+/// each send too.
+const GZIP_PER_SEND: usize = 32 * 1024;
 /// File bodies up to this size are read into the output queue behind their
 /// head and leave with it in one write: `pread` + one `send` is one call
 /// fewer than `send` + `sendfile`, and pipelined small files batch too.

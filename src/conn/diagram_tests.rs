@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::blocking::Blocking;
 use crate::config::Config;
 use crate::context::Settings;
 use crate::files::FileStore;
@@ -30,6 +31,10 @@ const DIAGRAM: &[Arrow] = &[
     ("Body", BodyDone, "Drain(NextRequest)"),
     ("Body", BodyDone, "Drain(Close)"),
     ("Body", BodyDone, "Drain(Linger)"),
+    ("Body", BodyDone, "Commit"),
+    ("Commit", Committed, "Head"),
+    ("Commit", Committed, "Drain(Close)"),
+    ("Commit", Committed, "Drain(Linger)"),
     ("Head", RequestError, "Drain(Linger)"),
     ("Body", RequestError, "Drain(Linger)"),
     ("Drain(NextRequest)", Drained, "Head"),
@@ -84,6 +89,15 @@ impl Rig {
     fn expire(&mut self) {
         self.cx.now = self.c.deadline(&self.cx).expect("a deadline");
         self.c.on_timeout(&mut self.io, &mut self.cx);
+    }
+
+    /// Runs the jobs the connection handed to the pool, as a pool thread
+    /// would, and gives it their outcomes, as the loop would.
+    fn run_jobs(&mut self) {
+        for (id, job) in self.cx.blocking.take() {
+            assert_eq!(id, self.c.id());
+            self.c.on_done(job.run(), &mut self.io, &mut self.cx);
+        }
     }
 
     /// Writable events until all output is out.
@@ -160,13 +174,57 @@ const SCENARIOS: &[Scenario] = &[
         Some(CloseReason::NoKeepAlive),
     ),
     (
+        "a body finished while the server drains",
+        |r| {
+            r.send(&[POST_HEAD, b"he"].concat());
+            r.cx.drain = Some(Drain { since: r.cx.now, grace: std::time::Duration::from_secs(2) });
+            r.send(b"llo");
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        None,
+    ),
+    (
+        "an upload that waits for its commit in the pool, then the next request",
+        |r| {
+            r.cx.blocking = Blocking::Offload(Vec::new());
+            r.send(&[b"PUT /files/up.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", GET].concat());
+            assert!(r.io.written.is_empty(), "nothing answered before the commit");
+            assert_eq!(r.c.want(), Want { read: false, write: false }, "nothing read meanwhile");
+            assert_eq!(r.c.deadline(&r.cx), None, "the disk, not the client, is waited for");
+            r.run_jobs();
+        },
+        &[
+            ("Head", BodyWanted, "Body"),
+            ("Body", BodyDone, "Commit"),
+            ("Commit", Committed, "Head"),
+            ("Head", Answered, "Head"),
+        ],
+        None,
+    ),
+    (
+        "an upload, then close",
+        |r| r.send(b"PUT /files/up.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc"),
+        &[
+            ("Head", BodyWanted, "Body"),
+            ("Body", BodyDone, "Commit"),
+            ("Commit", Committed, "Drain(Close)"),
+            ("Drain(Close)", Drained, "Closed"),
+        ],
+        Some(CloseReason::NoKeepAlive),
+    ),
+    (
         "an upload finished while the server drains",
         |r| {
             r.send(b"PUT /files/up.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nabc");
             r.cx.drain = Some(Drain { since: r.cx.now, grace: std::time::Duration::from_secs(2) });
             r.send(b"def");
         },
-        &[("Head", BodyWanted, "Body"), ("Body", BodyDone, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger")],
+        &[
+            ("Head", BodyWanted, "Body"),
+            ("Body", BodyDone, "Commit"),
+            ("Commit", Committed, "Drain(Linger)"),
+            ("Drain(Linger)", Drained, "Linger"),
+        ],
         None,
     ),
     (
@@ -225,9 +283,18 @@ const SCENARIOS: &[Scenario] = &[
     ),
     (
         "idle past the keep-alive timeout",
+        |r| {
+            r.send(GET);
+            r.expire();
+        },
+        &[("Head", Answered, "Head"), ("Head", Deadline, "Closed")],
+        Some(CloseReason::KeepAliveTimeout),
+    ),
+    (
+        "silent since accept, past the header timeout",
         |r| r.expire(),
         &[("Head", Deadline, "Closed")],
-        Some(CloseReason::KeepAliveTimeout),
+        Some(CloseReason::HeaderTimeout),
     ),
     (
         "a body that stalls",

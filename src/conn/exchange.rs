@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::buffers::Output;
 use super::state::{AfterDrain, State};
 use super::{CloseReason, Edge};
+use crate::blocking::Done;
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::files::Upload;
@@ -124,23 +125,56 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
     State::Body(Box::new(Receiving { decoder, sink, received: 0, started: now, req, keep_alive }))
 }
 
-/// The whole body is in: an upload is committed and answered, a deferred
-/// answer queued. Returns the state to go to: the next request, or first
-/// the file that follows the answer, or a close without keep-alive.
+/// An upload whose body is all in, waiting for its commit (in the
+/// blocking-I/O pool): what its answer needs then.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Committing {
+    pub req: ReqInfo,
+    pub keep_alive: bool,
+}
+
+/// The whole body is in and the route did not need it: the answer decided
+/// from the head is queued. Returns the state to go to (see [`answered`]).
 pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut InFlight, cx: &mut Context) -> State {
     let resp = match std::mem::replace(&mut rx.sink, Sink::Answered) {
-        Sink::Upload(upload) => routes::finish_upload(upload, rx.req.method),
         Sink::Discard(resp) => resp,
-        // Never: the state leaves Body as soon as this returns.
-        Sink::Answered => return State::Head,
+        // Never: an upload goes to `Commit` (input.rs), and the state
+        // leaves Body as soon as an answer is queued.
+        Sink::Upload(_) | Sink::Answered => return State::Head,
     };
-    let mut resp = resp;
-    let keep = keep_alive(rx.keep_alive, &resp, true, cx);
-    queue(&mut resp, rx.req, keep, out, inflight, cx);
+    answered(resp, rx.req, rx.keep_alive, out, inflight, cx)
+}
+
+/// The upload's commit came to `done`: its answer is queued. Returns the
+/// state to go to (see [`answered`]).
+pub(super) fn finish_commit(
+    waiting: Committing,
+    done: Done,
+    out: &mut Output,
+    inflight: &mut InFlight,
+    cx: &mut Context,
+) -> State {
+    let Done::Committed(result) = done;
+    answered(routes::upload_answer(result, waiting.req.method), waiting.req, waiting.keep_alive, out, inflight, cx)
+}
+
+/// Queues the answer to a request whose body is consumed. Returns the
+/// state to go to: the next request, or first the file that follows the
+/// answer, or a close without keep-alive.
+fn answered(
+    mut resp: Response<'_>,
+    req: ReqInfo,
+    client_keep_alive: bool,
+    out: &mut Output,
+    inflight: &mut InFlight,
+    cx: &mut Context,
+) -> State {
+    let keep = keep_alive(client_keep_alive, &resp, true, cx);
+    queue(&mut resp, req, keep, out, inflight, cx);
     match (keep, out.source.is_some()) {
         (true, false) => State::Head,
         (true, true) => State::Drain(AfterDrain::NextRequest),
-        (false, _) => State::Drain(close_after(rx.keep_alive, cx)),
+        (false, _) => State::Drain(close_after(client_keep_alive, cx)),
     }
 }
 

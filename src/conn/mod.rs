@@ -13,6 +13,11 @@
 //!                        Body ── body-done (no keep-alive) ──► Drain(Close)
 //!                                                              or Drain(Linger)
 //!   body-done, when a file follows the answer: Body ──► Drain(NextRequest)
+//!   body-done, an upload: Body ──► Commit ── committed ──► Head, or without
+//!                  keep-alive Drain(Close) or Drain(Linger). In Commit the
+//!                  upload's fsync and rename run in the blocking-I/O pool
+//!                  (`crate::blocking`); nothing is read, and no clock runs
+//!                  (the pool always answers); `Conn::on_done` moves on.
 //!
 //!   send-first, when the answer closes: Head ──► Drain(Close), or Drain(Linger)
 //!                  if the client may already be sending more (not to reset it)
@@ -35,7 +40,7 @@
 //!
 //! | file          | holds |
 //! |---------------|-------|
-//! | `mod.rs`      | the struct, and what the loop calls: `on_ready`, `resume`, `on_timeout`, `want` (interest), `deadline` (time) |
+//! | `mod.rs`      | the struct, and what the loop calls: `on_ready`, `resume`, `on_done`, `on_timeout`, `want` (interest), `deadline` (time) |
 //! | `state.rs`    | `State`, [`Edge`], [`CloseReason`], the read side, and `transition` |
 //! | `steps.rs`    | `advance`: the write step and the read step around `process`, until nothing moves |
 //! | `process.rs`  | `process`: parsing and answering buffered input; request errors (`fail`) |
@@ -62,13 +67,14 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use crate::close_reason::CloseReason;
 use buffers::{Input, Output, WriteSide};
 pub use state::Edge;
 use state::{ReadSide, State};
 
+use crate::blocking::Done;
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::inflight::InFlight;
@@ -84,6 +90,21 @@ pub const MAX_READS_PER_EVENT: usize = 16;
 /// 10 MiB had a p99 of 1.3-1.6 s against a median of 0.2 s; with 1 MiB,
 /// 0.6 s, at the same throughput (docs/PERFORMANCE.md, large files).
 pub const MAX_SEND_PER_EVENT: usize = 1 << 20;
+
+/// Most requests one connection answers per turn (an event, or a resume
+/// after yielding) before the others that are ready get theirs: a client
+/// pipelining thousands of small requests is served 32 at a time, never
+/// all at once. wrk's pipelined benchmark sends 16 per write, which stays
+/// within one turn, so the budget costs it nothing; nginx answers one
+/// pipelined request per turn and posts the rest (its posted events).
+/// Measured in docs/ARCHITECTURE.md, section 8.
+pub const MAX_REQUESTS_PER_TURN: usize = 32;
+/// Longest a turn goes on answering requests, counted from the pass's
+/// clock and checked every 8 requests (`steps.rs`): requests that cost
+/// more than the usual few microseconds (a `/metrics` page, files opened
+/// cold, uploads committed in place without a pool) end the turn early.
+/// Measured in docs/ARCHITECTURE.md, section 8.
+pub const MAX_TURN_TIME: Duration = Duration::from_millis(1);
 
 /// A byte stream the connection reads and writes: a socket in the server,
 /// an in-memory stream in tests.
@@ -134,6 +155,10 @@ pub struct Conn {
     read: ReadSide,
     /// When the current request head began arriving.
     head_started: Option<Instant>,
+    /// Nothing received since accept: the header timeout runs from then
+    /// (a client that connects and says nothing is not an idle keep-alive
+    /// client, which has earned the longer wait with a request).
+    silent: bool,
     /// Last read or write progress: the idle, body and write clocks.
     last_progress: Instant,
     /// Work left undone to be fair to others: call [`Conn::resume`] soon.
@@ -163,6 +188,7 @@ impl Conn {
             out: Output::default(),
             read: ReadSide::Idle,
             head_started: None,
+            silent: true,
             last_progress: now,
             yielded: false,
             inflight: InFlight::new(peer),
@@ -210,7 +236,7 @@ impl Conn {
         let read = match self.state {
             State::Head | State::Body(_) => self.read != ReadSide::Eof,
             State::Linger(_) => true,
-            State::Drain(_) | State::Closed(_) => false,
+            State::Commit(_) | State::Drain(_) | State::Closed(_) => false,
         };
         Want { read, write: self.out.blocked() }
     }
@@ -229,9 +255,11 @@ impl Conn {
         let t = &cx.settings;
         Some(match &self.state {
             State::Closed(_) => return None,
+            // Waiting for the disk, not the client: the pool always answers.
+            State::Commit(_) if !self.out.blocked() => return None,
             State::Linger(_) => self.last_progress + t.linger,
             _ if self.out.blocked() => self.last_progress + t.write_timeout,
-            State::Drain(_) => self.last_progress + t.write_timeout,
+            State::Commit(_) | State::Drain(_) => self.last_progress + t.write_timeout,
             // A pause, or a trickle: whichever limit comes first.
             State::Body(rx) => {
                 let paused = self.last_progress + t.body_timeout;
@@ -239,6 +267,8 @@ impl Conn {
             }
             State::Head => match (self.head_started, cx.drain) {
                 (Some(start), _) => start + t.header_timeout,
+                // Accepted (`last_progress`), and not a byte since.
+                (None, _) if self.silent => self.last_progress + t.header_timeout,
                 (None, None) => self.last_progress + t.keepalive_timeout,
                 // Draining: idle for the grace, then closed (lifecycle::Drain).
                 (None, Some(d)) => d.idle_close_at(self.last_progress).min(self.last_progress + t.keepalive_timeout),
@@ -270,8 +300,16 @@ impl Conn {
         }
     }
 
+    /// The blocking-I/O pool finished this connection's job (an upload's
+    /// commit): answer it and go on at once.
+    pub fn on_done<T: Transport>(&mut self, done: Done, io: &mut T, cx: &mut Context) {
+        self.complete(done, cx);
+        self.advance(io, cx);
+    }
+
     /// Continues work that [`Conn::yielded`] left undone.
     pub fn resume<T: Transport>(&mut self, io: &mut T, cx: &mut Context) {
+        log::trace!(conn = self.id; "resume");
         self.advance(io, cx);
     }
 
@@ -306,9 +344,9 @@ impl Conn {
         match &self.state {
             State::Linger(why) => *why,
             _ if self.out.blocked() => CloseReason::WriteTimeout,
-            State::Drain(_) | State::Closed(_) => CloseReason::WriteTimeout,
+            State::Commit(_) | State::Drain(_) | State::Closed(_) => CloseReason::WriteTimeout,
             State::Body(_) => CloseReason::BodyTimeout,
-            State::Head if self.head_started.is_some() => CloseReason::HeaderTimeout,
+            State::Head if self.head_started.is_some() || self.silent => CloseReason::HeaderTimeout,
             State::Head if cx.drain.is_some() => CloseReason::Draining,
             State::Head => CloseReason::KeepAliveTimeout,
         }

@@ -4,9 +4,11 @@
 //! Transitions out of `Head` and `Body` are decided here; those out of
 //! `Drain` in `steps.rs`.
 
-use super::exchange::{ReqInfo, Sink, finish_body, queue, start_request};
+use super::exchange::{Committing, ReqInfo, Sink, finish_body, finish_commit, queue, start_request};
 use super::state::{AfterDrain, ReadSide, State};
+use super::steps::Budget;
 use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
+use crate::blocking::{Done, Job};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
@@ -15,35 +17,38 @@ use crate::logging::escaped;
 
 impl Conn {
     /// Handles buffered input as far as the state allows.
-    pub(super) fn process(&mut self, cx: &mut Context) {
+    pub(super) fn process(&mut self, cx: &mut Context, budget: &mut Budget) {
         loop {
             let progressed = match self.state {
-                State::Head => self.process_head(cx),
+                // The turn answered its share: the rest waits for the next.
+                State::Head if budget.spent() => false,
+                State::Head => self.process_head(cx, budget),
                 State::Body(_) => self.process_body(cx),
                 State::Linger(_) => {
                     let n = self.input.bytes().len();
                     self.input.consume(n);
                     false
                 }
-                State::Drain(_) | State::Closed(_) => false,
+                State::Commit(_) | State::Drain(_) | State::Closed(_) => false,
             };
             if !progressed {
                 break;
             }
         }
         if self.read == ReadSide::Eof {
-            self.close_after_eof(cx);
+            self.close_after_eof(cx, budget.spent());
         }
     }
 
     /// The client sent EOF: whatever cannot complete any more is closed once
     /// the responses already queued are out.
-    fn close_after_eof(&mut self, cx: &mut Context) {
+    fn close_after_eof(&mut self, cx: &mut Context, turn_spent: bool) {
         match self.state {
             State::Head if !self.input.bytes().is_empty() => {
                 // Whole requests may still be buffered behind the output
-                // mark: answer them once the output drains, then decide again.
-                if !self.backpressured() && !self.rejects_partial_head(cx) {
+                // mark, or past this turn's share: answer them first (once
+                // the output drains, or next turn), then decide again.
+                if !self.backpressured() && !turn_spent && !self.rejects_partial_head(cx) {
                     self.close_when_sent();
                 }
             }
@@ -51,7 +56,8 @@ impl Conn {
             // progress is dropped, which removes its temporary file.
             State::Head | State::Body(_) => self.close_when_sent(),
             State::Linger(why) => self.transition(State::Closed(why), Edge::PeerEof),
-            State::Drain(_) | State::Closed(_) => {}
+            // Answered once the commit is done; the EOF is seen then.
+            State::Commit(_) | State::Drain(_) | State::Closed(_) => {}
         }
     }
 
@@ -82,7 +88,7 @@ impl Conn {
     }
 
     /// Parses one head if a whole one is buffered. Returns true on progress.
-    fn process_head(&mut self, cx: &mut Context) -> bool {
+    fn process_head(&mut self, cx: &mut Context, budget: &mut Budget) -> bool {
         if self.backpressured() {
             return false; // answer more only once this drains
         }
@@ -124,6 +130,7 @@ impl Conn {
                 self.inflight.arrived(self.id, parsed, started, trusted, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
+                budget.answered();
                 next
             }
             &Err(e) => {
@@ -166,11 +173,31 @@ impl Conn {
         self.input.consume(used);
         self.inflight.received(used as u64);
         if rx.decoder.is_done() {
+            if let Sink::Upload(_) = rx.sink {
+                // The commit can wait on the disk: off the loop's thread.
+                let waiting = Committing { req: rx.req, keep_alive: rx.keep_alive };
+                let Sink::Upload(upload) = std::mem::replace(&mut rx.sink, Sink::Answered) else { return true };
+                self.transition(State::Commit(waiting), Edge::BodyDone);
+                if let Some(done) = cx.blocking.run_or_offload(self.id, Job::Commit(upload)) {
+                    self.complete(done, cx); // no pool: it ran in place
+                }
+                return true;
+            }
             let next = finish_body(rx, &mut self.out, &mut self.inflight, cx);
             self.transition(next, Edge::BodyDone);
             return true;
         }
         used > 0
+    }
+
+    /// The blocking-I/O job of this connection came to `done`: the upload
+    /// is answered, and the connection goes on from there.
+    pub(super) fn complete(&mut self, done: Done, cx: &mut Context) {
+        // Closed meanwhile (the client stopped reading a 100 Continue for
+        // the write timeout): the outcome has no one left to answer.
+        let State::Commit(waiting) = self.state else { return };
+        let next = finish_commit(waiting, done, &mut self.out, &mut self.inflight, cx);
+        self.transition(next, Edge::Committed);
     }
 
     /// A request error: queue its status, then close gracefully.

@@ -3,7 +3,7 @@
 //! [`Conn::transition`]: the one place the state changes.
 
 use super::Conn;
-use super::exchange::Receiving;
+use super::exchange::{Committing, Receiving};
 use crate::close_reason::CloseReason;
 
 #[derive(Debug)]
@@ -12,6 +12,9 @@ pub(super) enum State {
     Head,
     /// Receiving a request body into its sink.
     Body(Box<Receiving>),
+    /// An upload's body is all in; its commit runs in the blocking-I/O
+    /// pool. Nothing more is read or parsed until it is done.
+    Commit(Committing),
     /// Sending what is queued before doing anything else.
     Drain(AfterDrain),
     /// Error sent, write side shut: reading and dropping input until EOF
@@ -35,6 +38,7 @@ impl State {
         match self {
             State::Head => "Head",
             State::Body(_) => "Body",
+            State::Commit(_) => "Commit",
             State::Drain(AfterDrain::NextRequest) => "Drain(NextRequest)",
             State::Drain(AfterDrain::Close(_)) => "Drain(Close)",
             State::Drain(AfterDrain::Linger(_)) => "Drain(Linger)",
@@ -57,8 +61,12 @@ pub enum Edge {
     /// before the answer that waits for it.
     BodyWanted,
     /// Body → Head, Drain(NextRequest) when a file follows the answer, or
-    /// Drain(Close) without keep-alive: the whole body is in, and answered.
+    /// Drain(Close) without keep-alive: the whole body is in, and answered;
+    /// Body → Commit: an upload's whole body is in, its commit handed over.
     BodyDone,
+    /// Commit → Head, Drain(Close) or Drain(Linger) without keep-alive:
+    /// the commit is done (or failed: 500), and answered.
+    Committed,
     /// Head, Body → Drain(Linger): a request error; its status is queued.
     RequestError,
     /// Drain → Head, Closed or Linger (write side shut): the output is out.
@@ -77,11 +85,12 @@ pub enum Edge {
 impl Edge {
     /// Every edge, for the diagram test to compare with the picture.
     #[cfg(test)]
-    pub const ALL: [Edge; 9] = [
+    pub const ALL: [Edge; 10] = [
         Edge::Answered,
         Edge::SendFirst,
         Edge::BodyWanted,
         Edge::BodyDone,
+        Edge::Committed,
         Edge::RequestError,
         Edge::Drained,
         Edge::PeerEof,
@@ -95,6 +104,7 @@ impl Edge {
             Edge::SendFirst => "send-first",
             Edge::BodyWanted => "body-wanted",
             Edge::BodyDone => "body-done",
+            Edge::Committed => "committed",
             Edge::RequestError => "request-error",
             Edge::Drained => "drained",
             Edge::PeerEof => "peer-eof",

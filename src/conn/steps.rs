@@ -4,10 +4,14 @@
 //! then takes one write step and one read step.
 
 use std::io;
+use std::time::Instant;
 
 use super::buffers::{Filled, WriteSide};
 use super::state::{AfterDrain, ReadSide, State};
-use super::{CloseReason, Conn, Edge, MAX_READS_PER_EVENT, MAX_SEND_PER_EVENT, OUT_HIGH_WATER, Transport};
+use super::{
+    CloseReason, Conn, Edge, MAX_READS_PER_EVENT, MAX_REQUESTS_PER_TURN, MAX_SEND_PER_EVENT, MAX_TURN_TIME,
+    OUT_HIGH_WATER, Transport,
+};
 use crate::context::Context;
 use crate::error::{interrupted, is_disconnect, would_block};
 
@@ -23,20 +27,61 @@ enum Step {
     Yield,
 }
 
-/// What one event (or resume) may do before yielding.
-#[derive(Debug, Default)]
-struct Budget {
+/// What one turn (an event, or a resume) may do before the connection
+/// yields to the others that are ready: reads, bytes sent, requests
+/// answered, time (see [`MAX_REQUESTS_PER_TURN`], [`MAX_TURN_TIME`]).
+#[derive(Debug)]
+pub(super) struct Budget {
     reads: usize,
     sent: usize,
+    requests: usize,
+    /// The pass's clock (`cx.now`) as the turn began: read once per pass
+    /// already, so a turn costs no clock read of its own. A turn late in a
+    /// busy pass has less time left, never fewer than
+    /// [`TIME_CHECK_EVERY`] requests.
+    began: Instant,
+    /// No more requests this turn: the requests or the time are spent.
+    spent: bool,
+}
+
+/// The turn's time is checked every this many requests: a clock read per
+/// request cost 11 of the hot path's ~1,500 instructions per request
+/// (callgrind), and each request's own work is bounded (section 8 of
+/// docs/ARCHITECTURE.md), so eight never run far past the bound.
+const TIME_CHECK_EVERY: usize = 8;
+
+impl Budget {
+    fn new(began: Instant) -> Budget {
+        Budget { reads: 0, sent: 0, requests: 0, began, spent: false }
+    }
+
+    /// Counts an answered request; spends the budget if that was the last
+    /// one allowed, or the turn has run its time.
+    pub(super) fn answered(&mut self) {
+        self.requests += 1;
+        if self.requests >= MAX_REQUESTS_PER_TURN
+            || self.requests.is_multiple_of(TIME_CHECK_EVERY) && Instant::now() >= self.began + MAX_TURN_TIME
+        {
+            self.spent = true;
+        }
+    }
+
+    /// True once no further request may be answered this turn.
+    pub(super) fn spent(&self) -> bool {
+        self.spent
+    }
 }
 
 impl Conn {
     pub(super) fn advance<T: Transport>(&mut self, io: &mut T, cx: &mut Context) {
         self.yielded = false;
-        let mut budget = Budget::default();
+        let mut budget = Budget::new(cx.now);
         loop {
-            self.process(cx);
+            self.process(cx, &mut budget);
             let step = match self.write_step(io, cx, &mut budget) {
+                // Requests are still buffered, but this turn answered its
+                // share: the others that are ready go first.
+                Step::Wait if budget.spent() && self.has_unanswered() => Step::Yield,
                 Step::Wait if !self.is_closed() => self.read_step(io, cx, &mut budget),
                 step => step,
             };
@@ -44,12 +89,22 @@ impl Conn {
                 Step::Again => continue,
                 Step::Wait => break,
                 Step::Yield => {
+                    log::trace!(
+                        conn = self.id, requests = budget.requests, reads = budget.reads, sent = budget.sent,
+                        micros = budget.began.elapsed().as_micros() as u64;
+                        "yield"
+                    );
                     self.yielded = true;
                     break;
                 }
             }
         }
         self.release_buffers(cx);
+    }
+
+    /// Input is buffered that the head parser has not answered yet.
+    fn has_unanswered(&self) -> bool {
+        matches!(self.state, State::Head) && !self.input.bytes().is_empty()
     }
 
     /// Writes what is queued (unless the socket is full), then leaves
@@ -100,6 +155,7 @@ impl Conn {
         match self.input.fill(io, &mut cx.pool) {
             Ok(Filled::Data { bytes, drained }) => {
                 log::trace!(conn = self.id, bytes = bytes; "read");
+                self.silent = false;
                 cx.observe.count(|m| m.received(bytes));
                 // Input dropped while lingering is not progress: the linger
                 // is bounded from when it began, however much junk arrives.

@@ -107,7 +107,7 @@ fn a_client_that_stops_reading_stops_being_read() {
     assert!(io.reads.len() > 1000, "kept reading: {} reads left", io.reads.len());
     io.write_blocked = false;
     let mut rounds = 0;
-    while !io.reads.is_empty() || c.want().write || !c.out.is_empty() {
+    while !io.reads.is_empty() || c.want().write || !c.out.is_empty() || c.yielded() {
         c.on_ready(&mut io, true, true, &mut cx);
         rounds += 1;
         assert!(rounds < 10_000, "no progress");
@@ -201,16 +201,32 @@ fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
     c.on_timeout(&mut io, &mut cx);
     assert_eq!(responses(&io.written)[0].0, 408);
 
+    // Idle after a request: the keep-alive timeout.
     let (mut io, mut cx) = (MemStream::new(), context());
     let mut c = Conn::new(1, cx.now);
+    io.push(&get("/echo/a"));
+    c.on_ready(&mut io, true, false, &mut cx);
+    let answered = io.written.len();
     assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.keepalive_timeout));
     cx.now += cx.settings.keepalive_timeout - Duration::from_millis(1);
     c.on_timeout(&mut io, &mut cx);
     assert!(!c.is_closed(), "not yet due");
     cx.now += Duration::from_millis(1);
     c.on_timeout(&mut io, &mut cx);
-    assert!(c.is_closed());
-    assert!(io.written.is_empty(), "an idle close sends nothing");
+    assert_eq!(c.close_reason(), Some(CloseReason::KeepAliveTimeout));
+    assert_eq!(io.written.len(), answered, "an idle close sends nothing");
+}
+
+#[test]
+fn a_connection_silent_since_accept_closes_at_the_header_timeout() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    c.on_ready(&mut io, true, false, &mut cx); // nothing to read
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.header_timeout), "not the keep-alive timeout");
+    cx.now += cx.settings.header_timeout;
+    c.on_timeout(&mut io, &mut cx);
+    assert_eq!(c.close_reason(), Some(CloseReason::HeaderTimeout));
+    assert!(io.written.is_empty(), "nothing asked, nothing answered");
 }
 
 #[test]

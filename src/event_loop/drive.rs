@@ -25,6 +25,9 @@ impl Worker {
     /// the interest its state wants (the first time it must wait for an
     /// event, or when it changed) and its deadline.
     pub(super) fn after(&mut self, key: usize) {
+        if self.cx.blocking.has_jobs() {
+            self.offload(key);
+        }
         self.note_streaming(key);
         let e = &mut self.conns[key];
         if e.conn.is_closed() {

@@ -150,8 +150,22 @@ impl Upload {
             self.move_past(old)?;
         }
         self.file.sync_all()?;
-        let replaced = old.is_some();
-        fs::rename(&self.temp, &self.target)?;
+        // Created or replaced, decided by the rename itself: commits run on
+        // several pool threads at once, and the look above could see two
+        // uploads to one new name both "create" it.
+        let replaced = match crate::sys::rename_noreplace(&self.temp, &self.target) {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                fs::rename(&self.temp, &self.target)?;
+                true
+            }
+            // A file system without RENAME_NOREPLACE: the look decides.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                fs::rename(&self.temp, &self.target)?;
+                old.is_some()
+            }
+            Err(e) => return Err(e),
+        };
         self.committed = true;
         // The rename itself is durable once the directory is synced; failing
         // to do so only weakens crash safety, so it is not an error.

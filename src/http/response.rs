@@ -43,6 +43,10 @@ pub enum Body<'a> {
     GzipFile(FileBody),
     /// Made as it is sent ([`Generate`]).
     Generated(Box<dyn Generate>),
+    /// HEAD of a gzip body whose length only compressing it would tell:
+    /// neither `Content-Length` nor chunked coding is sent (RFC 9110
+    /// §9.3.2 lets a HEAD leave out what only generating the content gives).
+    Omitted,
 }
 
 impl Body<'_> {
@@ -52,7 +56,7 @@ impl Body<'_> {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::File(f) => Some(f.len),
-            Body::GzipFile(_) | Body::Generated(_) => None,
+            Body::GzipFile(_) | Body::Generated(_) | Body::Omitted => None,
         }
     }
 }
@@ -145,6 +149,7 @@ impl<'a> Response<'a> {
             Body::File(f) => Body::File(f),
             Body::GzipFile(f) => Body::GzipFile(f),
             Body::Generated(g) => Body::Generated(g),
+            Body::Omitted => Body::Omitted,
         };
         Response {
             status: self.status,
@@ -218,6 +223,8 @@ pub fn serialize(resp: &Response<'_>, how: &Delivery<'_>, out: &mut Vec<u8>) -> 
             }
             // HTTP/1.0 has no chunks: the body ends with the connection.
             None if how.http10 => {}
+            // HEAD of a body whose length only generating it would tell.
+            None if matches!(resp.body, Body::Omitted) => {}
             None => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
         }
     }

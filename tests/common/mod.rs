@@ -336,6 +336,20 @@ impl BinServer {
         BinServer::start_with(args, |_| {})
     }
 
+    /// Like [`BinServer::start`], running the binary at `LOOPHTTP_TEST_BIN`
+    /// if set: to see a test fail on an older build of loophttp.
+    pub fn under_test(args: &[&str]) -> BinServer {
+        match std::env::var_os("LOOPHTTP_TEST_BIN") {
+            Some(bin) => BinServer::start_program(Path::new(&bin), args, |_| {}),
+            None => BinServer::start(args),
+        }
+    }
+
+    /// Descriptors the server process holds now.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |d| d.count())
+    }
+
     /// Like [`BinServer::start`], with the command changed by `adjust` first
     /// (resource limits, environment).
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> BinServer {

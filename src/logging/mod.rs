@@ -4,17 +4,24 @@
 //! message: `log::debug!(conn = id, peer:% = addr; "open")`. The `conn`
 //! field is the connection's id.
 //!
-//! - `text` looks exactly like simple_logger (which still writes it): the
-//!   id leads the message as `#ID`, the other fields follow as `key=value`:
+//! - `text` looks exactly like simple_logger's lines (which decides what
+//!   is enabled): the id leads the message as `#ID`, the other fields
+//!   follow as `key=value`:
 //!   `2026-12-01T06:50:00.123Z DEBUG [loophttp::event_loop] #7 open peer=127.0.0.1:50512`.
 //! - `json` is one object per line: `time` (RFC 3339, UTC, microseconds),
 //!   `level`, `target`, `message`, then each field as its own member (the
 //!   id as a number).
 //!
+//! Lines are formatted by the thread that logs and written to stderr by a
+//! thread of their own ([`writer`]): a loop never waits for stderr, and a
+//! line that finds the writer too far behind is dropped and counted.
+//!
 //! Values come from the server (ids, addresses, sizes, error texts, state
 //! names); where one holds client bytes (a path, a file name) the caller
 //! escapes it first (see [`escaped`]), and both formats escape again what
 //! their syntax needs.
+
+mod writer;
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -39,24 +46,44 @@ pub enum LogFormat {
 /// The field that names the connection.
 const CONN: &str = "conn";
 
-/// Installs the logger. `threads`: name the logging thread on every line
-/// (with several workers, which loop logged).
-pub fn init(level: LevelFilter, format: LogFormat, threads: bool) -> Result<(), log::SetLoggerError> {
+/// Installs the logger and starts its writer thread. `threads`: name the
+/// logging thread on every line (with several workers, which loop logged).
+pub fn init(level: LevelFilter, format: LogFormat, threads: bool) -> Result<(), String> {
     let text = SimpleLogger::new()
         .with_level(level)
         .with_threads(threads)
         // mio's own trace records would drown ours.
         .with_module_level("mio", LevelFilter::Warn);
+    let out = writer::Stderr::spawn(std::io::stderr()).map_err(|e| format!("start the log's writer thread: {e}"))?;
     log::set_max_level(text.max_level());
-    log::set_boxed_logger(Box::new(Logger { text, format, threads, clock: Mutex::new(LogClock::default()) }))
+    let clock = Mutex::new(LogClock::default());
+    log::set_boxed_logger(Box::new(Logger { text, format, threads, clock, out })).map_err(|e| e.to_string())
+}
+
+/// Now, as the text format's lines begin: `2026-12-01T06:50:00.123Z`.
+fn now_rfc3339_millis() -> String {
+    let mut clock = LogClock::default();
+    clock.set(SystemTime::now());
+    let mut out = Vec::with_capacity(24);
+    write_time_millis(&clock, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The clock's time to the millisecond, as simple_logger prints it.
+fn write_time_millis(clock: &LogClock, out: &mut Vec<u8>) {
+    clock.write_rfc3339(out); // ...:00.123456Z
+    out.truncate(out.len() - 4);
+    out.push(b'Z');
 }
 
 struct Logger {
-    /// Writes text lines, and decides for both formats what is enabled.
+    /// Decides for both formats what is enabled (its own output is unused).
     text: SimpleLogger,
     format: LogFormat,
     threads: bool,
     clock: Mutex<LogClock>,
+    /// The writer thread's end: lines go there, never straight to stderr.
+    out: writer::Stderr,
 }
 
 impl Log for Logger {
@@ -68,41 +95,49 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        match self.format {
-            // Nothing to add: simple_logger prints it as it is.
-            LogFormat::Text if record.key_values().count() == 0 => self.text.log(record),
-            LogFormat::Text => {
-                let message = text_message(record);
-                self.text.log(
-                    &Record::builder()
-                        .metadata(record.metadata().clone())
-                        .args(format_args!("{message}"))
-                        .module_path(record.module_path())
-                        .file(record.file())
-                        .line(record.line())
-                        .build(),
-                );
-            }
-            LogFormat::Json => {
-                let mut line = Vec::with_capacity(256);
-                {
-                    let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
-                    clock.set(SystemTime::now());
+        let mut line = Vec::with_capacity(256);
+        {
+            let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+            clock.set(SystemTime::now());
+            match self.format {
+                LogFormat::Text => write_time_millis(&clock, &mut line),
+                LogFormat::Json => {
                     line.extend_from_slice(b"{\"time\":\"");
                     clock.write_rfc3339(&mut line);
                 }
-                line.push(b'"');
-                let thread = std::thread::current();
-                let thread = if self.threads { thread.name() } else { None };
-                json_line(record, thread, &mut line);
-                // A log line that cannot be written has nowhere to be reported.
-                let _ = std::io::stderr().lock().write_all(&line);
             }
         }
+        let thread = std::thread::current();
+        let thread = if self.threads { Some(thread.name().unwrap_or("?")) } else { None };
+        match self.format {
+            LogFormat::Text => {
+                // simple_logger's layout: `TIME LEVEL [target@thread] message`.
+                let target =
+                    if record.target().is_empty() { record.module_path().unwrap_or_default() } else { record.target() };
+                let _ = write!(line, " {:<5} [{target}", record.level().as_str());
+                if let Some(name) = thread {
+                    line.push(b'@');
+                    line.extend_from_slice(name.as_bytes());
+                }
+                line.extend_from_slice(b"] ");
+                if record.key_values().count() == 0 {
+                    let _ = write!(line, "{}", record.args());
+                } else {
+                    line.extend_from_slice(text_message(record).as_bytes());
+                }
+                line.push(b'\n');
+            }
+            LogFormat::Json => {
+                line.push(b'"');
+                json_line(record, thread, &mut line);
+            }
+        }
+        self.out.send(line);
     }
 
+    /// Waits (briefly) for the writer: the process is about to exit.
     fn flush(&self) {
-        self.text.flush();
+        self.out.flush();
     }
 }
 
