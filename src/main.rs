@@ -85,7 +85,8 @@ fn run() -> ExitCode {
         pid_file: config.pid_file.clone(),
         upgrade_timeout: config.upgrade_timeout,
     };
-    if let Err(e) = supervise::serving(early, handle.control(), process) {
+    let control = handle.control();
+    if let Err(e) = supervise::serving(early, control.clone(), process) {
         log::error!("cannot start the upgrade thread: {e}");
     }
     log::info!("{startup}");
@@ -102,7 +103,11 @@ fn run() -> ExitCode {
             ExitCode::from(1)
         }
     };
-    if let Some(path) = &config.pid_file {
+    // After an upgrade the file is the new process's, even if it has not
+    // written it yet (a removal then could race its write).
+    if let Some(path) = &config.pid_file
+        && !control.handover().handed_over()
+    {
         loophttp::pid_file::remove_if_ours(path);
     }
     code

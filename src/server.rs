@@ -214,6 +214,13 @@ impl Control {
         self.wakers.iter().try_for_each(LoopWaker::wake)
     }
 
+    /// A successor serves: it owns the pid file from now on, and every
+    /// loop drains.
+    pub fn hand_over(&self) -> io::Result<()> {
+        self.handover.hand_over();
+        self.wakers.iter().try_for_each(LoopWaker::wake)
+    }
+
     /// The sockets to hand over, and the drain flag the loops check.
     pub fn handover(&self) -> &Handover {
         &self.handover

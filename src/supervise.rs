@@ -79,20 +79,27 @@ pub fn serving(early: Early, control: Control, mut process: Process) -> io::Resu
     Ok(())
 }
 
-/// The pid file, then whoever waits for us: the old process of an upgrade
-/// (which tells systemd our pid), or systemd itself.
+/// Whoever waits for us first: the old process of an upgrade (which
+/// tells systemd our pid) or systemd itself; then the pid file. In that
+/// order because the old process gives up after `--upgrade-timeout`, and a
+/// file system busy with other writers has been seen to hold a rename for
+/// seconds (the pid file then lags, harmlessly: scripts wait for it).
 fn announce(process: &mut Process) {
-    write_pid_file(process);
     // SAFETY: getppid cannot fail. Read before it may exit.
     let old = unsafe { libc::getppid() };
     // Taken: once written and closed, the old process reads our byte.
-    match process.ready_fd.take() {
-        Some(fd) => match upgrade::report_ready(fd) {
-            Ok(()) => log::info!(old = old; "upgrade: serving; the old process drains"),
-            // It gave up on us (the timeout) and stops us, or it is gone.
-            Err(e) => log::warn!(error:% = e; "upgrade: could not tell the old process we serve"),
-        },
-        None => notify(&[NotifyState::Ready]),
+    match process.ready_fd.take().map(upgrade::report_ready) {
+        None => {
+            notify(&[NotifyState::Ready]);
+            write_pid_file(process);
+        }
+        Some(Ok(())) => {
+            write_pid_file(process);
+            log::info!(old = old; "upgrade: serving; the old process drains");
+        }
+        // It gave up on us (the timeout) and stops us, or it is gone; its
+        // pid file stays its own.
+        Some(Err(e)) => log::warn!(error:% = e; "upgrade: could not tell the old process we serve"),
     }
 }
 
@@ -172,7 +179,7 @@ impl Supervisor {
         self.upgraded = true;
         notify(&[NotifyState::MainPid(pid)]);
         log::info!(new = pid; "upgrade: the new process serves; draining");
-        if let Err(e) = self.control.ask_drain() {
+        if let Err(e) = self.control.hand_over() {
             log::error!(error:% = e; "upgrade: cannot wake the loops to drain");
         }
     }

@@ -52,11 +52,14 @@ pub struct Handover {
     /// queue connections nobody takes, and reset them at exit.
     sockets: Mutex<Vec<(String, OwnedFd)>>,
     drain_asked: AtomicBool,
+    /// A successor serves: the pid file is its from now on.
+    handed_over: AtomicBool,
 }
 
 impl Handover {
     pub fn new(sockets: Vec<(String, OwnedFd)>) -> Handover {
-        Handover { sockets: Mutex::new(sockets), drain_asked: AtomicBool::new(false) }
+        let no = || AtomicBool::new(false);
+        Handover { sockets: Mutex::new(sockets), drain_asked: no(), handed_over: no() }
     }
 
     fn sockets(&self) -> MutexGuard<'_, Vec<(String, OwnedFd)>> {
@@ -76,6 +79,16 @@ impl Handover {
 
     pub fn drain_asked(&self) -> bool {
         self.drain_asked.load(Ordering::Relaxed)
+    }
+
+    /// A successor serves (and owns the pid file); then this process drains.
+    pub fn hand_over(&self) {
+        self.handed_over.store(true, Ordering::SeqCst);
+        self.ask_drain();
+    }
+
+    pub fn handed_over(&self) -> bool {
+        self.handed_over.load(Ordering::SeqCst)
     }
 }
 

@@ -49,6 +49,25 @@ fn unreaped_children(pid: u32) -> Vec<String> {
     found
 }
 
+/// Waits until `path`, just written, can be executed: a process forked
+/// by another test thread while it was open for writing holds it open
+/// until that process execs (`ETXTBSY`, "Text file busy", meanwhile).
+fn wait_executable(path: &Path) {
+    let started = eventually(IO_TIMEOUT, || {
+        let spawned = Command::new(path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        match spawned {
+            Ok(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Some(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => None,
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    });
+    assert!(started.is_some(), "{} stayed busy", path.display());
+}
+
 /// The server's generations: a copy of the binary in a temp directory (so
 /// the test can break it), its pid file, and the log every generation
 /// writes to the same stderr.
@@ -62,6 +81,7 @@ impl Generations {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("loophttp");
         std::fs::copy(env!("CARGO_BIN_EXE_loophttp"), &bin).unwrap();
+        wait_executable(&bin);
         let pid_file = dir.path().join("loophttp.pid");
         let mut all = vec!["--host", "127.0.0.1", "--access-log", "off", "--pid-file"];
         all.push(pid_file.to_str().unwrap());
@@ -85,6 +105,7 @@ impl Generations {
         std::fs::write(&tmp, contents).unwrap();
         std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         std::fs::rename(&tmp, self.binary()).unwrap();
+        wait_executable(&self.binary());
     }
 
     /// SIGUSR2, then waits for the pid file to name a new process and the
@@ -245,6 +266,8 @@ fn healthz(port: u16) -> u16 {
 #[test]
 fn twenty_upgrades_under_load_lose_nothing_and_a_broken_binary_costs_nothing() {
     const UPGRADES: usize = 20;
+    /// Requests each generation serves before it is replaced.
+    const PER_GENERATION: u64 = 500;
     let args = ["--workers", "2", "--metrics-addr", "127.0.0.1:0", "--upgrade-timeout", "2s"];
     let mut g = Generations::start(&args);
     let to = SocketAddr::from(([127, 0, 0, 1], g.server.port));
@@ -256,7 +279,7 @@ fn twenty_upgrades_under_load_lose_nothing_and_a_broken_binary_costs_nothing() {
     let started = Instant::now();
     let mut pids = vec![first];
     for _ in 0..UPGRADES {
-        served_more(&tally, 200);
+        served_more(&tally, PER_GENERATION);
         pids.push(g.upgrade());
         assert_eq!(healthz(metrics), 200, "the metrics listener was handed over too");
     }
@@ -334,6 +357,7 @@ fn systemd_hears_ready_the_new_main_pid_after_an_upgrade_and_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("loophttp");
     std::fs::copy(env!("CARGO_BIN_EXE_loophttp"), &bin).unwrap();
+    wait_executable(&bin);
     let pid_file = dir.path().join("loophttp.pid");
     let args = ["--access-log", "off", "--pid-file", pid_file.to_str().unwrap()];
     let s = BinServer::start_program(&bin, &args, |c| {
