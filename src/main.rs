@@ -86,9 +86,9 @@ fn run() -> ExitCode {
         upgrade_timeout: config.upgrade_timeout,
     };
     let control = handle.control();
-    if let Err(e) = supervise::serving(early, control.clone(), process) {
-        log::error!("cannot start the upgrade thread: {e}");
-    }
+    let exiting = supervise::serving(early, control.clone(), process)
+        .inspect_err(|e| log::error!("cannot start the upgrade thread: {e}"))
+        .ok();
     log::info!("{startup}");
     for addr in more {
         log::info!("also listening on {addr} (socket-activated)");
@@ -103,6 +103,9 @@ fn run() -> ExitCode {
             ExitCode::from(1)
         }
     };
+    if let Some(e) = &exiting {
+        e.before_exit();
+    }
     // After an upgrade the file is the new process's, even if it has not
     // written it yet (a removal then could race its write).
     if let Some(path) = &config.pid_file

@@ -53,11 +53,35 @@ pub struct Process {
     pub upgrade_timeout: Duration,
 }
 
+/// What `main` checks before the process exits.
+pub struct Exiting {
+    stop_seen: Arc<AtomicBool>,
+    stopping_told: Arc<AtomicBool>,
+    control: Control,
+}
+
+impl Exiting {
+    /// Tells systemd `STOPPING=1` if a stop signal came and the thread
+    /// did not get to say so: a drain with nothing open ends in
+    /// microseconds, and the process may exit before that thread runs.
+    pub fn before_exit(&self) {
+        tell_stopping(&self.stop_seen, &self.stopping_told, &self.control);
+    }
+}
+
+/// `STOPPING=1`, once, if a stop signal came and no successor serves.
+fn tell_stopping(stop_seen: &AtomicBool, told: &AtomicBool, control: &Control) {
+    if stop_seen.load(Ordering::SeqCst) && !control.handover().handed_over() && !told.swap(true, Ordering::SeqCst) {
+        notify(&[NotifyState::Stopping]);
+    }
+}
+
 /// Called once the loops run ([`crate::Handle::control`]): acts on stop
 /// signals that came before the loops listened, says this process serves,
 /// and starts the thread that hears SIGUSR2.
-pub fn serving(early: Early, control: Control, mut process: Process) -> io::Result<()> {
+pub fn serving(early: Early, control: Control, mut process: Process) -> io::Result<Exiting> {
     let Early { mut signals, stop_seen } = early;
+    let stopping_told = Arc::new(AtomicBool::new(false));
     let mut stopping = false;
     for signal in signals.pending() {
         match signal {
@@ -72,11 +96,13 @@ pub fn serving(early: Early, control: Control, mut process: Process) -> io::Resu
     }
     announce(&mut process);
     if stopping {
-        notify(&[NotifyState::Stopping]);
+        tell_stopping(&stop_seen, &stopping_told, &control);
     }
-    let supervisor = Supervisor { control, process, stop_seen, stopping, upgraded: false };
+    let exiting =
+        Exiting { stop_seen: stop_seen.clone(), stopping_told: stopping_told.clone(), control: control.clone() };
+    let supervisor = Supervisor { control, process, stop_seen, stopping_told, stopping, upgraded: false };
     std::thread::Builder::new().name("loophttp-upgrade".into()).spawn(move || supervisor.run(signals))?;
-    Ok(())
+    Ok(exiting)
 }
 
 /// Whoever waits for us first: the old process of an upgrade (which
@@ -122,6 +148,7 @@ struct Supervisor {
     control: Control,
     process: Process,
     stop_seen: Arc<AtomicBool>,
+    stopping_told: Arc<AtomicBool>,
     /// A stop signal came: no upgrade from now on.
     stopping: bool,
     /// A new process serves: this one drains, and is no longer systemd's.
@@ -140,9 +167,7 @@ impl Supervisor {
     }
 
     fn on_stop(&mut self) {
-        if !self.stopping && !self.upgraded {
-            notify(&[NotifyState::Stopping]);
-        }
+        tell_stopping(&self.stop_seen, &self.stopping_told, &self.control);
         self.stopping = true;
     }
 
