@@ -2,7 +2,8 @@
 # Checks the README's first command the way a newcomer runs it: from another
 # working directory, with a relative --directory that must mean the caller's.
 # Starts ./your_program.sh on a free loopback port, fetches a file through it,
-# and stops only the process it started.
+# then walks the tutorial's routes, uploads included, and stops only the
+# process it started.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/loophttp-run.XXXXXX")"
@@ -27,3 +28,14 @@ else
     echo "not ok - got '$got'"
     exit 1
 fi
+# The tutorial's stages upload and delete: your_program.sh turns writes on
+# (loophttp itself is read-only unless told).
+B="http://127.0.0.1:$PORT"
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: want '$2', got '$3'"; fail=1; fi; }
+check "GET /echo/abc" "abc" "$(curl -s "$B/echo/abc")"
+check "GET /user-agent" "tutorial/1.0" "$(curl -s -A tutorial/1.0 "$B/user-agent")"
+check "POST /files/up.txt is 201" "201" "$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'uploaded' "$B/files/up.txt")"
+check "the upload is in ./public" "uploaded" "$(cat "$TMP/public/up.txt" 2>/dev/null)"
+check "DELETE /files/up.txt is 204" "204" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$B/files/up.txt")"
+exit "$fail"

@@ -71,7 +71,7 @@ ok "podman build: $IMAGE, $(podman image inspect --format '{{.Size}}' "$IMAGE") 
 # ------------------------------------------------------------------ 2. image configuration
 inspect() { podman image inspect --format "$1" "$IMAGE"; }
 check "runs as a numeric non-root user" "10001:10001" "$(inspect '{{.Config.User}}')"
-check "exposes 4221" "map[4221/tcp:{}]" "$(inspect '{{.Config.ExposedPorts}}')"
+check "exposes 4221 and the metrics port 9464" "map[4221/tcp:{} 9464/tcp:{}]" "$(inspect '{{.Config.ExposedPorts}}')"
 check "declares the /data volume" "map[/data:{}]" "$(inspect '{{.Config.Volumes}}')"
 check "stops with SIGTERM" "SIGTERM" "$(inspect '{{.Config.StopSignal}}')"
 HEALTH="$(inspect '{{json .HealthCheck.Test}}')"
