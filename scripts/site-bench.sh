@@ -82,7 +82,8 @@ done
 ticks() {
     local total=0 p rest
     local -a f
-    for p in "$1" $(pgrep -P "$1" || true); do
+    # Children from /proc (no procps needed); nginx's worker is one.
+    for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
         rest=$(<"/proc/$p/stat") 2>/dev/null || continue
         read -r -a f <<<"${rest##*) }"
         total=$((total + f[11] + f[12]))

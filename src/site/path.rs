@@ -133,6 +133,46 @@ mod tests {
         assert_eq!((root.name(), root.open_path()), (&b""[..], &b"."[..]));
     }
 
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Whatever the path, what comes out is plain segments, none of
+        /// them empty, `.` or `..`: nothing left for the file system to
+        /// resolve upwards (symlinks are the kernel's to judge).
+        #[test]
+        fn a_normalised_path_has_only_plain_segments(
+            segs in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b"..".to_vec()),
+                    proptest::strategy::Just(b".".to_vec()),
+                    proptest::strategy::Just(Vec::new()),
+                    // Any bytes but `/`, which would make more segments.
+                    proptest::collection::vec(proptest::num::u8::ANY, 1..4)
+                        .prop_map(|v| v.into_iter().map(|b| if b == b'/' { b'x' } else { b }).collect()),
+                ],
+                0..12,
+            )
+        ) {
+            let path: Vec<u8> = segs.iter().flat_map(|s| [&b"/"[..], s].concat()).collect();
+            let path = if path.is_empty() { b"/".to_vec() } else { path };
+            // Refused exactly for a NUL or for climbing above the root.
+            let depth = segs.iter().try_fold(0i32, |d, s| match &s[..] {
+                b".." if d == 0 => None,
+                b".." => Some(d - 1),
+                b"" | b"." => Some(d),
+                _ => Some(d + 1),
+            });
+            let result = normalize(&path);
+            proptest::prop_assert_eq!(result.is_ok(), depth.is_some() && !path.contains(&0));
+            if let Ok(place) = result {
+                proptest::prop_assert!(!place.rel.starts_with(b"/") && !place.rel.ends_with(b"/"));
+                for seg in place.rel.split(|&b| b == b'/').filter(|_| !place.rel.is_empty()) {
+                    proptest::prop_assert!(!seg.is_empty() && seg != b"." && seg != b"..", "{:?}", place.rel);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_slash_redirect_keeps_the_query_and_the_encoding() {
         assert_eq!(slash_location("/docs", "/docs"), "/docs/");
