@@ -92,8 +92,11 @@ def pin(core):
 def start(kind, binary, tmp, files):
     port = free_port()
     if kind == "loophttp":
-        cmd = pin(1) + [binary, "--host", "127.0.0.1", "--port", str(port), "--directory", files, "--allow-upload",
+        cmd = pin(1) + [binary, "--host", "127.0.0.1", "--port", str(port), "--directory", files,
                         "--access-log", "off", "--log-level", "warn"]
+        # Writes are opt-in since issue #18; older builds (to compare) had no flag.
+        if "--allow-upload" in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout:
+            cmd.append("--allow-upload")
     else:
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
