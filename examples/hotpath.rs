@@ -25,13 +25,9 @@
 
 use std::time::Instant;
 
-use loophttp::Config;
 use loophttp::access_log::{self, AccessLog, Destination, Format};
-use loophttp::conn::Conn;
-use loophttp::context::{Context, Settings};
 use loophttp::inflight::Observer;
-use loophttp::mem_stream::MemStream;
-use loophttp::routes::Routes;
+use loophttp::mem_stream::Rig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -42,34 +38,32 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "bare".into());
     let depth: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let batch = request.repeat(depth);
-    let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
+    let mut rig = Rig::defaults();
     let writer = match mode.as_str() {
         "log" => access_log::start(&Destination::File("/dev/null".into())).expect("open /dev/null"),
         _ => None,
     };
     if mode != "bare" {
-        cx.observe = Observer::new(AccessLog::new(writer.as_ref(), Format::Combined), Some(Default::default()));
+        rig.cx.observe = Observer::new(AccessLog::new(writer.as_ref(), Format::Combined), Some(Default::default()));
     }
-    let mut conn = Conn::new(1, cx.now);
-    let mut io = MemStream::new();
     let started = Instant::now();
     let mut bytes = 0;
     let n = n / depth * depth;
     for _ in 0..n / depth {
-        io.push(&batch);
+        rig.io.push(&batch);
         // As the loop does once per pass: the turn's time budget counts
         // from this clock.
-        cx.now = Instant::now();
-        conn.on_ready(&mut io, true, false, &mut cx);
+        rig.cx.now = Instant::now();
+        rig.conn.on_ready(&mut rig.io, true, false, &mut rig.cx);
         // A turn that spent its budget is resumed, as the loop resumes it.
-        while conn.yielded() {
-            conn.resume(&mut io, &mut cx);
+        while rig.conn.yielded() {
+            rig.conn.resume(&mut rig.io, &mut rig.cx);
         }
-        bytes += io.written.len();
-        io.written.clear();
+        bytes += rig.io.written.len();
+        rig.io.written.clear();
     }
     let took = started.elapsed();
-    cx.observe.log.finish();
+    rig.cx.observe.log.finish();
     if let Some(w) = writer {
         w.finish(std::time::Duration::from_secs(5));
     }

@@ -22,6 +22,7 @@
 
 pub mod access_log;
 pub mod blocking;
+pub mod ci;
 pub mod close_reason;
 pub mod config;
 pub mod conn;

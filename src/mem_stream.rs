@@ -1,12 +1,19 @@
 //! An in-memory [`Transport`] for driving a [`crate::conn::Conn`] without a
 //! network: scripted reads that can return `WouldBlock`, short writes, and
-//! a write side that can refuse bytes. Used by unit tests, the property
-//! test and the fuzz targets.
+//! a write side that can refuse bytes; and [`Rig`], a connection on one with
+//! its loop context. The one rig the unit tests, the property test, the
+//! allocation test, the fuzz targets and the hot-path example use.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use crate::conn::Transport;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::conn::{Conn, Transport};
+use crate::context::{Context, Settings};
+use crate::inflight::Observer;
+use crate::routes::Routes;
 
 /// What the next `read` call returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +21,9 @@ pub enum ReadStep {
     Data(Vec<u8>),
     WouldBlock,
     Eof,
+    /// The peer reset the connection: this read fails with
+    /// `ConnectionReset`.
+    Reset,
 }
 
 #[derive(Debug)]
@@ -76,7 +86,7 @@ impl MemStream {
             .iter()
             .map(|s| match s {
                 ReadStep::Data(d) => d.len(),
-                ReadStep::WouldBlock | ReadStep::Eof => 1,
+                ReadStep::WouldBlock | ReadStep::Eof | ReadStep::Reset => 1,
             })
             .sum()
     }
@@ -84,6 +94,46 @@ impl MemStream {
     /// Takes what the server wrote so far.
     pub fn take_written(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.written)
+    }
+}
+
+/// One connection (id 1) over a [`MemStream`], with its loop context.
+pub struct Rig {
+    pub conn: Conn,
+    pub io: MemStream,
+    pub cx: Context,
+}
+
+impl Rig {
+    /// A fresh connection in `cx`.
+    pub fn new(cx: Context) -> Rig {
+        Rig { conn: Conn::new(1, cx.now), io: MemStream::new(), cx }
+    }
+
+    /// The default settings, no `--directory`, nothing logged or counted.
+    pub fn defaults() -> Rig {
+        Rig::new(Rig::context(Settings::from_config(&Config::defaults())))
+    }
+
+    /// The loop context with `settings`, no `--directory`.
+    pub fn context(settings: Settings) -> Context {
+        Context::new(Routes::new(None), settings)
+    }
+
+    /// `settings`, counting requests as the server does by default
+    /// (metrics on, access log off), and a fixed `Date`, so two runs can be
+    /// compared byte for byte.
+    pub fn counting(settings: Settings) -> Rig {
+        let mut cx = Rig::context(settings);
+        cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        cx.observe = Observer::new(crate::access_log::AccessLog::off(), Some(Default::default()));
+        Rig::new(cx)
+    }
+
+    /// `bytes` arrive, and the socket says it is readable.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.io.push(bytes);
+        self.conn.on_ready(&mut self.io, true, false, &mut self.cx);
     }
 }
 
@@ -96,6 +146,7 @@ impl Read for MemStream {
                 self.reads.push_front(ReadStep::Eof);
                 Ok(0)
             }
+            Some(ReadStep::Reset) => Err(io::ErrorKind::ConnectionReset.into()),
             Some(ReadStep::Data(d)) => {
                 // Like a kernel socket buffer: one read returns everything
                 // queued so far (up to the buffer), not one push at a time.

@@ -6,11 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use loophttp::Config;
-use loophttp::conn::Conn;
-use loophttp::context::{Context, Settings};
-use loophttp::mem_stream::MemStream;
-use loophttp::routes::Routes;
+use loophttp::mem_stream::Rig;
 
 /// Counts allocations made by the current thread (other test threads and
 /// the harness do not disturb the count).
@@ -47,28 +43,25 @@ fn allocations() -> usize {
 /// Allocations made while one connection answers `rounds` requests for
 /// `path`, one request per read as a keep-alive client sends them.
 fn allocations_per_request(path: &str) -> f64 {
-    let cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
-    allocations_per_request_with(path, cx, 10)
+    allocations_per_request_with(path, Rig::defaults(), 10)
 }
 
-fn allocations_per_request_with(path: &str, mut cx: Context, warm_up: usize) -> f64 {
-    let mut conn = Conn::new(1, cx.now);
+fn allocations_per_request_with(path: &str, mut rig: Rig, warm_up: usize) -> f64 {
     let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\n\r\n").into_bytes();
-    let mut io = MemStream::new();
-    let answer = |io: &mut MemStream, conn: &mut Conn, cx: &mut Context| {
-        io.push(&request);
-        conn.on_ready(io, true, false, cx);
-        assert!(io.written.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(&io.written));
-        io.written.clear();
+    let answer = |rig: &mut Rig| {
+        rig.send(&request);
+        let written = &rig.io.written;
+        assert!(written.starts_with(b"HTTP/1.1 200 OK\r\n"), "{:?}", String::from_utf8_lossy(written));
+        rig.io.written.clear();
     };
     // Warm-up: the pool gets its buffers, the MemStream its capacity.
     for _ in 0..warm_up {
-        answer(&mut io, &mut conn, &mut cx);
+        answer(&mut rig);
     }
     let rounds = 1000;
     let before = allocations();
     for _ in 0..rounds {
-        answer(&mut io, &mut conn, &mut cx);
+        answer(&mut rig);
     }
     // MemStream::push copies each request into a Vec: that is the test's
     // own allocation, one per round, not the server's.
@@ -102,9 +95,9 @@ fn with_access_log_and_metrics_a_request_allocates_nothing_but_the_odd_batch_buf
     for format in [Format::Combined, Format::Json] {
         let dir = tempfile::tempdir().unwrap();
         let writer = access_log::start(&Destination::File(dir.path().join("a.log"))).unwrap().unwrap();
-        let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
-        cx.observe = Observer::new(AccessLog::new(Some(&writer), format), Some(Default::default()));
-        let per_request = allocations_per_request_with("/echo/abc", cx, 2000);
+        let mut rig = Rig::defaults();
+        rig.cx.observe = Observer::new(AccessLog::new(Some(&writer), format), Some(Default::default()));
+        let per_request = allocations_per_request_with("/echo/abc", rig, 2000);
         assert!(per_request <= 0.005, "{format:?}: {per_request} allocations per request");
         writer.finish(std::time::Duration::from_secs(5));
     }

@@ -8,16 +8,12 @@
 //!   split at every byte offset, and one byte at a time (hyper's "shotgun"
 //!   test), and random or mangled bytes never make it panic.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use loophttp::Config;
-use loophttp::conn::Conn;
-use loophttp::context::{Context, Settings};
+use loophttp::context::Settings;
 use loophttp::error::HttpError;
 use loophttp::http::authority::LastValidHost;
 use loophttp::http::parse::{Framing, Limits, Method, Parsed};
-use loophttp::mem_stream::{MemStream, ReadStep};
-use loophttp::routes::Routes;
+use loophttp::mem_stream::{ReadStep, Rig};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -205,40 +201,30 @@ fn plan() -> impl Strategy<Value = Plan> {
     (prop::collection::vec(piece, 0..24), max_write).prop_map(|(pieces, max_write)| Plan { pieces, max_write })
 }
 
-fn context() -> Context {
-    let mut cx = Context::new(Routes::new(None), Settings::from_config(&Config::defaults()));
-    // Both runs must send the same `Date`.
-    cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-    // Request accounting on (as in the server), so random splits exercise it too.
-    cx.observe = loophttp::inflight::Observer::new(loophttp::access_log::AccessLog::off(), Some(Default::default()));
-    cx
-}
-
 struct Driver {
-    conn: Conn,
-    io: MemStream,
-    cx: Context,
+    rig: Rig,
     calls: usize,
 }
 
 impl Driver {
     fn new() -> Driver {
-        let cx = context();
-        Driver { conn: Conn::new(1, cx.now), io: MemStream::new(), cx, calls: 0 }
+        // Both runs send the same `Date`; request accounting is on (as in
+        // the server), so random splits exercise it too.
+        Driver { rig: Rig::counting(Settings::from_config(&Config::defaults())), calls: 0 }
     }
 
     /// The events a registered socket would report: readable while there is
     /// input and it wants to read, writable while a write came up short.
     fn event(&mut self) {
-        let want = self.conn.want();
-        let readable = want.read && !self.io.reads.is_empty();
+        let want = self.rig.conn.want();
+        let readable = want.read && !self.rig.io.reads.is_empty();
         if readable || want.write {
             self.count();
-            self.conn.on_ready(&mut self.io, readable, want.write, &mut self.cx);
+            self.rig.conn.on_ready(&mut self.rig.io, readable, want.write, &mut self.rig.cx);
         }
-        while self.conn.yielded() {
+        while self.rig.conn.yielded() {
             self.count();
-            self.conn.resume(&mut self.io, &mut self.cx);
+            self.rig.conn.resume(&mut self.rig.io, &mut self.rig.cx);
         }
     }
 
@@ -249,14 +235,14 @@ impl Driver {
 
     /// What an event can visibly change: input left, output, interest.
     fn snapshot(&self) -> (usize, usize, bool, bool) {
-        let input = self.io.unread();
-        let want = self.conn.want();
-        (input, self.io.written.len(), want.read, want.write)
+        let input = self.rig.io.unread();
+        let want = self.rig.conn.want();
+        (input, self.rig.io.written.len(), want.read, want.write)
     }
 
     /// Unblocks the client and delivers events until nothing changes.
     fn settle(&mut self) {
-        self.io.write_blocked = false;
+        self.rig.io.write_blocked = false;
         loop {
             let before = self.snapshot();
             self.event();
@@ -271,27 +257,27 @@ impl Driver {
 /// the connection closed.
 fn serve(stream: &[u8], plan: &Plan) -> (Vec<u8>, bool) {
     let mut d = Driver::new();
-    d.io.max_write = plan.max_write;
+    d.rig.io.max_write = plan.max_write;
     let mut pieces: Vec<(usize, &Piece)> = plan.pieces.iter().map(|p| (p.at.index(stream.len() + 1), p)).collect();
     pieces.sort_by_key(|&(at, _)| at);
     let mut pos = 0;
     for (at, p) in pieces {
         // Never an empty push: MemStream would read it as EOF.
         if at > pos {
-            d.io.push(&stream[pos..at]);
+            d.rig.io.push(&stream[pos..at]);
             pos = at;
         }
         if p.would_block {
-            d.io.reads.push_back(ReadStep::WouldBlock);
+            d.rig.io.reads.push_back(ReadStep::WouldBlock);
         }
-        d.io.write_blocked = p.write_blocked;
+        d.rig.io.write_blocked = p.write_blocked;
         d.event();
     }
     if pos < stream.len() {
-        d.io.push(&stream[pos..]);
+        d.rig.io.push(&stream[pos..]);
     }
     d.settle();
-    (d.io.written, d.conn.is_closed())
+    (d.rig.io.written, d.rig.conn.is_closed())
 }
 
 /// One parsed response: status, headers, body.

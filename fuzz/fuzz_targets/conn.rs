@@ -22,17 +22,17 @@ fuzz_target!(|data: &[u8]| {
         // Each deadline that passes moves the connection towards closing:
         // a 408 then the linger, or straight to closed.
         for _ in 0..3 {
-            h.cx.now += LATER;
-            h.call(|h| h.conn.on_timeout(&mut h.io, &mut h.cx));
+            h.rig.cx.now += LATER;
+            h.call(|h| h.rig.conn.on_timeout(&mut h.rig.io, &mut h.rig.cx));
             h.settle();
         }
-        assert!(h.conn.is_closed(), "still open after three expired deadlines");
+        assert!(h.rig.conn.is_closed(), "still open after three expired deadlines");
     }
 
-    if h.conn.is_closed() {
-        h.io.push(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    if h.rig.conn.is_closed() {
+        h.rig.io.push(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         h.event();
-        h.cx.now += LATER;
-        h.call(|h| h.conn.on_timeout(&mut h.io, &mut h.cx));
+        h.rig.cx.now += LATER;
+        h.call(|h| h.rig.conn.on_timeout(&mut h.rig.io, &mut h.rig.cx));
     }
 });

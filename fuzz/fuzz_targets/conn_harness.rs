@@ -15,13 +15,11 @@
 #![allow(dead_code)] // each target uses a different part
 
 use std::sync::OnceLock;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use loophttp::Config;
-use loophttp::conn::Conn;
-use loophttp::context::{Context, Settings};
-use loophttp::mem_stream::{MemStream, ReadStep};
-use loophttp::routes::Routes;
+use loophttp::context::Settings;
+use loophttp::mem_stream::{ReadStep, Rig};
 
 /// Inputs this long or longer are skipped; output is checked against [`MAX_OUTPUT`].
 pub const MAX_INPUT: usize = 64 * 1024;
@@ -46,9 +44,7 @@ pub const MAX_WRITE: [usize; 8] = [1, 3, 16, 100, 1500, 16 * 1024, 64 * 1024, us
 type Snapshot = (usize, usize, bool, bool, bool, bool);
 
 pub struct Harness {
-    pub conn: Conn,
-    pub io: MemStream,
-    pub cx: Context,
+    pub rig: Rig,
     exact_events: bool,
     resumes: usize,
 }
@@ -64,33 +60,30 @@ impl Harness {
             settings.parse.max_headers = 4;
             settings.max_body = 1000;
         }
-        let mut cx = Context::new(Routes::new(None), settings);
-        // A fixed `Date`, so two runs can be compared byte for byte.
-        cx.date.refresh(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        // Request accounting on, as in the server: fuzzed too.
-        cx.observe = loophttp::inflight::Observer::new(loophttp::access_log::AccessLog::off(), Some(Default::default()));
-        let mut io = MemStream::new();
-        io.max_write = MAX_WRITE[usize::from(flags >> 5)];
-        Harness { conn: Conn::new(1, cx.now), io, cx, exact_events: flags & EXACT_EVENTS != 0, resumes: 0 }
+        // A fixed `Date`, so two runs can be compared byte for byte; request
+        // accounting on, as in the server: fuzzed too.
+        let mut rig = Rig::counting(settings);
+        rig.io.max_write = MAX_WRITE[usize::from(flags >> 5)];
+        Harness { rig, exact_events: flags & EXACT_EVENTS != 0, resumes: 0 }
     }
 
     /// One readiness event, then `resume` while the connection yields.
     pub fn event(&mut self) {
-        let want = self.conn.want();
+        let want = self.rig.conn.want();
         let (r, w) = if self.exact_events { (want.read, want.write) } else { (true, true) };
-        self.call(|h| h.conn.on_ready(&mut h.io, r, w, &mut h.cx));
-        while self.conn.yielded() {
+        self.call(|h| h.rig.conn.on_ready(&mut h.rig.io, r, w, &mut h.rig.cx));
+        while self.rig.conn.yielded() {
             self.resumes += 1;
             assert!(self.resumes <= MAX_RESUMES, "connection keeps yielding");
-            self.call(|h| h.conn.resume(&mut h.io, &mut h.cx));
+            self.call(|h| h.rig.conn.resume(&mut h.rig.io, &mut h.rig.cx));
         }
     }
 
     /// Runs one call into the connection and checks the output rules.
     pub fn call(&mut self, f: impl FnOnce(&mut Harness)) {
-        let (closed, before) = (self.conn.is_closed(), self.io.written.len());
+        let (closed, before) = (self.rig.conn.is_closed(), self.rig.io.written.len());
         f(self);
-        let written = &self.io.written;
+        let written = &self.rig.io.written;
         assert!(!closed || written.len() == before, "wrote {} bytes after closing", written.len() - before);
         assert!(written.len() < MAX_OUTPUT, "output grew to {} bytes", written.len());
         let start = written.len().min(9);
@@ -99,22 +92,22 @@ impl Harness {
 
     /// What an event can change that the harness can see.
     fn snapshot(&self) -> Snapshot {
-        let script = self.io.unread();
-        let want = self.conn.want();
-        (script, self.io.written.len(), self.conn.is_closed(), want.read, want.write, self.io.shut_write)
+        let script = self.rig.io.unread();
+        let want = self.rig.conn.want();
+        (script, self.rig.io.written.len(), self.rig.conn.is_closed(), want.read, want.write, self.rig.io.shut_write)
     }
 
     /// Writes open again; events until nothing changes any more.
     pub fn settle(&mut self) {
-        self.io.write_blocked = false;
+        self.rig.io.write_blocked = false;
         for _ in 0..MAX_EVENTS {
-            if self.conn.is_closed() {
+            if self.rig.conn.is_closed() {
                 return;
             }
             let before = self.snapshot();
             self.event();
             if self.snapshot() == before {
-                let want = self.conn.want();
+                let want = self.rig.conn.want();
                 assert!(want.read || want.write, "open connection waits for no event");
                 return;
             }
@@ -146,18 +139,18 @@ pub fn feed(h: &mut Harness, flags: u8, pieces: &[u8], stream: &[u8]) {
             None => stream.len(),
         };
         let end = end.min(stream.len());
-        h.io.push(&stream[pos..end]);
+        h.rig.io.push(&stream[pos..end]);
         if p.is_some_and(|p| p & 0x80 != 0) {
-            h.io.reads.push_back(ReadStep::WouldBlock);
+            h.rig.io.reads.push_back(ReadStep::WouldBlock);
         }
-        h.io.write_blocked = p.is_some_and(|p| p & 0x20 != 0);
+        h.rig.io.write_blocked = p.is_some_and(|p| p & 0x20 != 0);
         pos = end;
         h.event();
     }
     if flags & EOF != 0 {
-        h.io.push_eof();
+        h.rig.io.push_eof();
         if flags & HANGUP != 0 {
-            h.conn.on_read_closed();
+            h.rig.conn.on_read_closed();
         }
     }
     h.settle();

@@ -6,11 +6,11 @@ use std::time::Duration;
 use super::*;
 use crate::config::Config;
 use crate::context::Settings;
-use crate::mem_stream::MemStream;
+use crate::mem_stream::{MemStream, Rig};
 use crate::routes::Routes;
 
 fn context() -> Context {
-    Context::new(Routes::new(None), Settings::from_config(&Config::defaults()))
+    Rig::context(Settings::from_config(&Config::defaults()))
 }
 
 fn get(path: &str) -> Vec<u8> {

@@ -206,6 +206,7 @@ impl Drop for Upload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ci::skip_unless_ci;
 
     #[test]
     fn dropped_upload_leaves_nothing_and_committed_one_replaces_atomically() {
@@ -306,14 +307,6 @@ mod tests {
             assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::ENOSYS), "cachestat");
             None
         }
-    }
-
-    /// Whether a test that cannot run here may pass as skipped: on a
-    /// developer's machine yes, with a note; under CI it fails instead.
-    fn skip_unless_ci(why: &str) {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        assert!(!ci, "CI is set and this test cannot run: {why}");
-        eprintln!("skipped (not under CI): {why}");
     }
 
     #[test]

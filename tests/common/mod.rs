@@ -24,10 +24,8 @@ pub const LATE: Duration = Duration::from_secs(2);
 
 // ---- what a test needs from this host ---------------------------------------
 
-/// True under CI (`CI` set, and not to `false` or `0`).
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+/// True under CI (`CI` set, and not to `false` or `0`): the library's one rule.
+pub use loophttp::ci::under_ci;
 
 /// Whether the test can go on: `found` is Ok, or why not. A test that
 /// cannot run is skipped with a note on a developer's machine but fails
