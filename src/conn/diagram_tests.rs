@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::context::Settings;
 use crate::files::FileStore;
 use crate::lifecycle::Drain;
-use crate::mem_stream::MemStream;
+use crate::mem_stream::{self, MemStream, ReadStep};
 use crate::routes::Routes;
 
 type Arrow = (&'static str, Edge, &'static str);
@@ -54,6 +54,11 @@ const DIAGRAM: &[Arrow] = &[
     ("Drain(Linger)", Deadline, "Closed"),
     ("Linger", Deadline, "Closed"),
     ("Head", IoError, "Closed"),
+    ("Body", IoError, "Closed"),
+    ("Drain(NextRequest)", IoError, "Closed"),
+    ("Drain(Close)", IoError, "Closed"),
+    ("Drain(Linger)", IoError, "Closed"),
+    ("Linger", IoError, "Closed"),
 ];
 
 /// A connection, its stream and its loop context (serving `dir`, if given).
@@ -71,7 +76,8 @@ impl Rig {
         let store = FileStore::new(dir.path()).unwrap();
         let writes = crate::routes::Writes { upload: true, delete: true };
         let cx = Context::new(Routes::new(Some(store)).with_writes(writes), Settings::from_config(&Config::defaults()));
-        Rig { c: Conn::new(1, cx.now), io: MemStream::new(), cx, _dir: dir }
+        let mem_stream::Rig { conn: c, io, cx } = mem_stream::Rig::new(cx);
+        Rig { c, io, cx, _dir: dir }
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -83,6 +89,19 @@ impl Rig {
         self.io.push_eof();
         self.c.on_read_closed();
         self.c.on_ready(&mut self.io, true, false, &mut self.cx);
+    }
+
+    /// The peer resets the connection: the next read fails.
+    fn reset(&mut self) {
+        self.io.reads.push_back(ReadStep::Reset);
+        self.c.on_ready(&mut self.io, true, false, &mut self.cx);
+    }
+
+    /// The peer is gone while output waits: the next write fails.
+    fn broken_pipe(&mut self) {
+        self.io.write_blocked = false;
+        self.io.shut_write = true;
+        self.c.on_ready(&mut self.io, false, true, &mut self.cx);
     }
 
     /// Lets the connection's deadline pass.
@@ -369,6 +388,54 @@ const SCENARIOS: &[Scenario] = &[
         &[("Head", Answered, "Head"), ("Head", IoError, "Closed")],
         Some(CloseReason::Reset),
     ),
+    (
+        "a reset while a body arrives",
+        |r| {
+            r.send(POST_HEAD);
+            r.reset();
+        },
+        &[("Head", BodyWanted, "Body"), ("Body", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
+    (
+        "a reset while a large file goes out",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+            r.broken_pipe();
+        },
+        &[("Head", SendFirst, "Drain(NextRequest)"), ("Drain(NextRequest)", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
+    (
+        "a reset while the last answer goes out",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(GET_CLOSE);
+            r.broken_pipe();
+        },
+        &[("Head", SendFirst, "Drain(Close)"), ("Drain(Close)", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
+    (
+        "a reset while an error goes out",
+        |r| {
+            r.io.write_blocked = true;
+            r.send(b"NOT HTTP\r\n\r\n");
+            r.broken_pipe();
+        },
+        &[("Head", RequestError, "Drain(Linger)"), ("Drain(Linger)", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
+    (
+        "a reset while lingering",
+        |r| {
+            r.send(b"NOT HTTP\r\n\r\n");
+            r.reset();
+        },
+        &[("Head", RequestError, "Drain(Linger)"), ("Drain(Linger)", Drained, "Linger"), ("Linger", IoError, "Closed")],
+        Some(CloseReason::Reset),
+    ),
 ];
 
 #[test]
@@ -398,4 +465,96 @@ fn the_scenarios_walk_every_arrow_of_the_diagram_and_no_other() {
     assert!(missing.is_empty() && extra.is_empty(), "not walked: {missing:?}; not in the diagram: {extra:?}");
     let edges: BTreeSet<_> = DIAGRAM.iter().map(|a| a.1.as_str()).collect();
     assert_eq!(edges, Edge::ALL.iter().map(|e| e.as_str()).collect(), "every Edge is an arrow of the diagram");
+}
+
+/// The state diagram as drawn in this module's doc (`mod.rs`), without the
+/// `//!` prefix.
+fn picture() -> Vec<String> {
+    let doc: Vec<&str> = include_str!("mod.rs").lines().map_while(|l| l.strip_prefix("//!")).collect();
+    let start = doc.iter().position(|l| l.trim() == "```text").expect("the diagram's opening fence") + 1;
+    let len = doc[start..].iter().position(|l| l.trim() == "```").expect("the diagram's closing fence");
+    doc[start..start + len].iter().map(|l| l.to_string()).collect()
+}
+
+/// The states a rule line names: `any state`, `any Drain`, or the names.
+fn states(text: &str) -> Vec<&'static str> {
+    const ALL: [&str; 6] = ["Head", "Body", "Drain(NextRequest)", "Drain(Close)", "Drain(Linger)", "Linger"];
+    let mut found = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        match part {
+            "any state" => found.extend(ALL),
+            "any Drain" => found.extend(ALL.iter().filter(|s| s.starts_with("Drain"))),
+            p => found.extend(ALL.iter().chain(&["Closed"]).filter(|s| p.trim_start_matches("or ").starts_with(*s))),
+        }
+    }
+    found
+}
+
+/// The arrows the picture's rule lines state (`label: sources ──► targets`,
+/// each `otherwise sources ──► targets` continuing one), as
+/// (from, edge label, to).
+fn rule_arrows(picture: &[String]) -> Vec<(&'static str, String, &'static str)> {
+    let mut arrows = Vec::new();
+    let mut label = String::new();
+    for line in picture {
+        let line = line.trim();
+        let rest = match line.split_once(':') {
+            Some((name, rest)) if name.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !name.is_empty() => {
+                label = name.to_string();
+                rest
+            }
+            _ if line.starts_with("answer is out yet; otherwise") => &line["answer is out yet; otherwise".len()..],
+            _ => continue,
+        };
+        let Some((from, to)) = rest.split_once("──►") else { continue };
+        // Only what precedes a word of prose: "Drain(Linger) with a 408" is Drain(Linger).
+        let targets = states(to.split(" with ").next().unwrap_or("").split(" if ").next().unwrap_or(""));
+        for f in states(from) {
+            for &t in &targets {
+                arrows.push((f, label.clone(), t));
+            }
+        }
+    }
+    arrows
+}
+
+#[test]
+fn the_pictures_labels_are_the_edges() {
+    let picture = picture();
+    let mut labels = BTreeSet::new();
+    for line in &picture {
+        // Remarks in lower-case parentheses, "(no keep-alive)", are prose.
+        let mut drawn = String::new();
+        let mut depth = 0;
+        for (i, c) in line.char_indices() {
+            match c {
+                '(' if line[i + 1..].starts_with(|n: char| n.is_ascii_lowercase()) || depth > 0 => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                _ if depth == 0 => drawn.push(c),
+                _ => {}
+            }
+        }
+        for word in drawn.split(|c: char| !(c.is_ascii_lowercase() || c == '-')) {
+            // Hyphenated words are edge labels in the picture; so are the
+            // single words the edges use.
+            if word.contains('-') && !word.starts_with('-') || Edge::ALL.iter().any(|e| e.as_str() == word) {
+                labels.insert(word.to_string());
+            }
+        }
+    }
+    let edges: BTreeSet<String> = Edge::ALL.iter().map(|e| e.as_str().to_string()).collect();
+    assert_eq!(labels, edges, "the labels drawn in the picture and the Edge variants");
+}
+
+#[test]
+fn the_pictures_rules_are_arrows_of_the_table() {
+    let picture = picture();
+    let arrows = rule_arrows(&picture);
+    assert!(arrows.len() >= 15, "the rule lines were not read: {arrows:?}");
+    let table: BTreeSet<(&str, &str, &str)> = DIAGRAM.iter().map(|&(f, e, t)| (f, e.as_str(), t)).collect();
+    let missing: Vec<_> = arrows.iter().filter(|(f, e, t)| !table.contains(&(*f, e.as_str(), *t))).collect();
+    assert!(missing.is_empty(), "drawn in the picture, missing from the table: {missing:?}");
+    for state in ["Head", "Body", "Drain(NextRequest)", "Drain(Close)", "Drain(Linger)", "Linger"] {
+        assert!(arrows.contains(&(state, "io-error".to_string(), "Closed")), "io-error from {state}");
+    }
 }
