@@ -11,6 +11,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use crate::status;
+
 /// The status line must arrive within this many bytes.
 const MAX_STATUS_LINE: usize = 1024;
 
@@ -27,7 +29,7 @@ pub fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
     stream.set_write_timeout(Some(remaining(deadline)?)).map_err(|e| e.to_string())?;
     stream.write_all(request.as_bytes()).map_err(|e| format!("sending the request: {e}"))?;
     let status = read_status(&mut stream, deadline)?;
-    if (200..300).contains(&status) { Ok(status) } else { Err(format!("status {status}")) }
+    if status::is_success(status) { Ok(status) } else { Err(format!("status {status}")) }
 }
 
 /// The parts of an `http://` URL the request needs.
@@ -112,7 +114,7 @@ fn parse_status(line: &[u8]) -> Option<u16> {
         return None;
     }
     let code = std::str::from_utf8(code).ok()?.parse().ok()?;
-    (100..600).contains(&code).then_some(code)
+    status::is_in_a_class(code).then_some(code)
 }
 
 /// Time left before `deadline`, or the error that it has passed (a zero

@@ -64,6 +64,21 @@ status_table! {
     505 HTTP_VERSION_NOT_SUPPORTED "HTTP Version Not Supported",
 }
 
+/// A 1xx: an interim answer; the final one follows.
+pub const fn is_interim(code: u16) -> bool {
+    code < 200
+}
+
+/// A 2xx: the request did what it asked.
+pub const fn is_success(code: u16) -> bool {
+    code >= 200 && code < 300
+}
+
+/// Three digits of a class HTTP defines (1xx to 5xx).
+pub const fn is_in_a_class(code: u16) -> bool {
+    code >= 100 && code < 600
+}
+
 /// Not a status that is sent: what the access log and the metrics record
 /// for a request whose client left before its response was out (nginx's
 /// "client closed request").

@@ -137,7 +137,7 @@ impl<'a> Response<'a> {
 
     /// A 2xx: the request did what it asked.
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
+        status::is_success(self.status)
     }
 
     /// The same response owning its body, to be kept while the request's

@@ -115,7 +115,7 @@ const STATUS_INDEX: [u8; 600] = {
 const fn final_statuses() -> usize {
     let (mut n, mut i) = (0, 0);
     while i < status::SENT.len() {
-        n += (status::SENT[i].0 >= 200) as usize;
+        n += !status::is_interim(status::SENT[i].0) as usize;
         i += 1;
     }
     n
@@ -131,7 +131,7 @@ const fn status_set() -> ([u16; STATUS_COUNT], [&'static str; STATUS_COUNT]) {
         if !gone && code > status::CLIENT_GONE {
             (codes[n], names[n], gone, n) = (status::CLIENT_GONE, "499", true, n + 1);
         }
-        if code >= 200 {
+        if !status::is_interim(code) {
             (codes[n], names[n], n) = (code, name, n + 1);
         }
         i += 1;
