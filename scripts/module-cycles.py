@@ -6,7 +6,9 @@ names (in `use` lines and inline), maps each to the file module that defines
 it, and prints the strongly connected components of that graph with more than
 one member: at file level, and again with files folded into their top-level
 module (conn, http, metrics, ...). Unit-test files (`*tests.rs`, `tests/`) are
-left out: a test may reach anywhere. Exit status 1 if there is a circle.
+left out: a test may reach anywhere. Exit status 1 if there is a circle
+between top-level modules (CI runs it); circles between the files of one
+module (the parts of `impl Conn`) are printed, not failed.
 
     python3 scripts/module-cycles.py [src]
 """
@@ -154,5 +156,5 @@ top = {k: v for k, v in top.items() if k}
 for k in list(top):
     top[k] = {t for t in top[k] if t in top}
 files_graph = {m: t for m, t in edges.items() if not is_test(m, files[m])}
-bad = show("file modules", files_graph) + show("top-level modules", top)
-sys.exit(1 if bad else 0)
+show("file modules", files_graph)
+sys.exit(1 if show("top-level modules", top) else 0)
