@@ -137,6 +137,8 @@ impl ReadSide {
 
 impl Conn {
     /// Every state change goes through here, labelled with its edge.
+    /// (Always inlined: it runs for every request.)
+    #[inline(always)]
     pub(super) fn transition(&mut self, to: State, edge: Edge) {
         log::trace!(conn = self.id, from = self.state.name(), to = to.name(), edge = edge.as_str(); "transition");
         #[cfg(test)]
