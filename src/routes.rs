@@ -126,55 +126,60 @@ impl Routes {
     /// Which route `head` takes through `face`: the one classification of
     /// a request, made as it arrives. Its label travels with the request
     /// (its record, the access log, the metrics), and [`Routes::route`]
-    /// dispatches on it, with the path decoded here (or the error decoding
-    /// it met). In site mode everything but `/healthz` and `/metrics` is
-    /// the site's, labelled `other`.
+    /// dispatches on it. In site mode everything but `/healthz` and
+    /// `/metrics` is the site's, labelled `other`.
     #[inline]
-    pub fn classify<'a>(&self, head: &Head<'a>, face: Face) -> Classified<'a> {
-        let route = match (head.path, face) {
+    pub fn classify(&self, head: &Head<'_>, face: Face) -> Route {
+        match (head.path, face) {
             ("/healthz", _) => Route::Healthz,
             ("/metrics", Face::Metrics) => Route::Metrics,
             ("/metrics", Face::Public) if self.metrics_public => Route::Metrics,
             (_, Face::Metrics) | ("*", _) => Route::Other,
             _ if self.site.is_some() => Route::Other,
-            _ => {
-                let path = head.decoded_path();
-                let route = path.as_deref().map_or(Route::Other, classify_path);
-                return Classified { route, path };
-            }
-        };
-        Classified { route, path: Ok(Cow::Borrowed(head.path.as_bytes())) }
+            // Without a `%` the path is its decoded self.
+            _ if !head.path_escaped => classify_path(head.path.as_bytes()),
+            _ => head.decoded_path().map_or(Route::Other, |p| classify_path(&p)),
+        }
     }
 
-    /// Answers `head`, classified as `c`, through `face`.
-    pub fn route<'a>(&self, head: &Head<'a>, face: Face, c: Classified<'a>) -> Action<'a> {
+    /// Answers `head`, classified as `route`, through `face`.
+    pub fn route<'a>(&self, head: &Head<'a>, face: Face, route: Route) -> Action<'a> {
         let m = head.method;
-        let path = match (c.route, c.path) {
-            (Route::Healthz, _) => {
-                return Action::Respond(read_only(m, || Response::text(status::OK, &b"ok"[..])));
-            }
-            (Route::Metrics, _) => return Action::Respond(self.metrics(head)),
-            (_, _) if face == Face::Metrics => return Action::Respond(Response::error(HttpError::NotFound)),
-            (_, _) if let Some(site) = &self.site => return Action::Respond(site.serve(head)),
-            (_, _) if head.path == "*" => {
-                return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), self.writes.allow_any()));
-            }
-            (_, Err(e)) => return Action::Respond(Response::error(e)),
-            (_, Ok(path)) => path,
+        match route {
+            Route::Healthz => return Action::Respond(read_only(m, || Response::text(status::OK, &b"ok"[..]))),
+            Route::Metrics => return Action::Respond(self.metrics(head)),
+            _ if face == Face::Metrics => return Action::Respond(Response::error(HttpError::NotFound)),
+            _ => {}
+        }
+        if let Some(site) = &self.site {
+            return Action::Respond(site.serve(head));
+        }
+        if head.path == "*" {
+            return Action::Respond(with_allow(Response::text(status::OK, &b""[..]), self.writes.allow_any()));
+        }
+        // Decoded again only if it holds a `%` (borrowed otherwise); the
+        // route was decided by `classify`.
+        let path = match head.decoded_path() {
+            Ok(p) => p,
+            Err(e) => return Action::Respond(Response::error(e)),
         };
-        Action::Respond(match c.route {
-            Route::Root => match m {
+        // Each arm builds its answer where it is returned: a response is
+        // large, and one built aside and then wrapped would be copied.
+        match route {
+            Route::Root => Action::Respond(match m {
                 Method::Get | Method::Head | Method::Post => root(head),
                 _ => method_not_allowed(m, ALLOW_ROOT),
-            },
+            }),
             Route::Echo => {
                 let text = strip(&path, b"/echo/");
-                read_only(m, || plain(head, text))
+                Action::Respond(read_only(m, || plain(head, text)))
             }
-            Route::UserAgent => read_only(m, || plain(head, Cow::Borrowed(head.user_agent.unwrap_or_default()))),
-            Route::Files => return self.files_route(head, &strip(&path, b"/files/")),
-            _ => Response::error(HttpError::NotFound),
-        })
+            Route::UserAgent => {
+                Action::Respond(read_only(m, || plain(head, Cow::Borrowed(head.user_agent.unwrap_or_default()))))
+            }
+            Route::Files => self.files_route(head, &strip(&path, b"/files/")),
+            _ => Action::Respond(Response::error(HttpError::NotFound)),
+        }
     }
 
     /// `GET /metrics`: rendered now, in the format the scraper accepts.
@@ -250,15 +255,6 @@ pub fn classify_path(path: &[u8]) -> Route {
         p if p.starts_with(b"/files/") => Route::Files,
         _ => Route::Other,
     }
-}
-
-/// A request's route, as [`Routes::classify`] decided it.
-#[derive(Debug)]
-pub struct Classified<'a> {
-    /// The label the request carries.
-    pub route: Route,
-    /// The path, decoded once; or why it could not be.
-    path: Result<Cow<'a, [u8]>, HttpError>,
 }
 
 /// Always inlined: it runs for every request to a read-only route, and

@@ -21,7 +21,8 @@ use crate::files::Upload;
 use crate::http::response;
 use crate::http::{Body, BodyDecoder, Framing, Head, Method, Response};
 use crate::inflight::InFlight;
-use crate::routes::{self, Action, Classified, Face};
+use crate::metrics::labels::Route;
+use crate::routes::{self, Action, Face};
 
 #[derive(Debug)]
 pub(super) struct Receiving {
@@ -61,10 +62,10 @@ pub(super) enum Sink {
 
 /// Starts handling a parsed request: route it, queue what can be answered
 /// now, and say what the connection does next (the state and the edge).
-pub(super) fn start_request<'h>(
-    head: &Head<'h>,
+pub(super) fn start_request(
+    head: &Head<'_>,
     face: Face,
-    route: Classified<'h>,
+    route: Route,
     out: &mut Output,
     inflight: &mut InFlight,
     cx: &mut Context,

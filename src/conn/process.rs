@@ -126,7 +126,7 @@ impl Conn {
                 // Classified once: the label goes with the request's record.
                 let route = cx.routes.classify(head, self.face);
                 let trusted = &cx.settings.trust_proxy;
-                let parsed = ParsedHead { head, len, route: route.route };
+                let parsed = ParsedHead { head, len, route };
                 self.inflight.arrived(self.id, parsed, started, trusted, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
