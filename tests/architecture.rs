@@ -3,7 +3,9 @@
 //! map lists every file under `src/` (unit-test files aside: they sit
 //! beside the code they test, as `tests.rs` or `*_tests.rs`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,23 +17,8 @@ fn doc() -> String {
 
 /// Every `.rs` file under `src/`, as paths relative to `src/`.
 fn sources() -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("source directory") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let src = root().join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
-    let mut names: Vec<String> =
-        files.iter().map(|p| p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/")).collect();
-    names.sort();
-    names
+    common::source_files().iter().map(|p| p.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/")).collect()
 }
 
 fn is_unit_tests(file: &str) -> bool {

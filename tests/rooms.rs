@@ -3,24 +3,14 @@
 //! run over `Transport` and plain bytes, so they can be driven by an
 //! in-memory stream; this scans the source to keep it so.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("source directory") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "rs") {
-            out.push(path);
-        }
-    }
-}
+use std::path::Path;
 
 #[test]
 fn only_the_event_loop_uses_mio() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = common::source_files();
     assert!(files.len() > 20, "found only {files:?}");
     let in_loop = |p: &Path| p == src.join("event_loop.rs") || p.starts_with(src.join("event_loop"));
     let mut offenders = Vec::new();

@@ -5,29 +5,19 @@
 //! aside (they assert on statuses by number, as a client would), for
 //! numeric literals that are HTTP statuses.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use loophttp::status::reason;
 
 /// Every source file under `src/` but the table and the unit-test files.
 fn scanned_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("source directory") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(path);
-            }
-        }
-    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let mut files = common::source_files();
     let is_tests =
         |p: &Path| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s == "tests" || s.ends_with("_tests"));
     files.retain(|p| *p != src.join("status.rs") && !is_tests(p));
-    files.sort();
     assert!(files.len() >= 60, "found only {} files", files.len());
     files
 }
