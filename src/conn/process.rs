@@ -75,6 +75,9 @@ impl Conn {
     /// At EOF, the unfinished head is parsed once more, whatever was
     /// skipped: if it is already malformed the client gets the same 400 it
     /// would have got had the bytes come in one piece. True if it failed.
+    // Never inlined: the rare EOF path would bring a second copy of the
+    // parser, and its large answer, into the hot `advance`.
+    #[inline(never)]
     fn rejects_partial_head(&mut self, cx: &mut Context) -> bool {
         let mut parsed = Ok(Parsed::Partial);
         parse::parse_head(self.input.bytes(), &cx.settings.parse, &mut cx.last_valid_host, &mut parsed);
