@@ -40,7 +40,10 @@ class Servers:
 
     def _start_loophttp(self):
         log_path = os.path.join(self.tmp, "loophttp.log")
-        args = [self.binary, "--host", "127.0.0.1", "--port", "0", "--directory", self.files]
+        # Writes are opt-in since #18; the corpus's valid messages upload
+        # (PUT/POST /files/...), and this test compares parsing, not policy.
+        args = [self.binary, "--host", "127.0.0.1", "--port", "0", "--directory", self.files,
+                "--allow-upload", "--allow-delete"]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.procs.append(("loophttp", proc))
