@@ -136,11 +136,12 @@ fn marks_within(b: &mut BinServer, n: usize) -> Vec<(u64, u64, u64)> {
     got.unwrap_or_else(|| panic!("expected {n} send-mark lines; got {:?}", marks(b)))
 }
 
-#[test]
-fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
+/// A traced server whose `--directory` holds `big.bin`, 32 MiB: far more
+/// than any send buffer, so a download that is not read stays in progress.
+fn trace_server_with_big_file() -> (tempfile::TempDir, BinServer) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("big.bin"), vec![7u8; 32 << 20]).unwrap();
-    let mut b = BinServer::start(&[
+    let b = BinServer::start(&[
         "--log-level",
         "trace",
         "--log-format",
@@ -150,6 +151,12 @@ fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
         "--directory",
         dir.path().to_str().unwrap(),
     ]);
+    (dir, b)
+}
+
+#[test]
+fn the_unsent_mark_follows_how_many_connections_send_a_large_file() {
+    let (_dir, mut b) = trace_server_with_big_file();
     let get = b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     // Neither client reads: each download stays in progress, blocked on a
     // full socket, with far more than the mark left to send.
@@ -178,18 +185,7 @@ fn the_unsent_mark_is_off_again_beyond_eight_senders() {
     // `MARKED_SENDERS_MAX` in src/event_loop/unsent_mark.rs.
     const MARKED_MAX: usize = 8;
     const LOWAT: u64 = 256 * 1024;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("big.bin"), vec![7u8; 32 << 20]).unwrap();
-    let mut b = BinServer::start(&[
-        "--log-level",
-        "trace",
-        "--log-format",
-        "json",
-        "--access-log",
-        "off",
-        "--directory",
-        dir.path().to_str().unwrap(),
-    ]);
+    let (_dir, mut b) = trace_server_with_big_file();
     let get = b"GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     // None reads: every download stays in progress on a full socket.
     let mut clients = Vec::new();
