@@ -30,14 +30,14 @@ fuzz_target!(|data: &[u8]| {
     let mut split = Harness::new(flags);
     feed(&mut split, flags, pieces, stream);
 
-    if split.io.written != whole.io.written || split.conn.is_closed() != whole.conn.is_closed() {
+    if split.rig.io.written != whole.rig.io.written || split.rig.conn.is_closed() != whole.rig.conn.is_closed() {
         panic!(
             "whole and split differ\n stream: {:?}\n whole (closed {}): {:?}\n split (closed {}): {:?}",
             String::from_utf8_lossy(stream),
-            whole.conn.is_closed(),
-            String::from_utf8_lossy(&whole.io.written),
-            split.conn.is_closed(),
-            String::from_utf8_lossy(&split.io.written),
+            whole.rig.conn.is_closed(),
+            String::from_utf8_lossy(&whole.rig.io.written),
+            split.rig.conn.is_closed(),
+            String::from_utf8_lossy(&split.rig.io.written),
         );
     }
 });
