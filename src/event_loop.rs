@@ -62,12 +62,13 @@ use slab::Slab;
 
 use crate::blocking::{Blocking, Done, Pool};
 use crate::config::Config;
-use crate::context::{Context, Settings};
+use crate::context::Context;
 use crate::deadlines::{Deadlines, Owner};
 use crate::error::interrupted;
 use crate::inflight::Observer;
 use crate::lifecycle::{Lifecycle, Outcome};
 use crate::routes::Routes;
+use crate::setup::Settings;
 use crate::upgrade::Handover;
 
 const LISTENER: Token = Token(usize::MAX - 1);

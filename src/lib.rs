@@ -44,6 +44,7 @@ pub mod pool;
 pub mod probe;
 pub mod routes;
 pub mod server;
+pub mod setup;
 pub mod site;
 pub mod status;
 pub mod supervise;

@@ -11,9 +11,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::conn::{Conn, Transport};
-use crate::context::{Context, Settings};
+use crate::context::Context;
 use crate::inflight::Observer;
 use crate::routes::Routes;
+use crate::setup::Settings;
 
 /// What the next `read` call returns.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,11 +9,11 @@
 //!   test), and random or mangled bytes never make it panic.
 
 use loophttp::Config;
-use loophttp::context::Settings;
 use loophttp::error::HttpError;
 use loophttp::http::authority::LastValidHost;
 use loophttp::http::parse::{Framing, Limits, Method, Parsed};
 use loophttp::mem_stream::{ReadStep, Rig};
+use loophttp::setup::Settings;
 use proptest::prelude::*;
 use proptest::sample::Index;
 

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use loophttp::Config;
-use loophttp::context::Settings;
+use loophttp::setup::Settings;
 use loophttp::mem_stream::{ReadStep, Rig};
 
 /// Inputs this long or longer are skipped; output is checked against [`MAX_OUTPUT`].

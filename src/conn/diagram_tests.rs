@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::blocking::Blocking;
 use crate::config::Config;
-use crate::context::Settings;
 use crate::files::FileStore;
 use crate::lifecycle::Drain;
 use crate::mem_stream::{self, MemStream, ReadStep};
 use crate::routes::Routes;
+use crate::setup::Settings;
 
 type Arrow = (&'static str, Edge, &'static str);
 

@@ -72,14 +72,14 @@ pub(super) fn start_request(
 ) -> (State, Edge) {
     let has_body = !matches!(head.framing, Framing::None | Framing::Length(0));
     if let Framing::Length(n) = head.framing
-        && n > cx.settings.max_body
+        && n > cx.setup.settings.max_body
     {
         // Refused before reading: the body stays unread, so close after.
         cx.observe.count(|m| m.rejected(HttpError::PayloadTooLarge.status()));
         queue(&mut Response::error(HttpError::PayloadTooLarge), ReqInfo::of(head), false, out, inflight, cx);
         return (State::Drain(AfterDrain::Linger(CloseReason::RequestError)), Edge::RequestError);
     }
-    let mut action = cx.routes.route(head, face, route);
+    let mut action = cx.setup.routes.route(head, face, route);
     // The usual answer is queued where the route left it (a response is
     // large, and moving it out would copy it); the rarer ones are moved.
     match action {
@@ -231,7 +231,7 @@ pub(super) fn queue(
     }
     let head_only = req.method == Method::Head;
     let before = out.pending();
-    let extra = &cx.settings.extra_headers;
+    let extra = &cx.setup.settings.extra_headers;
     let how = response::Delivery { keep_alive, http10: !req.http11, head_only, date: cx.date.get(), extra };
     let head_len = response::serialize(resp, &how, &mut out.buf) as u64;
     if !head_only && matches!(resp.body, Body::File(_) | Body::GzipFile(_) | Body::Generated(_)) {

@@ -252,7 +252,7 @@ impl Conn {
 
     /// When this connection times out in its current state.
     pub fn deadline(&self, cx: &Context) -> Option<Instant> {
-        let t = &cx.settings;
+        let t = &cx.setup.settings;
         Some(match &self.state {
             State::Closed(_) => return None,
             // Waiting for the disk, not the client: the pool always answers.
@@ -325,7 +325,7 @@ impl Conn {
         if mid_request && self.out.is_empty() && !self.out.blocked() {
             let below_min_rate = match &self.state {
                 State::Body(rx) => rx
-                    .rate_deadline(cx.settings.body_min_rate, cx.settings.body_rate_grace)
+                    .rate_deadline(cx.setup.settings.body_min_rate, cx.setup.settings.body_rate_grace)
                     .is_some_and(|at| at <= cx.now),
                 _ => false,
             };

@@ -80,7 +80,7 @@ impl Conn {
     #[inline(never)]
     fn rejects_partial_head(&mut self, cx: &mut Context) -> bool {
         let mut parsed = Ok(Parsed::Partial);
-        parse::parse_head(self.input.bytes(), &cx.settings.parse, &mut cx.last_valid_host, &mut parsed);
+        parse::parse_head(self.input.bytes(), &cx.setup.settings.parse, &mut cx.setup.last_valid_host, &mut parsed);
         match parsed {
             Err(e) => {
                 self.fail(e, cx);
@@ -100,7 +100,7 @@ impl Conn {
             return false;
         }
         self.head_started.get_or_insert(cx.now);
-        let limits = &cx.settings.parse;
+        let limits = &cx.setup.settings.parse;
         // Parse on the first look at a head (the usual case: it is whole, or
         // garbage is refused at once), then again for every new piece, except
         // one that only lengthens a header value: a slow head is not
@@ -116,7 +116,7 @@ impl Conn {
         // Parsed in place and matched by reference: the head is large, and
         // moving it would copy it.
         let mut parsed = Ok(Parsed::Partial);
-        parse::parse_head(bytes, limits, &mut cx.last_valid_host, &mut parsed);
+        parse::parse_head(bytes, limits, &mut cx.setup.last_valid_host, &mut parsed);
         let (next, edge) = match &parsed {
             Ok(Parsed::Partial) => {
                 self.input.scanned = bytes.len();
@@ -127,8 +127,8 @@ impl Conn {
                 // Its clock started with the head's first byte, as nginx's $request_time.
                 let started = self.head_started.unwrap_or(cx.now);
                 // Classified once: the label goes with the request's record.
-                let route = cx.routes.classify(head, self.face);
-                let trusted = &cx.settings.trust_proxy;
+                let route = cx.setup.routes.classify(head, self.face);
+                let trusted = &cx.setup.settings.trust_proxy;
                 let parsed = ParsedHead { head, len, route };
                 self.inflight.arrived(self.id, parsed, started, trusted, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
@@ -159,7 +159,7 @@ impl Conn {
         };
         let used = step.used;
         rx.received += step.data.len() as u64;
-        let result = if rx.received > cx.settings.max_body {
+        let result = if rx.received > cx.setup.settings.max_body {
             Err(HttpError::PayloadTooLarge)
         } else if let Sink::Upload(up) = &mut rx.sink {
             up.write(step.data).map_err(|e| {

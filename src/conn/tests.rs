@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::Config;
-use crate::context::Settings;
 use crate::mem_stream::{MemStream, Rig};
 use crate::routes::Routes;
+use crate::setup::Settings;
 
 fn context() -> Context {
     Rig::context(Settings::from_config(&Config::defaults()))
@@ -196,7 +196,7 @@ fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
     io.push(b"GET /echo/slow HTTP/1.1\r\nHo");
     c.on_ready(&mut io, true, false, &mut cx);
     let deadline = c.deadline(&cx).unwrap();
-    assert_eq!(deadline, cx.now + cx.settings.header_timeout);
+    assert_eq!(deadline, cx.now + cx.setup.settings.header_timeout);
     cx.now = deadline;
     c.on_timeout(&mut io, &mut cx);
     assert_eq!(responses(&io.written)[0].0, 408);
@@ -207,8 +207,8 @@ fn a_slow_head_times_out_with_408_and_an_idle_connection_just_closes() {
     io.push(&get("/echo/a"));
     c.on_ready(&mut io, true, false, &mut cx);
     let answered = io.written.len();
-    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.keepalive_timeout));
-    cx.now += cx.settings.keepalive_timeout - Duration::from_millis(1);
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.setup.settings.keepalive_timeout));
+    cx.now += cx.setup.settings.keepalive_timeout - Duration::from_millis(1);
     c.on_timeout(&mut io, &mut cx);
     assert!(!c.is_closed(), "not yet due");
     cx.now += Duration::from_millis(1);
@@ -222,8 +222,8 @@ fn a_connection_silent_since_accept_closes_at_the_header_timeout() {
     let (mut io, mut cx) = (MemStream::new(), context());
     let mut c = Conn::new(1, cx.now);
     c.on_ready(&mut io, true, false, &mut cx); // nothing to read
-    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.header_timeout), "not the keep-alive timeout");
-    cx.now += cx.settings.header_timeout;
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.setup.settings.header_timeout), "not the keep-alive timeout");
+    cx.now += cx.setup.settings.header_timeout;
     c.on_timeout(&mut io, &mut cx);
     assert_eq!(c.close_reason(), Some(CloseReason::HeaderTimeout));
     assert!(io.written.is_empty(), "nothing asked, nothing answered");
@@ -237,8 +237,8 @@ fn a_client_that_never_reads_hits_the_write_timeout() {
     io.push(&get("/echo/x"));
     c.on_ready(&mut io, true, false, &mut cx);
     assert!(c.want().write);
-    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.write_timeout));
-    cx.now += cx.settings.write_timeout;
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.setup.settings.write_timeout));
+    cx.now += cx.setup.settings.write_timeout;
     c.on_timeout(&mut io, &mut cx);
     assert!(c.is_closed());
 }
@@ -265,9 +265,9 @@ fn lingering_is_bounded_even_if_the_client_keeps_sending() {
     io.push(b"NOT HTTP AT ALL\r\n\r\n");
     c.on_ready(&mut io, true, false, &mut cx);
     let end = c.deadline(&cx).unwrap();
-    assert_eq!(end, cx.now + cx.settings.linger);
+    assert_eq!(end, cx.now + cx.setup.settings.linger);
     for _ in 0..10 {
-        cx.now += cx.settings.linger / 20;
+        cx.now += cx.setup.settings.linger / 20;
         io.push(b"junk");
         c.on_ready(&mut io, true, false, &mut cx);
         assert_eq!(c.deadline(&cx), Some(end));
@@ -422,8 +422,8 @@ fn a_stalled_discarded_body_times_out_with_a_408() {
 #[test]
 fn a_body_below_the_minimum_rate_gets_408_once_the_grace_is_over() {
     let (mut io, mut cx) = (MemStream::new(), context());
-    cx.settings.body_min_rate = 100;
-    cx.settings.body_rate_grace = Duration::from_secs(2);
+    cx.setup.settings.body_min_rate = 100;
+    cx.setup.settings.body_rate_grace = Duration::from_secs(2);
     let start = cx.now;
     let mut c = Conn::new(1, cx.now);
     io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000\r\n\r\n");
@@ -450,11 +450,11 @@ fn a_body_below_the_minimum_rate_gets_408_once_the_grace_is_over() {
 #[test]
 fn a_zero_minimum_rate_leaves_only_the_pause_limit() {
     let (mut io, mut cx) = (MemStream::new(), context());
-    cx.settings.body_min_rate = 0;
+    cx.setup.settings.body_min_rate = 0;
     let mut c = Conn::new(1, cx.now);
     io.push(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n");
     c.on_ready(&mut io, true, false, &mut cx);
-    assert_eq!(c.deadline(&cx), Some(cx.now + cx.settings.body_timeout));
+    assert_eq!(c.deadline(&cx), Some(cx.now + cx.setup.settings.body_timeout));
 }
 
 #[test]
