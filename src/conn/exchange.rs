@@ -9,56 +9,19 @@
 //! that does not depend on the body (404, 405, 413, ...) goes out at once,
 //! with `Connection: close`, and the body is never read.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::buffers::Output;
-use super::state::{AfterDrain, State};
+use super::state::{AfterDrain, Committing, Receiving, ReqInfo, Sink, State};
 use super::{CloseReason, Edge};
 use crate::blocking::Done;
 use crate::context::Context;
 use crate::error::HttpError;
-use crate::files::Upload;
 use crate::http::response;
 use crate::http::{Body, BodyDecoder, Framing, Head, Method, Response};
 use crate::inflight::InFlight;
 use crate::metrics::labels::Route;
 use crate::routes::{self, Action, Face};
-
-#[derive(Debug)]
-pub(super) struct Receiving {
-    pub decoder: BodyDecoder,
-    pub sink: Sink,
-    /// Body bytes so far (payload, without chunk framing).
-    pub received: u64,
-    /// When the body began: the minimum rate is an average from here.
-    pub started: Instant,
-    pub req: ReqInfo,
-    pub keep_alive: bool,
-}
-
-impl Receiving {
-    /// When the average rate since the body began falls below
-    /// `min_rate` bytes/s if nothing more arrives, never before `grace`
-    /// has passed (mod_reqtimeout's `MinRate`). None if `min_rate` is 0.
-    pub fn rate_deadline(&self, min_rate: u64, grace: Duration) -> Option<Instant> {
-        if min_rate == 0 {
-            return None;
-        }
-        let earned = Duration::from_secs_f64(self.received as f64 / min_rate as f64);
-        self.started.checked_add(earned.max(grace))
-    }
-}
-
-#[derive(Debug)]
-pub(super) enum Sink {
-    /// The route does not use the body: it is read and dropped, and this
-    /// answer, decided from the head, is queued once the body is all in.
-    Discard(Response<'static>),
-    /// Streamed into the file; answered once it is committed.
-    Upload(Upload),
-    /// The answer is queued (by [`finish_body`]).
-    Answered,
-}
 
 /// Starts handling a parsed request: route it, queue what can be answered
 /// now, and say what the connection does next (the state and the edge).
@@ -126,14 +89,6 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
     State::Body(Box::new(Receiving { decoder, sink, received: 0, started: now, req, keep_alive }))
 }
 
-/// An upload whose body is all in, waiting for its commit (in the
-/// blocking-I/O pool): what its answer needs then.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Committing {
-    pub req: ReqInfo,
-    pub keep_alive: bool,
-}
-
 /// The whole body is in and the route did not need it: the answer decided
 /// from the head is queued. Returns the state to go to (see [`answered`]).
 pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut InFlight, cx: &mut Context) -> State {
@@ -198,22 +153,6 @@ fn close_after(client_wanted_keep_alive: bool, cx: &Context) -> AfterDrain {
         (true, false) => AfterDrain::Linger(CloseReason::NoKeepAlive),
         (false, _) => AfterDrain::Close(CloseReason::NoKeepAlive),
     }
-}
-
-/// What serialising a response needs to know of its request.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ReqInfo {
-    method: Method,
-    http11: bool,
-}
-
-impl ReqInfo {
-    pub fn of(head: &Head<'_>) -> ReqInfo {
-        ReqInfo { method: head.method, http11: head.http11 }
-    }
-
-    /// For answers to requests that could not be parsed.
-    pub const UNKNOWN: ReqInfo = ReqInfo { method: Method::Get, http11: true };
 }
 
 /// Serialises `resp` into the output queue; a file body is queued behind

@@ -41,7 +41,7 @@
 //! | file          | holds |
 //! |---------------|-------|
 //! | `mod.rs`      | the struct, and what the loop calls: `on_ready`, `resume`, `on_done`, `on_timeout`, `want` (interest), `deadline` (time) |
-//! | `state.rs`    | `State`, [`Edge`], [`CloseReason`], the read side, and `transition` |
+//! | `state.rs`    | `State` and what its body and commit states hold, [`Edge`], the read side, and `transition` (the leaf: it uses no other file here) |
 //! | `steps.rs`    | `advance`: the write step and the read step around `process`, until nothing moves |
 //! | `process.rs`  | `process`: parsing and answering buffered input; request errors (`fail`) |
 //! | `exchange.rs` | one request → response: routing, the keep-alive decision, serialising |

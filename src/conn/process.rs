@@ -4,8 +4,8 @@
 //! Transitions out of `Head` and `Body` are decided here; those out of
 //! `Drain` in `steps.rs`.
 
-use super::exchange::{Committing, ReqInfo, Sink, finish_body, finish_commit, queue, start_request};
-use super::state::{AfterDrain, ReadSide, State};
+use super::exchange::{finish_body, finish_commit, queue, start_request};
+use super::state::{AfterDrain, Committing, ReadSide, ReqInfo, Sink, State};
 use super::steps::Budget;
 use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
 use crate::blocking::{Done, Job};

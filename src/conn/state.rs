@@ -1,10 +1,15 @@
-//! The connection's states, the edges between them (the labels of the
-//! diagram in the module doc), why a connection closed, and
-//! [`Conn::transition`]: the one place the state changes.
+//! The connection's states and what the body and commit states hold
+//! (`Receiving`, `Committing`, `ReqInfo`), the edges between them (the
+//! labels of the diagram in the module doc), and [`Conn::transition`]: the
+//! one place the state changes. A leaf among `conn/`'s files: the others
+//! build on it, it uses none of them.
+
+use std::time::{Duration, Instant};
 
 use super::Conn;
-use super::exchange::{Committing, Receiving};
 use crate::close_reason::CloseReason;
+use crate::files::Upload;
+use crate::http::{BodyDecoder, Head, Method, Response};
 
 #[derive(Debug)]
 pub(super) enum State {
@@ -46,6 +51,66 @@ impl State {
             State::Closed(_) => "Closed",
         }
     }
+}
+
+#[derive(Debug)]
+pub(super) struct Receiving {
+    pub decoder: BodyDecoder,
+    pub sink: Sink,
+    /// Body bytes so far (payload, without chunk framing).
+    pub received: u64,
+    /// When the body began: the minimum rate is an average from here.
+    pub started: Instant,
+    pub req: ReqInfo,
+    pub keep_alive: bool,
+}
+
+impl Receiving {
+    /// When the average rate since the body began falls below
+    /// `min_rate` bytes/s if nothing more arrives, never before `grace`
+    /// has passed (mod_reqtimeout's `MinRate`). None if `min_rate` is 0.
+    pub fn rate_deadline(&self, min_rate: u64, grace: Duration) -> Option<Instant> {
+        if min_rate == 0 {
+            return None;
+        }
+        let earned = Duration::from_secs_f64(self.received as f64 / min_rate as f64);
+        self.started.checked_add(earned.max(grace))
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Sink {
+    /// The route does not use the body: it is read and dropped, and this
+    /// answer, decided from the head, is queued once the body is all in.
+    Discard(Response<'static>),
+    /// Streamed into the file; answered once it is committed.
+    Upload(Upload),
+    /// The answer is queued (by `exchange::finish_body`).
+    Answered,
+}
+
+/// An upload whose body is all in, waiting for its commit (in the
+/// blocking-I/O pool): what its answer needs then.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Committing {
+    pub req: ReqInfo,
+    pub keep_alive: bool,
+}
+
+/// What serialising a response needs to know of its request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReqInfo {
+    pub method: Method,
+    pub http11: bool,
+}
+
+impl ReqInfo {
+    pub fn of(head: &Head<'_>) -> ReqInfo {
+        ReqInfo { method: head.method, http11: head.http11 }
+    }
+
+    /// For answers to requests that could not be parsed.
+    pub const UNKNOWN: ReqInfo = ReqInfo { method: Method::Get, http11: true };
 }
 
 /// Why a state changed: the labels on the arrows of the state diagram in
