@@ -55,6 +55,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
@@ -90,6 +91,13 @@ impl LoopWaker {
     pub fn wake(&self) -> io::Result<()> {
         self.0.wake()
     }
+}
+
+/// A listening socket, registered with `poll` under `token`.
+fn listen(poll: &Poll, l: std::net::TcpListener, token: Token) -> io::Result<TcpListener> {
+    let mut listener = TcpListener::from_std(l);
+    poll.registry().register(&mut listener, token, Interest::READABLE)?;
+    Ok(listener)
 }
 
 /// One independent event loop.
@@ -146,20 +154,8 @@ impl Worker {
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let mut listeners = Vec::with_capacity(ls.len());
-        for l in ls {
-            let mut listener = TcpListener::from_std(l);
-            poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-            listeners.push(listener);
-        }
-        let metrics_listener = match metrics_listener {
-            Some(m) => {
-                let mut m = TcpListener::from_std(m);
-                poll.registry().register(&mut m, METRICS_LISTENER, Interest::READABLE)?;
-                Some(m)
-            }
-            None => None,
-        };
+        let listeners = ls.into_iter().map(|l| listen(&poll, l, LISTENER)).collect::<io::Result<_>>()?;
+        let metrics_listener = metrics_listener.map(|m| listen(&poll, m, METRICS_LISTENER)).transpose()?;
         let mut cx = Context::new(routes, Settings::from_config(config));
         cx.observe = observe;
         cx.blocking = Blocking::Offload(Vec::new());
@@ -219,11 +215,7 @@ impl Worker {
                 }
                 return Err(e);
             }
-            let woke = Instant::now();
-            self.cx.now = woke;
-            let wall = SystemTime::now();
-            self.cx.date.refresh(wall);
-            self.cx.observe.log.set_time(wall);
+            let woke = self.read_clock();
             if log::log_enabled!(log::Level::Trace) {
                 log::trace!(events = events.iter().count(), timeout:% = Timeout(timeout); "wake");
             }
@@ -244,42 +236,63 @@ impl Worker {
                             return Ok(outcome);
                         }
                     }
-                    Token(key) => {
-                        // Errors and hang-ups count as both: the next read or
-                        // write reports what happened.
-                        let hup = event.is_read_closed();
-                        let bad = event.is_error() || hup || event.is_write_closed();
-                        let (r, w) = (event.is_readable() || bad, event.is_writable() || bad);
-                        if log::log_enabled!(log::Level::Trace) {
-                            self.trace_event(event);
-                        }
-                        self.drive(key, |conn, io, cx| {
-                            if hup {
-                                conn.on_read_closed();
-                            }
-                            conn.on_ready(io, r, w, cx)
-                        });
-                    }
+                    Token(key) => self.on_conn_event(key, event),
                 }
             }
             if accept {
                 self.accept();
             }
-            self.resume_yielded();
-            self.expire();
-            self.remove_closed();
-            if let Accepting::Backoff { until } = self.accepting
-                && until <= self.cx.now
-            {
-                self.accepting = Accepting::Open { warned: true };
-                self.accept_left = true;
-            }
-            self.after_pass(woke, events.iter().count());
-            if let Some(outcome) = self.drained() {
+            if let Some(outcome) = self.end_pass(woke, events.iter().count()) {
                 return Ok(outcome);
             }
         }
         Ok(Outcome::Stopped)
+    }
+
+    /// Step 2: the clock, read once for the pass, and the cached `Date`
+    /// and the access log's time with it. Returns when the loop woke.
+    fn read_clock(&mut self) -> Instant {
+        let woke = Instant::now();
+        self.cx.now = woke;
+        let wall = SystemTime::now();
+        self.cx.date.refresh(wall);
+        self.cx.observe.log.set_time(wall);
+        woke
+    }
+
+    /// Step 3, for a connection's event: drive it.
+    #[inline]
+    fn on_conn_event(&mut self, key: usize, event: &Event) {
+        // Errors and hang-ups count as both: the next read or write
+        // reports what happened.
+        let hup = event.is_read_closed();
+        let bad = event.is_error() || hup || event.is_write_closed();
+        let (r, w) = (event.is_readable() || bad, event.is_writable() || bad);
+        if log::log_enabled!(log::Level::Trace) {
+            self.trace_event(event);
+        }
+        self.drive(key, |conn, io, cx| {
+            if hup {
+                conn.on_read_closed();
+            }
+            conn.on_ready(io, r, w, cx)
+        });
+    }
+
+    /// Steps 4 to 8, after the events. Returns how the loop ended once a
+    /// drain is over.
+    fn end_pass(&mut self, woke: Instant, events: usize) -> Option<Outcome> {
+        self.resume_yielded();
+        self.expire();
+        self.remove_closed();
+        if let Accepting::Backoff { until } = self.accepting
+            && until <= self.cx.now
+        {
+            self.accepting = Accepting::Open { warned: true };
+            self.accept_left = true;
+        }
+        self.after_pass(woke, events);
+        self.drained()
     }
 
     /// Step 7: the access log's batch, and the pass's figures.

@@ -5,10 +5,13 @@
 //! or SIGUSR2's upgrade, after which a new process serves (`supervise.rs`).
 
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
 use loophttp::lifecycle::Outcome;
-use loophttp::supervise::{self, Early, Process};
+use loophttp::server::Control;
+use loophttp::supervise::{self, Early, Exiting, Process};
 use loophttp::{Config, Server, config, listener, upgrade};
 
 fn main() -> ExitCode {
@@ -24,17 +27,8 @@ fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return ExitCode::from(e.report()),
     };
-    if let Some(url) = &config.probe {
-        return probe(url, config.probe_timeout);
-    }
-    if let Some(what) = config.generate {
-        return match config::generate(what, &mut io::stdout().lock()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("loophttp --generate: {e}");
-                ExitCode::from(1)
-            }
-        };
+    if let Some(code) = one_shot(&config) {
+        return code;
     }
     // Before anything slow: a stop signal from now on drains once the
     // loops run, instead of killing a process still starting.
@@ -48,13 +42,39 @@ fn run() -> ExitCode {
     // While this is the only thread: these edit the environment.
     let passed = listener::activated();
     let ready_fd = upgrade::ready_fd();
-    if let Err(e) = start_logging(&config) {
+    if let Err(code) = prepare(&mut config) {
+        return code;
+    }
+    let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
+    serve(&config, server, activated, early, ready_fd)
+}
+
+/// `--probe` and `--generate`: one answer and exit, no server. None
+/// when the flags ask for a server.
+fn one_shot(config: &Config) -> Option<ExitCode> {
+    if let Some(url) = &config.probe {
+        return Some(probe(url, config.probe_timeout));
+    }
+    let what = config.generate?;
+    Some(match config::generate(what, &mut io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loophttp --generate: {e}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// Logging started, the flags checked together, the connection cap set
+/// from the open-file limit; the exit code if one of them fails.
+fn prepare(config: &mut Config) -> Result<(), ExitCode> {
+    if let Err(e) = start_logging(config) {
         eprintln!("loophttp: cannot start logging: {e}");
-        return ExitCode::from(1);
+        return Err(ExitCode::from(1));
     }
     if let Err(msg) = config.validate() {
         log::error!("{msg}");
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
     if config.drain_grace >= config.shutdown_timeout {
         // Legal, but the drain then cuts idle connections at the timeout
@@ -65,8 +85,13 @@ fn run() -> ExitCode {
         );
     }
     // Accepting stops at what the open-file limit covers, before EMFILE.
-    config.max_connections = loophttp::sys::fd_budget(&config);
-    let Some((server, activated)) = open(&config, passed) else { return ExitCode::from(1) };
+    config.max_connections = loophttp::sys::fd_budget(config);
+    Ok(())
+}
+
+/// Starts the workers, says where it listens, and waits for them to end:
+/// the exit code.
+fn serve(config: &Config, server: Server, activated: bool, early: Early, ready_fd: Option<OwnedFd>) -> ExitCode {
     let startup = startup_line(&server, activated);
     let metrics_addr = server.metrics_addr();
     let more = server.more_addrs().to_vec();
@@ -89,13 +114,7 @@ fn run() -> ExitCode {
     let exiting = supervise::serving(early, control.clone(), process)
         .inspect_err(|e| log::error!("cannot start the upgrade thread: {e}"))
         .ok();
-    log::info!("{startup}");
-    for addr in more {
-        log::info!("also listening on {addr} (socket-activated)");
-    }
-    if let Some(addr) = metrics_addr {
-        log::info!("metrics and /healthz on http://{addr}/metrics");
-    }
+    announce(&startup, &more, metrics_addr);
     let code = match handle.wait() {
         Ok(outcomes) => ExitCode::from(Outcome::exit_code(&outcomes)),
         Err(e) => {
@@ -103,7 +122,26 @@ fn run() -> ExitCode {
             ExitCode::from(1)
         }
     };
-    if let Some(e) = &exiting {
+    leave(config, exiting.as_ref(), &control);
+    code
+}
+
+/// The startup line (which tests and scripts wait for), then the other
+/// addresses served.
+fn announce(startup: &str, more: &[SocketAddr], metrics_addr: Option<SocketAddr>) {
+    log::info!("{startup}");
+    for addr in more {
+        log::info!("also listening on {addr} (socket-activated)");
+    }
+    if let Some(addr) = metrics_addr {
+        log::info!("metrics and /healthz on http://{addr}/metrics");
+    }
+}
+
+/// What the process does after its loops ended: the supervisor's last
+/// word, and the pid file removed if it is still ours.
+fn leave(config: &Config, exiting: Option<&Exiting>, control: &Control) {
+    if let Some(e) = exiting {
         e.before_exit();
     }
     // After an upgrade the file is the new process's, even if it has not
@@ -113,7 +151,6 @@ fn run() -> ExitCode {
     {
         loophttp::pid_file::remove_if_ours(path);
     }
-    code
 }
 
 fn start_logging(config: &Config) -> Result<(), String> {
