@@ -92,9 +92,17 @@ fn numbers(line: &str) -> Vec<u32> {
     found
 }
 
-/// Known statuses, and class boundaries (`status < 300`).
+/// The statuses RFC 9110 defines (section 15), sent or not: a literal 503
+/// is spelt out even though the table (which lists only what is sent) has
+/// no 503.
+const RFC_9110: &[u32] = &[
+    100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405,
+    406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+];
+
+/// Statuses: the table's, RFC 9110's, and class boundaries (`status < 300`).
 fn is_status(n: u32) -> bool {
-    (100..600).contains(&n) && (reason(n as u16) != "Unknown" || n.is_multiple_of(100))
+    (100..600).contains(&n) && (reason(n as u16) != "Unknown" || RFC_9110.contains(&n) || n.is_multiple_of(100))
 }
 
 /// The rooms that answer requests (connections, routes, files, the site):
@@ -134,6 +142,8 @@ fn the_scan_sees_literals_and_skips_what_is_not_one() {
     assert!(numbers("let x = v404 + 0x404 + MAX_200;").is_empty());
     assert!(numbers(r#"log::warn!("{e} (500)")"#).is_empty(), "inside a string");
     assert_eq!(numbers("const MAX_NAME: usize = 255;"), [255], "a number, but not a status");
+    assert!(is_status(503) && is_status(404) && is_status(300), "sent or not, a status is a status");
+    assert!(!is_status(255) && !is_status(600));
 }
 
 #[test]
@@ -146,4 +156,49 @@ fn the_scan_reads_past_test_items_to_the_code_after_them() {
     assert!(!lines.iter().any(|l| l.contains("trail")), "the test-only field: {lines:?}");
     assert!(!lines.iter().any(|l| l.contains("assert_eq")), "the test module: {lines:?}");
     assert!(lines.iter().any(|l| l.trim() == "404"), "code after the test module is scanned: {lines:?}");
+}
+
+/// The table's entries as its source spells them: (code, name).
+fn table_entries() -> Vec<(u16, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/status.rs");
+    let text = std::fs::read_to_string(path).expect("src/status.rs");
+    let start = text.find("status_table! {").expect("the table");
+    let body = &text[start..start + text[start..].find('}').expect("the table's end")];
+    body.lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Whether `name` is a word of `line` (not part of a longer identifier).
+fn names(line: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    line.match_indices(name).any(|(at, _)| !line[..at].ends_with(ident) && !line[at + name.len()..].starts_with(ident))
+}
+
+#[test]
+fn every_status_in_the_table_is_sent() {
+    let entries = table_entries();
+    assert!(entries.len() >= 10, "the table was not read: {entries:?}");
+    let code: Vec<String> = scanned_files()
+        .iter()
+        .flat_map(|p| code_lines(&std::fs::read_to_string(p).expect("readable source")))
+        .map(|(_, l)| l)
+        .filter(|l| !l.trim_start().starts_with("use ") && !l.trim_start().starts_with("pub use "))
+        .collect();
+    let unsent: Vec<String> = entries
+        .iter()
+        .filter(|(_, name)| !code.iter().any(|l| names(l, name)))
+        .map(|(n, name)| format!("{n} {name}"))
+        .collect();
+    assert!(unsent.is_empty(), "in the status table, but no code names them (nothing sends them): {unsent:?}");
+}
+
+#[test]
+fn a_name_is_a_whole_word() {
+    assert!(names("Response::new(status::OK)", "OK"));
+    assert!(!names("status::NOT_OK_YET", "OK"));
+    assert!(!names("let OKAY = 1;", "OK"));
 }
