@@ -84,14 +84,15 @@ def block_end(lines, start):
 
 
 def test_ranges(lines):
-    """Line ranges of `#[cfg(test)] mod x { ... }` blocks."""
+    """Line ranges of `#[cfg(test)] mod x { ... }` blocks (and of `mod x;`
+    lines naming a unit-test file)."""
     out = []
     for i, line in enumerate(lines):
         if line.strip() == "#[cfg(test)]":
             j = i + 1
             while j < len(lines) and lines[j].strip().startswith("#["):
                 j += 1
-            if j < len(lines) and re.match(r"\s*(pub(\(\w+\))?\s+)?mod\s+\w+\s*\{", lines[j]):
+            if j < len(lines) and re.match(r"\s*(pub(\(\w+\))?\s+)?mod\s+\w+\s*[{;]", lines[j]):
                 out.append((i, block_end(lines, j)))
     return out
 
