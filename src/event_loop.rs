@@ -20,7 +20,7 @@
 //!    connection is left or at the shutdown timeout.
 //!
 //! With `--metrics-addr`, worker 0 also owns that listener: connections
-//! from it are the same kind of [`Conn`], routed to `/metrics` and
+//! from it are the same kind of [`crate::conn::Conn`], routed to `/metrics` and
 //! `/healthz` only ([`crate::routes::Face::Metrics`]).
 //!
 //! `impl Worker` is split by concern, one room each:

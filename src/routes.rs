@@ -71,7 +71,8 @@ impl Writes {
 pub enum Action<'a> {
     /// Send this response (any request body is not needed).
     Respond(Response<'a>),
-    /// Stream the request body into this upload, then call [`finish_upload`].
+    /// Stream the request body into this upload, commit it, then answer with
+    /// [`upload_answer`].
     Upload(Upload),
 }
 

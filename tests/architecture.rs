@@ -1,7 +1,8 @@
 //! docs/ARCHITECTURE.md stays true to the code: every function its walk
 //! ("Follow one request") names exists where the walk says, and its file
 //! map lists every file under `src/` (unit-test files aside: they sit
-//! beside the code they test, as `tests.rs` or `*_tests.rs`).
+//! beside the code they test, as `tests.rs` or `*_tests.rs`), each once,
+//! and names no file that is gone.
 
 mod common;
 
@@ -155,4 +156,35 @@ fn every_function_the_walk_names_is_in_the_file_it_names() {
     }
     assert!(checked >= 20, "only {checked} functions named: the walk was not read");
     assert!(wrong.is_empty(), "named in docs/ARCHITECTURE.md's walk, not found where it says:\n{}", wrong.join("\n"));
+}
+
+/// The `.rs` names in an entry's text: `accept.rs`, `config/site.rs`.
+fn rs_names(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '.'))
+        .map(|w| w.trim_end_matches('.').trim_start_matches("src/"))
+        .filter(|w| w.ends_with(".rs") && w.len() > 3)
+        .collect()
+}
+
+#[test]
+fn the_file_map_names_only_files_that_exist_once_each() {
+    let map = file_map(&doc());
+    let src = root().join("src");
+    let mut stale = Vec::new();
+    for (i, (key, text)) in map.iter().enumerate() {
+        if map[..i].iter().any(|(k, _)| k == key) {
+            stale.push(format!("src/{key} (listed twice)"));
+        }
+        if !src.join(key).exists() {
+            stale.push(format!("src/{key}"));
+        }
+        // A name in the entry: from src/, or in the module's directory.
+        let dir = key.trim_end_matches('/').trim_end_matches(".rs");
+        for name in rs_names(text) {
+            if !src.join(name).exists() && !src.join(dir).join(name).exists() {
+                stale.push(format!("{name} (in the entry of src/{key})"));
+            }
+        }
+    }
+    assert!(stale.is_empty(), "docs/ARCHITECTURE.md's file map names files that do not exist, or twice: {stale:?}");
 }

@@ -94,7 +94,7 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
 pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut InFlight, cx: &mut Context) -> State {
     let resp = match std::mem::replace(&mut rx.sink, Sink::Answered) {
         Sink::Discard(resp) => resp,
-        // Never: an upload goes to `Commit` (input.rs), and the state
+        // Never: an upload goes to `Commit` (process.rs), and the state
         // leaves Body as soon as an answer is queued.
         Sink::Upload(_) | Sink::Answered => return State::Head,
     };
