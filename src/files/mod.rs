@@ -14,6 +14,7 @@
 //!   never see a partial file and a cut-off upload leaves nothing behind.
 
 pub(crate) mod conditional;
+mod types;
 mod upload;
 
 pub use upload::Upload;
@@ -73,6 +74,8 @@ pub struct FileStore {
     dir: PathBuf,
     /// Downloads are opened relative to this, beneath it.
     dir_fd: Arc<OwnedFd>,
+    /// The last download's extension and type (`types.rs`).
+    last_type: types::LastType,
 }
 
 impl FileStore {
@@ -82,7 +85,7 @@ impl FileStore {
         let dir = fs::canonicalize(dir)?;
         let fd = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&dir)?;
         upload::remove_leftovers(&dir);
-        Ok(FileStore { dir, dir_fd: Arc::new(fd.into()) })
+        Ok(FileStore { dir, dir_fd: Arc::new(fd.into()), last_type: types::LastType::default() })
     }
 
     /// Opens `name` if it is a regular file inside the directory; symlinks
@@ -123,7 +126,7 @@ impl FileStore {
         };
         // By the requested name's extension, as nginx does (a symlink's
         // target name does not matter).
-        let mime = mime_guess::from_path(Path::new(name)).first_raw().unwrap_or("application/octet-stream");
+        let mime = self.last_type.of(name);
         let mut resp = Response::new(status::OK);
         resp.content_type = Some(mime);
         resp.vary_encoding = compressible(mime);
