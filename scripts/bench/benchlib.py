@@ -151,14 +151,24 @@ def summarise(runs, clk_tck):
                 others=other_pct)
 
 
+def both_ratio(L, N):
+    """(server + wrk) CPU per GiB, loophttp's over nginx's, or "-"."""
+    parts = [L["cpu_s_gib"], L["wrk_s_gib"], N["cpu_s_gib"], N["wrk_s_gib"]]
+    if any(x is None for x in parts) or not parts[2] + parts[3]:
+        return "-"
+    return "%.2f" % ((parts[0] + parts[1]) / (parts[2] + parts[3]))
+
+
 def print_big(big_rows):
     """The large-file table: bytes per second and CPU per GiB on each side."""
     print("Large files (CPU seconds per GiB delivered: the server's, and wrk's "
-          "own, which on loopback includes whatever TCP work runs in its context):")
+          "own, which on loopback includes whatever TCP work runs in its context; "
+          "both L/N: server + wrk, loophttp's over nginx's, the whole machine's "
+          "work per byte, which does not depend on which core the kernel sends from):")
     print()
     head = ["scenario", "conns", "MiB/s L", "MiB/s N", "ratio L/N",
             "server s/GiB L", "server s/GiB N", "wrk s/GiB L", "wrk s/GiB N",
-            "p99 L", "p99 N"]
+            "both L/N", "p99 L", "p99 N"]
     out = [head]
     for s, n, L, N, ratio in big_rows:
         def g(x, k, f):
@@ -167,7 +177,7 @@ def print_big(big_rows):
                     "%.2f" % ratio if ratio is not None else "-",
                     g(L, "cpu_s_gib", fmt_cpu), g(N, "cpu_s_gib", fmt_cpu),
                     g(L, "wrk_s_gib", fmt_cpu), g(N, "wrk_s_gib", fmt_cpu),
-                    g(L, "p99", fmt_lat), g(N, "p99", fmt_lat)])
+                    both_ratio(L, N), g(L, "p99", fmt_lat), g(N, "p99", fmt_lat)])
     widths = [max(len(r[i]) for r in out) for i in range(len(head))]
     for i, r in enumerate(out):
         print("| " + " | ".join(c.ljust(w) if j == 0 else c.rjust(w)
@@ -281,8 +291,10 @@ def report(path, smoke):
     print("req/s, MiB/s, p50, p99: median over rounds; ratio: median of the per-round "
           "loophttp/nginx req/s ratios; CPU µs/req: server utime+stime (all its "
           "processes) summed over rounds / requests completed.")
-    print("CPU L/N: loophttp's CPU µs/req over nginx's (the issue's targets: <= 0.85 for "
-          "small keep-alive responses, <= 1 for files and connection-per-request).")
+    print("CPU L/N: loophttp's CPU µs/req over nginx's (issue 22's target: <= 0.85 in the "
+          "keep-alive, pipelined, 10,000-connection, 64 KiB and 10 MiB scenarios; for "
+          "large files on loopback read it with the large-file table's both L/N, "
+          "docs/PERFORMANCE.md, large files).")
     if with_floor:
         print("floor: examples/floor.rs, a bare mio loop answering a fixed response of the "
               "same size without parsing; CPU L/floor is how far above that floor loophttp is.")
