@@ -18,10 +18,16 @@
 //! start, method, route, status and length: a pipelined batch of the same
 //! request) are kept as one record, a run, and counted together. Which of
 //! them are complete still follows from `sent` exactly: the k-th ends
-//! `k × length` after the run's start. A request like the run's last
-//! (same start, method and route) does not even get a record until its
-//! response differs: it only marks the records as `joining`
-//! ([`InFlight::arrived`]).
+//! `k × length` after the run's start. With the log off, a request does
+//! not even get a record at arrival, only its labels are noted: its
+//! response joins the run queued last if it is alike, and gets a record
+//! only if not ([`InFlight::arrived`]).
+//!
+//! The connection reports through three calls, in the order things
+//! happen to a request: [`InFlight::arrived`] (a head, parsed or not, and
+//! then its body's bytes), [`InFlight::queued`] (its response is in the
+//! output) and [`InFlight::sent`] (bytes went out; or the connection
+//! ended, and nothing more will).
 //!
 //! The rooms: [`observer`] (the loop's reporting side and its pool of
 //! record stores), [`arrival`] (a request as it arrived, and the client
@@ -40,12 +46,11 @@ mod text;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use arrival::{Arrival, ParsedHead};
+pub use arrival::{Arrival, Arrived, ParsedHead};
 pub use observer::Observer;
-use records::{Joiner, Pending, Records};
+use records::{ABSENT, Joiner, Pending, Records};
+pub use report::Progress;
 
-use crate::forwarded::Cidr;
-use crate::http::Method;
 use crate::metrics::labels::{MethodLabel, Route};
 
 /// Status logged for a request whose response did not go out completely.
@@ -79,56 +84,67 @@ impl InFlight {
 
     /// The newest request has no response queued yet (its body is arriving).
     pub fn awaiting_response(&self) -> bool {
-        self.records.as_ref().is_some_and(|r| r.open.is_some() || r.joining.is_some())
+        self.records.as_ref().is_some_and(|r| r.open || r.joiner.is_some())
     }
 
-    /// Whether a request (`method`, `route`, begun at `now`) joins the run
-    /// queued last; if so it is counted as begun, and its response decides
-    /// ([`InFlight::responded`]).
-    fn joins(&mut self, method: Method, route: Route, now: Instant) -> bool {
-        let Some(r) = self.records.as_mut() else { return false };
-        if !r.runs || r.open.is_some() || r.joining.is_some() {
-            return false;
-        }
-        let Some(run) = r.queue.back() else { return false };
-        if run.started != now || run.method != MethodLabel::Known(method) || run.route != route {
-            return false;
-        }
-        self.requests = self.requests.wrapping_add(1);
-        r.joining = Some(Joiner { started: run.started, method: run.method, route: run.route });
-        true
-    }
-
-    /// A request arrived: its head is parsed and its route classified
-    /// ([`ParsedHead`]); its clock started at `started`. Behind a
-    /// `--trust-proxy` peer, its record names the client the forwarding
+    /// What the client sent arrived: a head (parsed, or one that failed
+    /// to parse), or body bytes of the newest request. A head's record
+    /// names, behind a `--trust-proxy` peer, the client the forwarding
     /// headers give. This runs per request, sixteen times per read in a
-    /// pipelined batch, so with only metrics counting (the log off) the
-    /// usual request takes a short way: one like the run queued last is
-    /// only noted (`joins`), with no [`Arrival`] or record
-    /// made; with neither log nor metrics nothing is made at all.
-    pub fn arrived(
-        &mut self,
-        conn_id: u64,
-        parsed: ParsedHead<'_, '_>,
-        started: Instant,
-        trusted: &[Cidr],
-        obs: &mut Observer,
-    ) {
-        let ParsedHead { head, len, route } = parsed;
-        if !obs.active() {
-            self.requests = self.requests.wrapping_add(1);
-            return;
+    /// pipelined batch, so with only metrics counting (the log off) a
+    /// parsed head takes a short way: its labels are noted (`note`), with
+    /// no [`Arrival`] or record made; with neither log nor metrics nothing
+    /// is made at all. (Always inlined,
+    /// the unusual arms out of line: a call here cost 36 instructions per
+    /// request with nothing followed, callgrind, examples/hotpath.rs.)
+    #[inline(always)]
+    pub fn arrived(&mut self, conn_id: u64, what: Arrived<'_, '_>, obs: &mut Observer) {
+        match what {
+            Arrived::Head { parsed: ParsedHead { head, len, route }, started, trusted } => {
+                if !obs.log.enabled() {
+                    self.requests = self.requests.wrapping_add(1);
+                    if obs.metrics.is_some() {
+                        self.note(conn_id, Joiner { started, method: MethodLabel::Known(head.method), route }, obs);
+                    }
+                    return;
+                }
+                let client = self.client(head.proxy, trusted, obs);
+                self.begin(conn_id, &Arrival::of(head, len, route, client), started, obs);
+            }
+            Arrived::Unparsed { input, started } => self.unparsed(conn_id, input, started, obs),
+            Arrived::Body(n) => self.received(n),
         }
-        if self.joins(head.method, route, started) {
-            return;
-        }
-        let client = self.client(head.proxy, trusted, obs);
-        self.begin(conn_id, &Arrival::of(head, len, route, client), started, obs);
     }
 
-    /// A request arrived (its head is parsed, or failed to parse).
-    pub fn begin(&mut self, conn_id: u64, a: &Arrival<'_>, now: Instant, obs: &mut Observer) {
+    /// With the log off: a parsed request's labels are noted, and its
+    /// response decides whether it joins the run queued last
+    /// ([`InFlight::responded`]); no record is written for it before.
+    #[inline(always)]
+    fn note(&mut self, conn_id: u64, labels: Joiner, obs: &mut Observer) {
+        let records = match self.records.as_mut() {
+            Some(r) => r,
+            None => self.records.insert(obs.take_records()),
+        };
+        if records.open || records.joiner.is_some() {
+            // Not expected: every head is answered before the next is read.
+            records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
+        }
+        records.conn_id = conn_id;
+        records.runs = true;
+        records.joiner = Some(labels);
+    }
+
+    /// Input that failed to parse arrived (see [`Arrived::Unparsed`]).
+    #[inline(never)]
+    fn unparsed(&mut self, conn_id: u64, input: &[u8], started: Instant, obs: &mut Observer) {
+        let arrival = Arrival { head_bytes: input.len() as u64, ..Arrival::unparsed(input) };
+        self.begin(conn_id, &arrival, started, obs);
+    }
+
+    /// A request arrived (its head is parsed, or failed to parse): its
+    /// record is the queue's last, open until its response is queued.
+    #[inline(never)]
+    fn begin(&mut self, conn_id: u64, a: &Arrival<'_>, now: Instant, obs: &mut Observer) {
         self.requests = self.requests.wrapping_add(1);
         if !obs.active() {
             return;
@@ -138,15 +154,13 @@ impl InFlight {
         records.conn_id = conn_id;
         records.runs = !keep_text;
         // One never answered (not expected: every head is answered) stays
-        // in the queue unanswered, and is reported 499 when it closes.
-        if let Some(unanswered) = records.joiner(self.peer, self.requests.wrapping_sub(1)) {
-            records.queue.push_back(unanswered);
-        }
-        if let Some(unanswered) = records.open.take() {
-            records.queue.push_back(unanswered);
-        }
-        let (text_at, lens) = if keep_text { records.keep_text(a) } else { (records.text.len(), [text::ABSENT; 5]) };
-        records.open = Some(Pending {
+        // in the queue unanswered (status 0), and is reported 499 when the
+        // connection ends.
+        records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
+        let (text_at, lens) = if keep_text { records.keep_text(a) } else { (records.text.len(), [ABSENT; 5]) };
+        // Written where it stays: a record is ~120 bytes, and moving it
+        // into the queue later would copy it.
+        records.queue.push_back(Pending {
             started: now,
             client: a.client.unwrap_or(self.peer),
             method: MethodLabel::of(a.method),
@@ -161,14 +175,18 @@ impl InFlight {
             number: self.requests,
             count: 1,
         });
+        records.open = true;
     }
 
     /// Body bytes of the newest request arrived.
-    pub fn received(&mut self, n: u64) {
+    #[inline(never)]
+    fn received(&mut self, n: u64) {
         // Body bytes may still arrive after an early answer (its body is
         // then drained): they belong to the newest request either way.
+        // (A joiner has no record: its bytes only the log would show.)
         if let Some(r) = self.records.as_mut()
-            && let Some(p) = r.open.as_mut().or(r.queue.back_mut())
+            && r.joiner.is_none()
+            && let Some(p) = r.queue.back_mut()
         {
             p.received += n;
         }
@@ -198,38 +216,39 @@ impl InFlight {
     #[inline(always)]
     pub(crate) fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
         let Some(records) = self.records.as_mut() else { return };
-        if records.joining.is_some() {
-            // The run is still the last record unless it completed since.
+        if let Some(j) = records.joiner.take() {
+            // Alike: one more of the run queued last.
             if let Some(run) = records.queue.back_mut()
+                && run.started == j.started
+                && run.method == j.method
+                && run.route == j.route
                 && run.takes(status, start, end)
             {
                 run.count += 1;
                 run.end = end;
-                records.joining = None;
                 return;
             }
-            // A different answer, or the run is gone: a record of its own.
-            if let Some(mut p) = records.joiner(self.peer, self.requests) {
-                (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
-                records.queue.push_back(p);
-            }
+            // A record of its own, with its labels.
+            let p = Pending { status, start, end, head_len, ..j.record(self.peer, self.requests, records.text.len()) };
+            records.queue.push_back(p);
             return;
         }
-        let Some(p) = records.open.as_mut() else { return };
-        // Most of a pipelined batch join a run: the open record is then
-        // dropped without being written to or moved (a record is ~120
-        // bytes, and the next request's record is written over it at once).
-        if records.runs
-            && let Some(run) = records.queue.back_mut()
-            && run.continued_by(p, status, start, end)
-        {
+        if !records.open {
+            return;
+        }
+        records.open = false;
+        let last = records.queue.len() - 1;
+        // The open record is answered where it lies; most of a pipelined
+        // batch joined the run at arrival, so this runs for the first of
+        // a batch (or a request whose arrival could not join).
+        let p = &mut records.queue[last];
+        (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
+        if records.runs && last > 0 && records.queue[last - 1].continued_by(&records.queue[last], status, start, end) {
+            let run = &mut records.queue[last - 1];
             run.count += 1;
             run.end = end;
-            records.open = None;
-            return;
+            records.queue.pop_back();
         }
-        (p.status, p.start, p.end, p.head_len) = (status, start, end, head_len);
-        records.queue.extend(records.open.take());
     }
 }
 

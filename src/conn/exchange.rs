@@ -89,16 +89,18 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
     State::Body(Box::new(Receiving { decoder, sink, received: 0, started: now, req, keep_alive }))
 }
 
-/// The whole body is in and the route did not need it: the answer decided
-/// from the head is queued. Returns the state to go to (see [`answered`]).
-pub(super) fn finish_body(rx: &mut Receiving, out: &mut Output, inflight: &mut InFlight, cx: &mut Context) -> State {
-    let resp = match std::mem::replace(&mut rx.sink, Sink::Answered) {
-        Sink::Discard(resp) => resp,
-        // Never: an upload goes to `Commit` (process.rs), and the state
-        // leaves Body as soon as an answer is queued.
-        Sink::Upload(_) | Sink::Answered => return State::Head,
-    };
-    answered(resp, rx.req, rx.keep_alive, out, inflight, cx)
+/// The whole body is in and the route did not need it: `resp`, the answer
+/// decided from the head ([`Sink::Discard`]), is queued. Returns the state
+/// to go to (see [`answered`]).
+pub(super) fn finish_body(
+    resp: &mut Response<'static>,
+    req: ReqInfo,
+    client_keep_alive: bool,
+    out: &mut Output,
+    inflight: &mut InFlight,
+    cx: &mut Context,
+) -> State {
+    answered(resp, req, client_keep_alive, out, inflight, cx)
 }
 
 /// The upload's commit came to `done`: its answer is queued. Returns the
@@ -111,22 +113,23 @@ pub(super) fn finish_commit(
     cx: &mut Context,
 ) -> State {
     let Done::Committed(result) = done;
-    answered(routes::upload_answer(result, waiting.req.method), waiting.req, waiting.keep_alive, out, inflight, cx)
+    let resp = &mut routes::upload_answer(result, waiting.req.method);
+    answered(resp, waiting.req, waiting.keep_alive, out, inflight, cx)
 }
 
 /// Queues the answer to a request whose body is consumed. Returns the
 /// state to go to: the next request, or first the file that follows the
 /// answer, or a close without keep-alive.
 fn answered(
-    mut resp: Response<'_>,
+    resp: &mut Response<'_>,
     req: ReqInfo,
     client_keep_alive: bool,
     out: &mut Output,
     inflight: &mut InFlight,
     cx: &mut Context,
 ) -> State {
-    let keep = keep_alive(client_keep_alive, &resp, true, cx);
-    queue(&mut resp, req, keep, out, inflight, cx);
+    let keep = keep_alive(client_keep_alive, resp, true, cx);
+    queue(resp, req, keep, out, inflight, cx);
     match (keep, out.source.is_some()) {
         (true, false) => State::Head,
         (true, true) => State::Drain(AfterDrain::NextRequest),

@@ -77,7 +77,7 @@ use state::{ReadSide, State};
 use crate::blocking::Done;
 use crate::context::Context;
 use crate::error::HttpError;
-use crate::inflight::InFlight;
+use crate::inflight::{InFlight, Progress};
 use crate::routes::Face;
 
 /// Stop parsing pipelined requests once this much output is queued, and
@@ -218,7 +218,7 @@ impl Conn {
     /// requests whose responses did not go out completely are reported
     /// (status 499), and a close is counted by its reason.
     pub fn finish(&mut self, cx: &mut Context) {
-        self.inflight.closed(Instant::now(), &mut cx.observe);
+        self.inflight.sent(0, Progress::Closed(Instant::now()), &mut cx.observe);
         if let Some(why) = self.close_reason() {
             cx.observe.count(|m| m.closed(why));
         }

@@ -12,7 +12,7 @@ use crate::blocking::{Done, Job};
 use crate::context::Context;
 use crate::error::HttpError;
 use crate::http::{Parsed, Response, parse};
-use crate::inflight::{Arrival, ParsedHead};
+use crate::inflight::{Arrived, ParsedHead};
 use crate::logging::escaped;
 
 impl Conn {
@@ -55,7 +55,9 @@ impl Conn {
             // A partial head or body can never finish now; an upload in
             // progress is dropped, which removes its temporary file.
             State::Head | State::Body(_) => self.close_when_sent(),
-            State::Linger(why) => self.transition(State::Closed(why), Edge::PeerEof),
+            State::Linger(why) => {
+                self.transition(State::Closed(why), Edge::PeerEof);
+            }
             // Answered once the commit is done; the EOF is seen then.
             State::Commit(_) | State::Drain(_) | State::Closed(_) => {}
         }
@@ -130,7 +132,7 @@ impl Conn {
                 let route = cx.setup.routes.classify(head, self.face);
                 let trusted = &cx.setup.settings.trust_proxy;
                 let parsed = ParsedHead { head, len, route };
-                self.inflight.arrived(self.id, parsed, started, trusted, &mut cx.observe);
+                self.inflight.arrived(self.id, Arrived::Head { parsed, started, trusted }, &mut cx.observe);
                 let next = start_request(head, self.face, route, &mut self.out, &mut self.inflight, cx);
                 self.input.consume(len);
                 budget.answered();
@@ -174,19 +176,20 @@ impl Conn {
             return true;
         }
         self.input.consume(used);
-        self.inflight.received(used as u64);
+        self.inflight.arrived(self.id, Arrived::Body(used as u64), &mut cx.observe);
         if rx.decoder.is_done() {
-            if let Sink::Upload(_) = rx.sink {
+            let Sink::Discard(resp) = &mut rx.sink else {
                 // The commit can wait on the disk: off the loop's thread.
                 let waiting = Committing { req: rx.req, keep_alive: rx.keep_alive };
-                let Sink::Upload(upload) = std::mem::replace(&mut rx.sink, Sink::Answered) else { return true };
-                self.transition(State::Commit(waiting), Edge::BodyDone);
+                // The state left holds the upload (the sink is no discard).
+                let State::Body(rx) = self.transition(State::Commit(waiting), Edge::BodyDone) else { return true };
+                let Sink::Upload(upload) = rx.sink else { return true };
                 if let Some(done) = cx.blocking.run_or_offload(self.id, Job::Commit(upload)) {
                     self.complete(done, cx); // no pool: it ran in place
                 }
                 return true;
-            }
-            let next = finish_body(rx, &mut self.out, &mut self.inflight, cx);
+            };
+            let next = finish_body(resp, rx.req, rx.keep_alive, &mut self.out, &mut self.inflight, cx);
             self.transition(next, Edge::BodyDone);
             return true;
         }
@@ -222,8 +225,7 @@ impl Conn {
         // holds; one whose body failed already has its record.
         if !self.inflight.awaiting_response() {
             let input = self.input.bytes();
-            let arrival = Arrival { head_bytes: input.len() as u64, ..Arrival::unparsed(input) };
-            self.inflight.begin(self.id, &arrival, started, &mut cx.observe);
+            self.inflight.arrived(self.id, Arrived::Unparsed { input, started }, &mut cx.observe);
         }
         cx.observe.count(|m| m.rejected(e.status()));
         queue(&mut Response::error(e), req, false, &mut self.out, &mut self.inflight, cx);

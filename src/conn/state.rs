@@ -85,8 +85,6 @@ pub(super) enum Sink {
     Discard(Response<'static>),
     /// Streamed into the file; answered once it is committed.
     Upload(Upload),
-    /// The answer is queued (by `exchange::finish_body`).
-    Answered,
 }
 
 /// An upload whose body is all in, waiting for its commit (in the
@@ -202,12 +200,13 @@ impl ReadSide {
 
 impl Conn {
     /// Every state change goes through here, labelled with its edge.
-    /// (Always inlined: it runs for every request.)
+    /// Returns the state left, for what it still holds (an upload to
+    /// commit). (Always inlined: it runs for every request.)
     #[inline(always)]
-    pub(super) fn transition(&mut self, to: State, edge: Edge) {
+    pub(super) fn transition(&mut self, to: State, edge: Edge) -> State {
         log::trace!(conn = self.id, from = self.state.name(), to = to.name(), edge = edge.as_str(); "transition");
         #[cfg(test)]
         self.trail.push((self.state.name(), edge, to.name()));
-        self.state = to;
+        std::mem::replace(&mut self.state, to)
     }
 }

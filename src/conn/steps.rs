@@ -14,6 +14,7 @@ use super::{
 };
 use crate::context::Context;
 use crate::error::{interrupted, is_disconnect, would_block};
+use crate::inflight::Progress;
 
 /// What a step says the round should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +202,8 @@ impl Conn {
                     cx.observe.count(|m| m.sent(sent));
                 }
                 // Responses whose last byte just went out are logged now.
-                self.inflight.sent(sent, self.out.is_empty(), &mut cx.observe);
+                let progress = if self.out.is_empty() { Progress::Empty } else { Progress::Pending };
+                self.inflight.sent(sent, progress, &mut cx.observe);
                 sent
             }
             Err(e) => {

@@ -1,6 +1,7 @@
 //! A request as it arrived, and the client address its record carries.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use super::{InFlight, Observer};
 use crate::forwarded::{self, Cidr};
@@ -32,6 +33,19 @@ pub struct ParsedHead<'h, 'a> {
     pub head: &'h Head<'a>,
     pub len: usize,
     pub route: Route,
+}
+
+/// What the connection reports as arriving ([`InFlight::arrived`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Arrived<'h, 'a> {
+    /// A parsed head, its clock started at `started` (its first byte);
+    /// `trusted` are the `--trust-proxy` networks.
+    Head { parsed: ParsedHead<'h, 'a>, started: Instant, trusted: &'h [Cidr] },
+    /// Input that could not be parsed as a head (a 400, a 408, ...): its
+    /// first line's tokens are logged.
+    Unparsed { input: &'a [u8], started: Instant },
+    /// Body bytes of the newest request (with any chunk framing).
+    Body(u64),
 }
 
 impl<'a> Arrival<'a> {

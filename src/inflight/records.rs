@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use crate::metrics::labels::{MethodLabel, Route};
 
+/// A text length that marks an absent header (`Pending::lens`).
+pub(super) const ABSENT: u16 = u16::MAX;
+
 #[derive(Debug)]
 pub(super) struct Pending {
     pub(super) started: Instant,
@@ -38,25 +41,27 @@ pub(super) struct Pending {
 pub(super) struct Records {
     /// The connection's id (kept here, not in [`InFlight`], to keep an
     /// idle connection small).
+    ///
+    /// [`InFlight`]: super::InFlight
     pub(super) conn_id: u64,
-    /// The request whose response is not queued yet (its body may still
-    /// be arriving). A connection reads no next head before it is answered.
-    pub(super) open: Option<Pending>,
-    /// Requests whose responses are queued, in output order.
+    /// Requests in output order: those whose responses are queued, then,
+    /// if [`Records::open`], the newest, not answered yet.
     pub(super) queue: VecDeque<Pending>,
+    /// The queue's last record is the newest request, whose response is
+    /// not queued yet (status 0; its body may still be arriving). A
+    /// connection reads no next head before it is answered.
+    pub(super) open: bool,
     pub(super) text: Vec<u8>,
     /// No text is kept (the log is off): alike responses may form runs.
     pub(super) runs: bool,
-    /// The newest request is like the run last queued (same start, method
-    /// and route) and has no record of its own: the usual pipelined
-    /// request joins the run without one being written. Its response
-    /// decides: alike, it joins; otherwise [`Records::joiner`] gives it one.
-    /// Its labels are kept: the run may complete and leave the queue
-    /// before the response is queued (a request body still arriving).
-    pub(super) joining: Option<Joiner>,
+    /// With the log off, the newest request, not answered yet, by its
+    /// labels alone: no record is written at arrival. Its response
+    /// decides: alike the run queued last (same start, method, route,
+    /// status and length), it joins it; otherwise it gets a record.
+    pub(super) joiner: Option<Joiner>,
 }
 
-/// What the counters need of a [`Records::joining`] request.
+/// What the counters need of a [`Records::joiner`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Joiner {
     pub(super) started: Instant,
@@ -64,27 +69,39 @@ pub(super) struct Joiner {
     pub(super) route: Route,
 }
 
-impl Records {
-    /// The record of the request that was [`Records::joining`] (if one
-    /// was): its labels, request number `number`, nothing queued yet. Only
-    /// runs join, and runs form only with the log off, so the text, head
-    /// bytes and client that only the log shows are left out.
-    pub(super) fn joiner(&mut self, peer: IpAddr, number: u32) -> Option<Pending> {
-        let j = self.joining.take()?;
-        Some(Pending {
-            started: j.started,
+impl Joiner {
+    /// Its record: its labels, request number `number`, nothing queued
+    /// yet. Joiners exist only with the log off, so the text, head bytes
+    /// and client that only the log shows are left out (`text_at` is where
+    /// the text store ends).
+    pub(super) fn record(&self, peer: IpAddr, number: u32, text_at: usize) -> Pending {
+        Pending {
+            started: self.started,
             client: peer,
-            method: j.method,
-            route: j.route,
+            method: self.method,
+            route: self.route,
             status: 0,
-            text_at: self.text.len(),
-            lens: [super::text::ABSENT; 5],
+            text_at,
+            lens: [ABSENT; 5],
             received: 0,
             start: 0,
             end: None,
             head_len: 0,
             number,
             count: 1,
-        })
+        }
+    }
+}
+
+impl Records {
+    /// The joiner, if any, gets its own record, unanswered (the
+    /// connection ends, or, not expected, a next request arrives first);
+    /// `number` is its request number. An open record stays as it stands.
+    pub(super) fn settle_joiner(&mut self, peer: IpAddr, number: u32) {
+        self.open = false;
+        if let Some(j) = self.joiner.take() {
+            let p = j.record(peer, number, self.text.len());
+            self.queue.push_back(p);
+        }
     }
 }

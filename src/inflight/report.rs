@@ -12,13 +12,31 @@ use crate::metrics::RequestDone;
 use crate::metrics::labels::{MethodLabel, Route};
 use crate::status;
 
+/// How the output stands after bytes went out ([`InFlight::sent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More is queued.
+    Pending,
+    /// Nothing is left to write (a streamed body ends here).
+    Empty,
+    /// The connection ended at this instant: nothing more will go out.
+    Closed(Instant),
+}
+
 impl InFlight {
-    /// `n` more bytes were written; `output_empty` if nothing is left to
-    /// write. Reports every request whose response is now complete.
-    pub fn sent(&mut self, n: usize, output_empty: bool, obs: &mut Observer) {
+    /// `n` more bytes were written, and the output stands as `progress`
+    /// says. Reports every request whose response is now complete; when
+    /// the connection ended, every other one too, as 499, with the bytes
+    /// that did go out.
+    #[inline]
+    pub fn sent(&mut self, n: usize, progress: Progress, obs: &mut Observer) {
         self.sent += n as u64;
+        if let Progress::Closed(at) = progress {
+            return self.closed(at, obs);
+        }
         let Some(records) = &self.records else { return };
         let sent = self.sent;
+        let output_empty = progress == Progress::Empty;
         let complete = |r: &Records| r.queue.front().map_or(0, |p| p.complete(sent, output_empty));
         if complete(records) == 0 {
             return;
@@ -38,17 +56,10 @@ impl InFlight {
 
     /// The connection ended: whatever is not complete is reported as 499
     /// with the bytes that went out.
-    pub fn closed(&mut self, now: Instant, obs: &mut Observer) {
+    fn closed(&mut self, now: Instant, obs: &mut Observer) {
         let mut batch = Completions::at(now);
-        if let Some(r) = self.records.as_mut()
-            && let Some(unanswered) = r.joiner(self.peer, self.requests)
-        {
-            r.queue.push_back(unanswered);
-        }
-        if let Some(r) = self.records.as_mut()
-            && let Some(open) = r.open.take()
-        {
-            r.queue.push_back(open);
+        if let Some(r) = self.records.as_mut() {
+            r.settle_joiner(self.peer, self.requests);
         }
         while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
             self.report_front(status::CLIENT_GONE, n, &mut batch, obs);
@@ -91,7 +102,7 @@ impl InFlight {
 
     /// Nothing in flight: give the record store back to the loop.
     fn release(&mut self, obs: &mut Observer) {
-        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.open.is_none() && r.joining.is_none())
+        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.joiner.is_none())
             && let Some(r) = self.records.take()
         {
             obs.give_back(r);

@@ -63,11 +63,11 @@ fn pipelined_responses_complete_as_their_last_bytes_go_out() {
     f.responded(200, f.position(0), Some(f.position(100)), 90);
     f.begin(7, &get(b"/echo/b", None), t0, &mut h.obs);
     f.responded(200, f.position(100), Some(f.position(150)), 40);
-    f.sent(99, false, &mut h.obs);
+    f.sent(99, Progress::Pending, &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 0, "one byte of the first is still queued");
-    f.sent(1, false, &mut h.obs);
+    f.sent(1, Progress::Pending, &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
-    f.sent(50, true, &mut h.obs);
+    f.sent(50, Progress::Empty, &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 2);
     assert!(f.records.is_none(), "the store went back to the loop");
     let lines = h.lines();
@@ -91,10 +91,10 @@ fn a_streamed_body_completes_when_the_output_is_empty() {
     let mut f = InFlight::new(peer());
     f.begin(7, &get(b"/files/big", None), Instant::now(), &mut h.obs);
     f.responded(200, f.position(0), None, 200);
-    f.sent(200 + 1_000_000, false, &mut h.obs);
-    f.sent(48_576, false, &mut h.obs);
+    f.sent(200 + 1_000_000, Progress::Pending, &mut h.obs);
+    f.sent(48_576, Progress::Pending, &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 0);
-    f.sent(0, true, &mut h.obs);
+    f.sent(0, Progress::Empty, &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
     let lines = h.lines();
     assert!(lines[0].contains("\"GET /files/big HTTP/1.1\" 200 1048576 "), "{}", lines[0]);
@@ -106,15 +106,15 @@ fn a_client_that_leaves_early_is_logged_499_with_what_it_got() {
     let mut f = InFlight::new(peer());
     f.begin(7, &get(b"/files/big", None), Instant::now(), &mut h.obs);
     f.responded(200, f.position(0), None, 100);
-    f.sent(5000, false, &mut h.obs);
+    f.sent(5000, Progress::Pending, &mut h.obs);
     // And an upload whose body never finished: no response at all.
-    f.closed(Instant::now(), &mut h.obs);
+    f.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
     let mut up = InFlight::new(peer());
     let mut a = get(b"/files/u", None);
     (a.method, a.method_text) = (Some(Method::Post), b"POST");
     up.begin(7, &a, Instant::now(), &mut h.obs);
-    up.received(10);
-    up.closed(Instant::now(), &mut h.obs);
+    up.arrived(7, Arrived::Body(10), &mut h.obs);
+    up.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE), 2);
     let lines = h.lines();
     let v: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -145,7 +145,7 @@ fn passing_health_checks_are_counted_not_logged() {
     for status in [200, 503] {
         f.begin(7, &get(b"/healthz", None), Instant::now(), &mut h.obs);
         f.responded(status, f.position(0), Some(f.position(10)), 10);
-        f.sent(10, true, &mut h.obs);
+        f.sent(10, Progress::Empty, &mut h.obs);
     }
     assert_eq!(h.obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
     let lines = h.lines();
@@ -166,13 +166,13 @@ fn a_pipeline_that_never_drains_keeps_its_text_bounded() {
         f.begin(7, &get(&target, Some(b"agent")), Instant::now(), &mut h.obs);
         f.responded(200, f.position(queued), Some(f.position(queued + 100)), 50);
         if i >= 10 {
-            f.sent(100, false, &mut h.obs);
+            f.sent(100, Progress::Pending, &mut h.obs);
         }
         most = most.max(f.records.as_ref().map_or(0, |r| r.text.len()));
         assert!(f.records.as_ref().is_some_and(|r| r.queue.len() == 10 || i < 10));
     }
     assert!(most <= TEXT_HIGH_WATER, "{most}");
-    f.closed(Instant::now(), &mut h.obs);
+    f.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
     assert_eq!(h.lines().len(), 2010);
 }
 
@@ -183,7 +183,7 @@ fn with_the_log_off_nothing_is_copied() {
     f.begin(7, &get(b"/echo/a", None), Instant::now(), &mut obs);
     assert!(f.records.as_ref().unwrap().text.is_empty());
     f.responded(200, 0, Some(10), 5);
-    f.sent(10, true, &mut obs);
+    f.sent(10, Progress::Empty, &mut obs);
     assert_eq!(obs.metrics.as_ref().unwrap().requests_with_status(200), 1);
     // Neither log nor metrics: nothing is followed at all.
     let mut none = Observer::default();
@@ -208,15 +208,15 @@ fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
     assert_eq!(f.records.as_ref().unwrap().queue.len(), 2, "one run of 16, then the other");
     let done = |obs: &Observer| obs.metrics.as_ref().unwrap().requests_with_status(200);
     // Part of the run goes out: only whole responses count.
-    f.sent(150 * 5 + 149, false, &mut obs);
+    f.sent(150 * 5 + 149, Progress::Pending, &mut obs);
     assert_eq!(done(&obs), 5);
-    f.sent(1, false, &mut obs);
+    f.sent(1, Progress::Pending, &mut obs);
     assert_eq!(done(&obs), 6);
-    f.sent(150 * 10, false, &mut obs);
+    f.sent(150 * 10, Progress::Pending, &mut obs);
     assert_eq!(done(&obs), 16);
     // The connection ends before the last one is out.
-    f.sent(100, false, &mut obs);
-    f.closed(Instant::now(), &mut obs);
+    f.sent(100, Progress::Pending, &mut obs);
+    f.sent(0, Progress::Closed(Instant::now()), &mut obs);
     assert_eq!(done(&obs), 16);
     assert_eq!(obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE), 1);
 
@@ -226,8 +226,8 @@ fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
         f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
     }
-    f.sent(300, false, &mut obs);
-    f.closed(Instant::now(), &mut obs);
+    f.sent(300, Progress::Pending, &mut obs);
+    f.sent(0, Progress::Closed(Instant::now()), &mut obs);
     assert_eq!((done(&obs), obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE)), (18, 3));
 }
 
@@ -240,7 +240,7 @@ fn with_the_log_on_no_runs_form() {
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
     }
     assert_eq!(f.records.as_ref().unwrap().queue.len(), 3);
-    f.sent(450, true, &mut h.obs);
+    f.sent(450, Progress::Empty, &mut h.obs);
     assert_eq!(h.lines().len(), 3);
 }
 
@@ -256,14 +256,26 @@ fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
     (upload.method, upload.method_text) = (Some(Method::Post), b"POST");
     f.begin(7, &upload, Instant::now(), &mut h.obs);
     assert!(f.awaiting_response());
-    f.sent(100, true, &mut h.obs);
-    f.received(5);
+    f.sent(100, Progress::Empty, &mut h.obs);
+    f.arrived(7, Arrived::Body(5), &mut h.obs);
     f.responded(201, f.position(0), Some(f.position(60)), 60);
     assert!(!f.awaiting_response());
-    f.sent(60, true, &mut h.obs);
+    f.sent(60, Progress::Empty, &mut h.obs);
     let lines = h.lines();
     assert!(lines[1].contains("\"POST /files/second HTTP/1.1\" 201 0 "), "{}", lines[1]);
     assert!(lines[1].contains("\"agent\""), "{}", lines[1]);
+}
+
+/// A parsed `GET target` arriving at `t0`, reported as the connection
+/// reports it.
+fn arrive(f: &mut InFlight, target: &str, t0: Instant, obs: &mut Observer) {
+    let bytes = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+    let limits = crate::http::Limits { max_uri: 8192, max_head: 16384, max_headers: 100 };
+    let mut parsed = Ok(crate::http::Parsed::Partial);
+    crate::http::parse_head(bytes.as_bytes(), &limits, &mut Default::default(), &mut parsed);
+    let Ok(crate::http::Parsed::Complete(head, len)) = parsed else { panic!("{parsed:?}") };
+    let route = crate::routes::classify_path(head.path.as_bytes());
+    f.arrived(7, Arrived::Head { parsed: ParsedHead { head: &head, len, route }, started: t0, trusted: &[] }, obs);
 }
 
 #[test]
@@ -272,46 +284,57 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
     let mut f = InFlight::new(peer());
     let t0 = Instant::now();
     let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
+    let queued = |f: &InFlight| f.records.as_ref().map_or(0, |r| r.queue.len());
     // The first of a batch makes the run; fifteen alike ones join it.
-    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
-    f.responded(200, f.position(0), Some(f.position(150)), 140);
-    for i in 1..16 {
-        assert!(f.joins(Method::Get, Route::Echo, t0), "request {i} joins");
-        assert!(f.awaiting_response(), "a joining request is still to be answered");
+    for i in 0..16 {
+        arrive(&mut f, "/echo/abc", t0, &mut obs);
+        assert!(f.awaiting_response(), "request {i} is still to be answered");
+        assert_eq!(queued(&f), usize::from(i > 0), "request {i} has no record of its own");
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
     }
     let records = f.records.as_ref().unwrap();
     assert_eq!((records.queue.len(), records.queue[0].count), (1, 16));
-    // Not alike: another route, another start, or a log that needs text.
-    assert!(!f.joins(Method::Get, Route::Files, t0));
-    assert!(!f.joins(Method::Get, Route::Echo, t0 + Duration::from_millis(1)));
+    // Not alike: another route, or another start: a record of its own.
+    arrive(&mut f, "/files/abc", t0, &mut obs);
+    f.responded(200, f.position(2400), Some(f.position(2550)), 140);
+    arrive(&mut f, "/echo/abc", t0 + Duration::from_millis(1), &mut obs);
+    f.responded(200, f.position(2550), Some(f.position(2700)), 140);
+    assert_eq!(queued(&f), 3);
+    f.sent(2700, Progress::Empty, &mut obs);
+    assert_eq!(done(&obs, 200), 18);
+    // With the log on no runs form.
     let mut h = harness(Format::Combined);
     let mut logged = InFlight::new(peer());
-    logged.begin(7, &get(b"/echo/abc", None), t0, &mut h.obs);
-    logged.responded(200, 0, Some(150), 140);
-    assert!(!logged.joins(Method::Get, Route::Echo, t0), "with the log on no runs form");
+    for i in 0..2 {
+        arrive(&mut logged, "/echo/abc", t0, &mut h.obs);
+        logged.responded(200, logged.position(150 * i), Some(logged.position(150 * (i + 1))), 140);
+    }
+    assert_eq!(queued(&logged), 2, "with the log on no runs form");
     // Alike request, different answer (a longer one): its own record.
-    assert!(f.joins(Method::Get, Route::Echo, t0));
-    f.responded(404, f.position(2400), Some(f.position(2600)), 120);
-    assert_eq!(f.records.as_ref().unwrap().queue.len(), 2);
-    f.sent(2600, true, &mut obs);
-    assert_eq!((done(&obs, 200), done(&obs, 404)), (16, 1));
-    // The run completes while a joining request is still unanswered (its
-    // body arriving): the answer gets a record of its own.
-    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+    let mut f = InFlight::new(peer());
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
     f.responded(200, f.position(0), Some(f.position(150)), 140);
-    assert!(f.joins(Method::Get, Route::Echo, t0));
-    f.sent(150, true, &mut obs);
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.responded(404, f.position(150), Some(f.position(350)), 120);
+    assert_eq!(queued(&f), 2);
+    f.sent(350, Progress::Empty, &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, 404)), (19, 1));
+    // The run completes while an alike request is still unanswered (its
+    // body arriving): its answer gets a record of its own.
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.sent(150, Progress::Empty, &mut obs);
     assert!(f.awaiting_response(), "its store is kept while it waits");
     f.responded(200, f.position(0), Some(f.position(150)), 140);
-    f.sent(150, true, &mut obs);
-    assert_eq!(done(&obs, 200), 18);
+    f.sent(150, Progress::Empty, &mut obs);
+    assert_eq!(done(&obs, 200), 21);
     assert!(f.records.is_none());
-    // A joining request the connection ends before answering: 499.
-    f.begin(7, &get(b"/echo/abc", None), t0, &mut obs);
+    // An alike request the connection ends before answering: 499.
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
     f.responded(200, f.position(0), Some(f.position(150)), 140);
-    assert!(f.joins(Method::Get, Route::Echo, t0));
-    f.sent(150, false, &mut obs);
-    f.closed(Instant::now(), &mut obs);
-    assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (19, 1));
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.sent(150, Progress::Pending, &mut obs);
+    f.sent(0, Progress::Closed(Instant::now()), &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (22, 1));
 }

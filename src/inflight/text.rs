@@ -7,12 +7,9 @@ use std::time::Duration;
 
 use super::TEXT_HIGH_WATER;
 use super::arrival::Arrival;
-use super::records::{Pending, Records};
+use super::records::{ABSENT, Pending, Records};
 use crate::access_log::Entry;
 use crate::access_log::format::{MAX_HEADER, MAX_TARGET, MAX_TOKEN};
-
-/// A length that marks an absent header.
-pub(super) const ABSENT: u16 = u16::MAX;
 
 impl Records {
     /// Copies `a`'s text to the store: where it starts, and the five
@@ -72,7 +69,7 @@ impl Records {
 
     /// Where the oldest text still needed starts.
     fn text_start(&self) -> Option<usize> {
-        self.queue.front().or(self.open.as_ref()).map(|p| p.text_at)
+        self.queue.front().map(|p| p.text_at)
     }
 
     /// After the front record left: keeps the text store from growing
@@ -82,7 +79,7 @@ impl Records {
             None => self.text.clear(),
             Some(cut) if cut > TEXT_HIGH_WATER / 2 => {
                 self.text.drain(..cut);
-                for q in self.queue.iter_mut().chain(self.open.as_mut()) {
+                for q in self.queue.iter_mut() {
                     q.text_at -= cut;
                 }
             }
