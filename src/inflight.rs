@@ -48,7 +48,7 @@ use std::time::Instant;
 
 pub use arrival::{Arrival, Arrived, ParsedHead};
 pub use observer::Observer;
-use records::{ABSENT, Joiner, Pending, Records};
+use records::{ABSENT, Joiner, Pending, Records, Tail};
 pub use report::Progress;
 
 use crate::metrics::labels::{MethodLabel, Route};
@@ -123,14 +123,16 @@ impl InFlight {
     fn note(&mut self, conn_id: u64, labels: Joiner, obs: &mut Observer) {
         let records = match self.records.as_mut() {
             Some(r) => r,
-            None => self.records.insert(obs.take_records()),
+            None => {
+                let r = self.records.insert(obs.take_records());
+                (r.conn_id, r.runs) = (conn_id, true);
+                r
+            }
         };
         if records.open || records.joiner.is_some() {
             // Not expected: every head is answered before the next is read.
             records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
         }
-        records.conn_id = conn_id;
-        records.runs = true;
         records.joiner = Some(labels);
     }
 
@@ -157,6 +159,9 @@ impl InFlight {
         // in the queue unanswered (status 0), and is reported 499 when the
         // connection ends.
         records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
+        // The open record goes last: the run before it grows no more.
+        records.sync_tail();
+        records.tail = None;
         let (text_at, lens) = if keep_text { records.keep_text(a) } else { (records.text.len(), [ABSENT; 5]) };
         // Written where it stays: a record is ~120 bytes, and moving it
         // into the queue later would copy it.
@@ -218,18 +223,25 @@ impl InFlight {
         let Some(records) = self.records.as_mut() else { return };
         if let Some(j) = records.joiner.take() {
             // Alike: one more of the run queued last.
-            if let Some(run) = records.queue.back_mut()
-                && run.started == j.started
-                && run.method == j.method
-                && run.route == j.route
-                && run.takes(status, start, end)
+            if let Some(t) = records.tail.as_mut()
+                && t.takes(&j, status, start, end)
             {
-                run.count += 1;
-                run.end = end;
+                t.count += 1;
+                t.end += t.each;
                 return;
             }
-            // A record of its own, with its labels.
+            // A record of its own, with its labels: the run that grows now.
+            records.sync_tail();
             let p = Pending { status, start, end, head_len, ..j.record(self.peer, self.requests, records.text.len()) };
+            records.tail = end.map(|end| Tail {
+                started: j.started,
+                method: j.method,
+                route: j.route,
+                status,
+                each: end - start,
+                end,
+                count: 1,
+            });
             records.queue.push_back(p);
             return;
         }
@@ -249,6 +261,7 @@ impl InFlight {
             run.end = end;
             records.queue.pop_back();
         }
+        records.set_tail();
     }
 }
 

@@ -93,6 +93,31 @@ fn counters_labels_and_buckets_move_with_traffic() {
     assert_eq!(v(&after, &format!(r#"loophttp_build_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"))), 1.0);
 }
 
+/// A pipelined batch of alike requests is counted as one run that grows
+/// as each answer joins it (inflight's tail); a scrape after the answers
+/// are read must see every one of them, counted and timed, and a
+/// different answer in the middle of the batch its own.
+#[test]
+fn a_pipelined_batch_is_counted_exactly_by_the_next_scrape() {
+    let s = TestServer::with(public);
+    let before = parse(&scrape_at(s.addr_v4()));
+    let mut c = s.client();
+    let mut batch = Vec::new();
+    for i in 0..16 {
+        let path = if i == 7 { "/nope".to_string() } else { format!("/echo/{}", i % 2) };
+        batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    }
+    c.send(&batch);
+    for i in 0..16 {
+        assert_eq!(c.response().status, if i == 7 { 404 } else { 200 });
+    }
+    let after = parse(&scrape_at(s.addr_v4()));
+    let d = |series: &str| v(&after, series) - v(&before, series);
+    assert_eq!(d(r#"loophttp_requests_total{worker="0",method="GET",route="/echo/{s}",status="200"}"#), 15.0);
+    assert_eq!(d(r#"loophttp_requests_total{worker="0",method="GET",route="other",status="404"}"#), 1.0);
+    assert_eq!(d(r#"loophttp_request_duration_seconds_count{worker="0",route="/echo/{s}"}"#), 15.0);
+}
+
 #[test]
 fn thousands_of_distinct_paths_methods_and_agents_do_not_grow_the_output() {
     let s = TestServer::with(public);

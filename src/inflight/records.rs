@@ -59,6 +59,45 @@ pub(super) struct Records {
     /// decides: alike the run queued last (same start, method, route,
     /// status and length), it joins it; otherwise it gets a record.
     pub(super) joiner: Option<Joiner>,
+    /// With the log off, the run queued last, as alike answers join it
+    /// (see [`Tail`]).
+    pub(super) tail: Option<Tail>,
+}
+
+/// The run queued last (the queue's last record), with the log off, as
+/// alike answers join it: each is compared with and counted in these few
+/// fields, not in the record (a 100-byte record at the far end of the
+/// queue). The record is brought up to date ([`Records::sync_tail`])
+/// before anything else reads or changes the queue, and the tail taken
+/// again from it after ([`Records::set_tail`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tail {
+    pub(super) started: Instant,
+    pub(super) method: MethodLabel,
+    pub(super) route: Route,
+    pub(super) status: u16,
+    /// Each response's length.
+    pub(super) each: u64,
+    /// Where the run ends in the output.
+    pub(super) end: u64,
+    /// The run's requests.
+    pub(super) count: u32,
+}
+
+impl Tail {
+    /// The request `j`, answered with `status` at output positions
+    /// `start..end`, is one more of this run: alike in every label, and
+    /// its response follows the run's last, as long as each.
+    #[inline(always)]
+    pub(super) fn takes(&self, j: &Joiner, status: u16, start: u64, end: Option<u64>) -> bool {
+        self.started == j.started
+            && self.method == j.method
+            && self.route == j.route
+            && self.status == status
+            && self.end == start
+            && end == Some(start + self.each)
+            && self.count < u32::MAX
+    }
 }
 
 /// What the counters need of a [`Records::joiner`].
@@ -100,8 +139,37 @@ impl Records {
     pub(super) fn settle_joiner(&mut self, peer: IpAddr, number: u32) {
         self.open = false;
         if let Some(j) = self.joiner.take() {
+            self.sync_tail();
+            self.tail = None;
             let p = j.record(peer, number, self.text.len());
             self.queue.push_back(p);
         }
+    }
+
+    /// Brings the run's record up to date with its [`Tail`].
+    #[inline]
+    pub(super) fn sync_tail(&mut self) {
+        if let Some(t) = self.tail
+            && let Some(run) = self.queue.back_mut()
+        {
+            (run.count, run.end) = (t.count, Some(t.end));
+        }
+    }
+
+    /// Takes the [`Tail`] from the queue's last record, if alike answers
+    /// may join it: with the log off, an answered response of known end.
+    pub(super) fn set_tail(&mut self) {
+        self.tail = match self.queue.back() {
+            Some(p) if self.runs && p.status != 0 && !self.open => p.end.map(|end| Tail {
+                started: p.started,
+                method: p.method,
+                route: p.route,
+                status: p.status,
+                each: p.each(),
+                end,
+                count: p.count,
+            }),
+            _ => None,
+        };
     }
 }

@@ -34,7 +34,8 @@ impl InFlight {
         if let Progress::Closed(at) = progress {
             return self.closed(at, obs);
         }
-        let Some(records) = &self.records else { return };
+        let Some(records) = self.records.as_mut() else { return };
+        records.sync_tail();
         let sent = self.sent;
         let output_empty = progress == Progress::Empty;
         let complete = |r: &Records| r.queue.front().map_or(0, |p| p.complete(sent, output_empty));
@@ -59,6 +60,8 @@ impl InFlight {
     fn closed(&mut self, now: Instant, obs: &mut Observer) {
         let mut batch = Completions::at(now);
         if let Some(r) = self.records.as_mut() {
+            r.sync_tail();
+            r.tail = None;
             r.settle_joiner(self.peer, self.requests);
         }
         while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
@@ -94,9 +97,19 @@ impl InFlight {
             p.start += u64::from(n) * p.each();
             p.count -= n;
             p.number = p.number.wrapping_add(n);
+            let count = p.count;
+            // The run's tail, if it is this record, counts what is left.
+            if records.queue.len() == 1
+                && let Some(t) = records.tail.as_mut()
+            {
+                t.count = count;
+            }
             return;
         }
         records.queue.pop_front();
+        if records.queue.is_empty() {
+            records.tail = None;
+        }
         records.trim_text();
     }
 

@@ -292,7 +292,8 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
         assert_eq!(queued(&f), usize::from(i > 0), "request {i} has no record of its own");
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
     }
-    let records = f.records.as_ref().unwrap();
+    let records = f.records.as_mut().unwrap();
+    records.sync_tail();
     assert_eq!((records.queue.len(), records.queue[0].count), (1, 16));
     // Not alike: another route, or another start: a record of its own.
     arrive(&mut f, "/files/abc", t0, &mut obs);
@@ -337,4 +338,28 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
     f.sent(150, Progress::Pending, &mut obs);
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
     assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (22, 1));
+}
+
+#[test]
+fn a_run_of_joined_answers_completes_in_part_exactly() {
+    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut f = InFlight::new(peer());
+    let t0 = Instant::now();
+    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
+    for i in 0..8 {
+        arrive(&mut f, "/echo/abc", t0, &mut obs);
+        f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
+    }
+    // Three and a half go out; then two more join the run that is left.
+    f.sent(525, Progress::Pending, &mut obs);
+    assert_eq!(done(&obs, 200), 3);
+    for i in 8..10 {
+        arrive(&mut f, "/echo/abc", t0, &mut obs);
+        f.responded(200, f.position(150 * i - 525), Some(f.position(150 * (i + 1) - 525)), 140);
+    }
+    assert_eq!(f.records.as_ref().unwrap().queue.len(), 1, "they joined the rest of the run");
+    f.sent(150 * 5 - 75, Progress::Pending, &mut obs);
+    assert_eq!(done(&obs, 200), 8);
+    f.sent(0, Progress::Closed(Instant::now()), &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (8, 2));
 }
