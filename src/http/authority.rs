@@ -122,7 +122,7 @@ fn is_ipv_future(text: &[u8]) -> bool {
 
 /// The bytes of a reg-name outside its `%XX` escapes: unreserved and
 /// sub-delims, but the comma. A table: Host is checked on every request.
-const REG_NAME: [bool; 256] = super::alnum_or(b"-._~!$&'()*+;=");
+const REG_NAME: [bool; 256] = super::byte_classes::alnum_or(b"-._~!$&'()*+;=");
 
 /// Non-empty, unreserved / pct-encoded / sub-delims, no comma.
 fn is_reg_name(name: &[u8]) -> bool {

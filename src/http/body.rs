@@ -154,7 +154,7 @@ pub struct Chunked {
 
 /// `tchar` (RFC 9110 §5.6.2): the bytes of a token.
 fn is_tchar(b: u8) -> bool {
-    super::TCHAR[usize::from(b)]
+    super::byte_classes::TCHAR[usize::from(b)]
 }
 
 /// Whitespace allowed where the grammar says `BWS` / `OWS`.

@@ -19,8 +19,8 @@
 //! early refusals. The tests check both ways agree on every fixture, every
 //! refusal and thousands of mutations of them.
 
-use super::TCHAR;
 use super::authority::LastValidHost;
+use super::byte_classes::TCHAR;
 use super::interpret::{RequestLine, Seen, check_sizes, finish_head, read_header, start_head};
 use super::request::{Limits, MAX_HEADERS_CEILING, Method, Parsed};
 use super::target::split_target;
