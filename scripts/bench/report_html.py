@@ -16,7 +16,10 @@ docs/PERFORMANCE.md. Pictures (matplotlib, drawn without a display):
                     bare loop (floor) as bars, all rounds together (the
                     table's figure), with each round as a dot and their
                     range as a whisker; the bulk
-                    (1 GiB) scenarios in CPU seconds per GiB instead
+                    (1 GiB) scenarios in CPU seconds per GiB instead; for
+                    large files wrk's CPU stacked on the server's (the
+                    machine's work: on loopback the kernel does part of
+                    both ends' TCP work in whichever task sends)
   scenario-NAME.png per scenario, latency percentiles p50 ... p99.9 (the
                     median of the rounds); for the file scenarios also the
                     throughput wrk received over time, every round
@@ -86,10 +89,21 @@ def pooled_cpu(runs):
     return secs * 1e6 / reqs if reqs else None
 
 
+def pooled_wrk_cpu(runs):
+    """wrk's own CPU in the unit of pooled_cpu, or None."""
+    secs = sum(r.get("wrk_cpu_s", 0) for r in runs)
+    if any(r.get("kind") == "bulk" for r in runs):
+        nbytes = sum(r["wrk"]["bytes"] for r in runs)
+        return secs / (nbytes / GIB) if nbytes else None
+    reqs = sum(r["wrk"]["requests"] for r in runs)
+    return secs * 1e6 / reqs if reqs else None
+
+
 def cpu_figure(plt, rows, scenarios):
     fig, axes = grid(plt, len(scenarios))
     for ax, s in zip(axes, scenarios):
-        names, figs = [], {}
+        names, figs, both = [], {}, {}
+        big = any(r.get("big") for r in rows if r["scenario"] == s)
         for i, srv in enumerate(SERVERS):
             runs = runs_of(rows, s, srv)
             vals = [v for v in (cpu_per_unit(r) for r in runs) if v is not None]
@@ -103,6 +117,13 @@ def cpu_figure(plt, rows, scenarios):
             ax.bar(x, m, color=COLOURS[srv], width=0.6)
             ax.errorbar(x, m, yerr=[[max(0.0, m - min(vals))], [max(0.0, max(vals) - m)]], color="black", capsize=4, lw=1)
             ax.plot([x] * len(vals), vals, "o", color="black", ms=2.5)
+            # Large files: on loopback the kernel does part of both ends'
+            # TCP work in whichever task sends, so wrk's CPU is stacked on
+            # the server's: the whole bar is the machine's work.
+            w = pooled_wrk_cpu(runs) if big else None
+            if w is not None:
+                ax.bar(x, w, bottom=m, color=COLOURS[srv], alpha=0.3, hatch="//", width=0.6)
+                both[srv] = m + w
         ax.set_xticks(range(len(names)), names, fontsize=8)
         bulk = any(r.get("kind") == "bulk" for r in rows if r["scenario"] == s)
         ax.set_ylabel("CPU s/GiB" if bulk else "CPU µs/request", fontsize=8)
@@ -110,10 +131,13 @@ def cpu_figure(plt, rows, scenarios):
         ax.set_ylim(bottom=0)
         title = s
         if figs.get("loophttp") and figs.get("nginx"):
-            title += "  (L/N %.2f)" % (figs["loophttp"] / figs["nginx"])
+            title += "  (L/N %.2f" % (figs["loophttp"] / figs["nginx"])
+            if both.get("loophttp") and both.get("nginx"):
+                title += ", with wrk %.2f" % (both["loophttp"] / both["nginx"])
+            title += ")"
         ax.set_title(title, fontsize=9)
     fig.suptitle("Server CPU per request (bar: all rounds together, as in the table; dots: each round; "
-                 "whisker: their range)", fontsize=10)
+                 "whisker: their range; large files: wrk's CPU stacked, hatched)", fontsize=10)
     fig.tight_layout()
     return fig
 
