@@ -19,9 +19,13 @@
 //! request) are kept as one record, a run, and counted together. Which of
 //! them are complete still follows from `sent` exactly: the k-th ends
 //! `k × length` after the run's start. With the log off, a request does
-//! not even get a record at arrival, only its labels are noted: its
-//! response joins the run queued last if it is alike, and gets a record
-//! only if not ([`InFlight::arrived`]).
+//! not even get a record at arrival, only its labels are noted
+//! ([`InFlight::arrived`]): its response joins the run answered last if
+//! it is alike, or starts a run of its own. The newest run is not a
+//! record either, but a few fields after the queue (its tail), so the
+//! usual pipelined batch, all alike, is counted when its write completes
+//! without a record ever being written; it becomes one only when another
+//! must follow it.
 //!
 //! The connection reports through three calls, in the order things
 //! happen to a request: [`InFlight::arrived`] (a head, parsed or not, and
@@ -160,8 +164,7 @@ impl InFlight {
         // connection ends.
         records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
         // The open record goes last: the run before it grows no more.
-        records.sync_tail();
-        records.tail = None;
+        records.materialize_tail(self.peer);
         let (text_at, lens) = if keep_text { records.keep_text(a) } else { (records.text.len(), [ABSENT; 5]) };
         // Written where it stays: a record is ~120 bytes, and moving it
         // into the queue later would copy it.
@@ -230,19 +233,21 @@ impl InFlight {
                 t.end += t.each;
                 return;
             }
-            // A record of its own, with its labels: the run that grows now.
-            records.sync_tail();
-            let p = Pending { status, start, end, head_len, ..j.record(self.peer, self.requests, records.text.len()) };
-            records.tail = end.map(|end| Tail {
-                started: j.started,
-                method: j.method,
-                route: j.route,
-                status,
-                each: end - start,
-                end,
-                count: 1,
-            });
-            records.queue.push_back(p);
+            // Not alike: the run before is done growing, and this one
+            // starts a run of its own (a streamed response, whose end is
+            // not known, a record).
+            records.materialize_tail(self.peer);
+            match end {
+                Some(end) => {
+                    let (started, method, route) = (j.started, j.method, j.route);
+                    let each = end - start;
+                    records.tail = Some(Tail { started, method, route, status, each, start, end, count: 1 });
+                }
+                None => {
+                    let p = j.record(self.peer, self.requests, records.text.len());
+                    records.queue.push_back(Pending { status, start, end, head_len, ..p });
+                }
+            }
             return;
         }
         if !records.open {
@@ -261,7 +266,6 @@ impl InFlight {
             run.end = end;
             records.queue.pop_back();
         }
-        records.set_tail();
     }
 }
 

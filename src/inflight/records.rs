@@ -59,17 +59,20 @@ pub(super) struct Records {
     /// decides: alike the run queued last (same start, method, route,
     /// status and length), it joins it; otherwise it gets a record.
     pub(super) joiner: Option<Joiner>,
-    /// With the log off, the run queued last, as alike answers join it
-    /// (see [`Tail`]).
+    /// With the log off, the run answered last, after the queue, as alike
+    /// answers join it (see [`Tail`]).
     pub(super) tail: Option<Tail>,
 }
 
-/// The run queued last (the queue's last record), with the log off, as
-/// alike answers join it: each is compared with and counted in these few
-/// fields, not in the record (a 100-byte record at the far end of the
-/// queue). The record is brought up to date ([`Records::sync_tail`])
-/// before anything else reads or changes the queue, and the tail taken
-/// again from it after ([`Records::set_tail`]).
+/// The run queued last, with the log off, as alike answers join it: not a
+/// record in the queue but after it (the requests in flight are the
+/// queue's, then the tail's). Each answer is compared with and counted in
+/// these few fields, and the usual pipelined batch, all alike, is reported
+/// from here when its write completes, with no record written at all
+/// ([`InFlight::sent`]). It becomes a record ([`Records::materialize_tail`])
+/// when a record must follow it, or when the queue has to be reported.
+///
+/// [`InFlight::sent`]: super::InFlight::sent
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Tail {
     pub(super) started: Instant,
@@ -78,9 +81,11 @@ pub(super) struct Tail {
     pub(super) status: u16,
     /// Each response's length.
     pub(super) each: u64,
-    /// Where the run ends in the output.
+    /// Where the run's first response not yet reported starts, and where
+    /// the run ends, in the output.
+    pub(super) start: u64,
     pub(super) end: u64,
-    /// The run's requests.
+    /// The run's requests not yet reported.
     pub(super) count: u32,
 }
 
@@ -97,6 +102,16 @@ impl Tail {
             && self.end == start
             && end == Some(start + self.each)
             && self.count < u32::MAX
+    }
+
+    /// How many of its requests are complete once `sent` bytes went out.
+    #[inline(always)]
+    pub(super) fn complete(&self, sent: u64) -> u32 {
+        if self.end <= sent {
+            return self.count;
+        }
+        // Part of the run: only whole responses count.
+        u32::try_from(sent.saturating_sub(self.start) / self.each.max(1)).unwrap_or(0)
     }
 }
 
@@ -139,37 +154,33 @@ impl Records {
     pub(super) fn settle_joiner(&mut self, peer: IpAddr, number: u32) {
         self.open = false;
         if let Some(j) = self.joiner.take() {
-            self.sync_tail();
-            self.tail = None;
+            self.materialize_tail(peer);
             let p = j.record(peer, number, self.text.len());
             self.queue.push_back(p);
         }
     }
 
-    /// Brings the run's record up to date with its [`Tail`].
-    #[inline]
-    pub(super) fn sync_tail(&mut self) {
-        if let Some(t) = self.tail
-            && let Some(run) = self.queue.back_mut()
-        {
-            (run.count, run.end) = (t.count, Some(t.end));
+    /// The [`Tail`], if any, becomes the queue's last record: a record is
+    /// to follow it, or the queue is to be reported as a whole. Runs form
+    /// only with the log off, so what only the log shows is left out.
+    pub(super) fn materialize_tail(&mut self, peer: IpAddr) {
+        if let Some(t) = self.tail.take() {
+            let p = Pending {
+                started: t.started,
+                client: peer,
+                method: t.method,
+                route: t.route,
+                status: t.status,
+                text_at: self.text.len(),
+                lens: [ABSENT; 5],
+                received: 0,
+                start: t.start,
+                end: Some(t.end),
+                head_len: 0,
+                number: 0,
+                count: t.count,
+            };
+            self.queue.push_back(p);
         }
-    }
-
-    /// Takes the [`Tail`] from the queue's last record, if alike answers
-    /// may join it: with the log off, an answered response of known end.
-    pub(super) fn set_tail(&mut self) {
-        self.tail = match self.queue.back() {
-            Some(p) if self.runs && p.status != 0 && !self.open => p.end.map(|end| Tail {
-                started: p.started,
-                method: p.method,
-                route: p.route,
-                status: p.status,
-                each: p.each(),
-                end,
-                count: p.count,
-            }),
-            _ => None,
-        };
     }
 }

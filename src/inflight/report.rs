@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::records::{Pending, Records};
+use super::records::Records;
 use super::runs::Completions;
 use super::{InFlight, Observer};
 use crate::http::Method;
@@ -35,7 +35,14 @@ impl InFlight {
             return self.closed(at, obs);
         }
         let Some(records) = self.records.as_mut() else { return };
-        records.sync_tail();
+        if records.queue.is_empty() {
+            // The usual case with the log off: only the run's tail.
+            if records.tail.is_some() {
+                self.sent_tail(obs);
+            }
+            return;
+        }
+        records.materialize_tail(self.peer);
         let sent = self.sent;
         let output_empty = progress == Progress::Empty;
         let complete = |r: &Records| r.queue.front().map_or(0, |p| p.complete(sent, output_empty));
@@ -60,14 +67,35 @@ impl InFlight {
     fn closed(&mut self, now: Instant, obs: &mut Observer) {
         let mut batch = Completions::at(now);
         if let Some(r) = self.records.as_mut() {
-            r.sync_tail();
-            r.tail = None;
+            r.materialize_tail(self.peer);
             r.settle_joiner(self.peer, self.requests);
         }
         while let Some(n) = self.records.as_ref().and_then(|r| r.queue.front()).map(|p| p.count) {
             self.report_front(status::CLIENT_GONE, n, &mut batch, obs);
         }
         batch.flush(obs);
+        self.release(obs);
+    }
+
+    /// Nothing is queued but the run's tail: its complete requests are
+    /// counted, with one clock read, and no record is touched.
+    fn sent_tail(&mut self, obs: &mut Observer) {
+        let Some(records) = self.records.as_mut() else { return };
+        let Some(t) = records.tail.as_mut() else { return };
+        let n = t.complete(self.sent);
+        if n == 0 {
+            return;
+        }
+        let duration = Instant::now().saturating_duration_since(t.started);
+        let done = RequestDone { method: t.method, route: t.route, status: t.status, duration };
+        obs.count(|m| m.requests(&done, u64::from(n)));
+        count_files(t.route, t.method, t.status, n, obs);
+        if n < t.count {
+            t.start += u64::from(n) * t.each;
+            t.count -= n;
+            return;
+        }
+        records.tail = None;
         self.release(obs);
     }
 
@@ -84,7 +112,7 @@ impl InFlight {
         if obs.metrics.is_some() {
             batch.count(RequestDone { method: p.method, route: p.route, status, duration }, u64::from(n), obs);
         }
-        count_files(p, status, n, obs);
+        count_files(p.route, p.method, status, n, obs);
         // Health checks that pass are counted, not logged: a probe every
         // second would drown the requests that matter.
         let quiet = p.route == Route::Healthz && status == status::OK;
@@ -97,25 +125,15 @@ impl InFlight {
             p.start += u64::from(n) * p.each();
             p.count -= n;
             p.number = p.number.wrapping_add(n);
-            let count = p.count;
-            // The run's tail, if it is this record, counts what is left.
-            if records.queue.len() == 1
-                && let Some(t) = records.tail.as_mut()
-            {
-                t.count = count;
-            }
             return;
         }
         records.queue.pop_front();
-        if records.queue.is_empty() {
-            records.tail = None;
-        }
         records.trim_text();
     }
 
     /// Nothing in flight: give the record store back to the loop.
     fn release(&mut self, obs: &mut Observer) {
-        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.joiner.is_none())
+        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.joiner.is_none() && r.tail.is_none())
             && let Some(r) = self.records.take()
         {
             obs.give_back(r);
@@ -124,16 +142,16 @@ impl InFlight {
 }
 
 /// The file counters: downloads served, uploads committed or aborted.
-fn count_files(p: &Pending, status: u16, n: u32, obs: &Observer) {
+fn count_files(route: Route, method: MethodLabel, status: u16, n: u32, obs: &Observer) {
     obs.count(|m| {
         let n = u64::from(n);
-        if p.route == Route::Files
+        if route == Route::Files
             && matches!(status, status::OK | status::PARTIAL_CONTENT)
-            && p.method == MethodLabel::Known(Method::Get)
+            && method == MethodLabel::Known(Method::Get)
         {
             m.files_served(n);
         }
-        if p.route == Route::Files && matches!(p.method, MethodLabel::Known(Method::Post | Method::Put)) {
+        if route == Route::Files && matches!(method, MethodLabel::Known(Method::Post | Method::Put)) {
             m.uploads(matches!(status, status::CREATED | status::NO_CONTENT), n);
         }
     });

@@ -266,6 +266,11 @@ fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
     assert!(lines[1].contains("\"agent\""), "{}", lines[1]);
 }
 
+/// The requests in flight held apart: records, and the run's tail.
+fn held(f: &InFlight) -> usize {
+    f.records.as_ref().map_or(0, |r| r.queue.len() + usize::from(r.tail.is_some()))
+}
+
 /// A parsed `GET target` arriving at `t0`, reported as the connection
 /// reports it.
 fn arrive(f: &mut InFlight, target: &str, t0: Instant, obs: &mut Observer) {
@@ -284,7 +289,7 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
     let mut f = InFlight::new(peer());
     let t0 = Instant::now();
     let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
-    let queued = |f: &InFlight| f.records.as_ref().map_or(0, |r| r.queue.len());
+    let queued = held;
     // The first of a batch makes the run; fifteen alike ones join it.
     for i in 0..16 {
         arrive(&mut f, "/echo/abc", t0, &mut obs);
@@ -292,9 +297,8 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
         assert_eq!(queued(&f), usize::from(i > 0), "request {i} has no record of its own");
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
     }
-    let records = f.records.as_mut().unwrap();
-    records.sync_tail();
-    assert_eq!((records.queue.len(), records.queue[0].count), (1, 16));
+    let records = f.records.as_ref().unwrap();
+    assert_eq!((held(&f), records.tail.map(|t| t.count)), (1, Some(16)), "one run, no record written");
     // Not alike: another route, or another start: a record of its own.
     arrive(&mut f, "/files/abc", t0, &mut obs);
     f.responded(200, f.position(2400), Some(f.position(2550)), 140);
@@ -357,7 +361,7 @@ fn a_run_of_joined_answers_completes_in_part_exactly() {
         arrive(&mut f, "/echo/abc", t0, &mut obs);
         f.responded(200, f.position(150 * i - 525), Some(f.position(150 * (i + 1) - 525)), 140);
     }
-    assert_eq!(f.records.as_ref().unwrap().queue.len(), 1, "they joined the rest of the run");
+    assert_eq!(held(&f), 1, "they joined the rest of the run");
     f.sent(150 * 5 - 75, Progress::Pending, &mut obs);
     assert_eq!(done(&obs, 200), 8);
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
