@@ -138,7 +138,8 @@ impl WorkerMetrics {
         self.busy_ns.add(u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX));
     }
 
-    /// Requests counted so far with this status (for tests and figures).
+    /// Requests counted so far with this status: for tests.
+    #[cfg(test)]
     pub fn requests_with_status(&self, status: u16) -> u64 {
         let s = Status::of(status);
         let mut n = 0;
