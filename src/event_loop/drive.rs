@@ -29,33 +29,11 @@ impl Worker {
             self.offload(key);
         }
         self.note_streaming(key);
-        let e = &mut self.conns[key];
-        if e.conn.is_closed() {
+        if self.conns[key].conn.is_closed() || !self.register(key) {
             self.closed.push(key);
             return;
         }
-        if let Some(want) = interest(e.conn.want())
-            && Some(want) != e.registered
-        {
-            let registry = self.poll.registry();
-            let first = e.registered.is_none();
-            let (what, done) = if first {
-                ("register", registry.register(&mut e.stream, Token(key), want))
-            } else {
-                ("reregister", registry.reregister(&mut e.stream, Token(key), want))
-            };
-            log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
-            match done {
-                Ok(()) => e.registered = Some(want),
-                // Never watched, it would wait for nothing: close it now.
-                Err(err) if first => {
-                    e.conn.on_io_error("register", &err);
-                    self.closed.push(key);
-                    return;
-                }
-                Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
-            }
-        }
+        let e = &mut self.conns[key];
         if e.conn.yielded() {
             self.yielded.push(key);
         }
@@ -65,6 +43,32 @@ impl Worker {
             self.deadlines.push(at, Owner { key, id: e.conn.id() });
             e.queued = Some(at);
         }
+    }
+
+    /// Registers the interest the connection's state wants, the first time
+    /// it must wait for an event or when it changed. False if it could not
+    /// be registered at all: never watched, it would wait for nothing.
+    #[inline]
+    fn register(&mut self, key: usize) -> bool {
+        let e = &mut self.conns[key];
+        let Some(want) = interest(e.conn.want()).filter(|&w| Some(w) != e.registered) else { return true };
+        let registry = self.poll.registry();
+        let first = e.registered.is_none();
+        let (what, done) = if first {
+            ("register", registry.register(&mut e.stream, Token(key), want))
+        } else {
+            ("reregister", registry.reregister(&mut e.stream, Token(key), want))
+        };
+        log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
+        match done {
+            Ok(()) => e.registered = Some(want),
+            Err(err) if first => {
+                e.conn.on_io_error("register", &err);
+                return false;
+            }
+            Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
+        }
+        true
     }
 
     pub(super) fn resume_yielded(&mut self) {

@@ -110,23 +110,7 @@ impl Log for Logger {
         let thread = std::thread::current();
         let thread = if self.threads { Some(thread.name().unwrap_or("?")) } else { None };
         match self.format {
-            LogFormat::Text => {
-                // simple_logger's layout: `TIME LEVEL [target@thread] message`.
-                let target =
-                    if record.target().is_empty() { record.module_path().unwrap_or_default() } else { record.target() };
-                let _ = write!(line, " {:<5} [{target}", record.level().as_str());
-                if let Some(name) = thread {
-                    line.push(b'@');
-                    line.extend_from_slice(name.as_bytes());
-                }
-                line.extend_from_slice(b"] ");
-                if record.key_values().count() == 0 {
-                    let _ = write!(line, "{}", record.args());
-                } else {
-                    line.extend_from_slice(text_message(record).as_bytes());
-                }
-                line.push(b'\n');
-            }
+            LogFormat::Text => text_line(record, thread, &mut line),
             LogFormat::Json => {
                 line.push(b'"');
                 json_line(record, thread, &mut line);
@@ -139,6 +123,24 @@ impl Log for Logger {
     fn flush(&self) {
         self.out.flush();
     }
+}
+
+/// The rest of a text line after its time, simple_logger's layout:
+/// `TIME LEVEL [target@thread] message`.
+fn text_line(record: &Record<'_>, thread: Option<&str>, line: &mut Vec<u8>) {
+    let target = if record.target().is_empty() { record.module_path().unwrap_or_default() } else { record.target() };
+    let _ = write!(line, " {:<5} [{target}", record.level().as_str());
+    if let Some(name) = thread {
+        line.push(b'@');
+        line.extend_from_slice(name.as_bytes());
+    }
+    line.extend_from_slice(b"] ");
+    if record.key_values().count() == 0 {
+        let _ = write!(line, "{}", record.args());
+    } else {
+        line.extend_from_slice(text_message(record).as_bytes());
+    }
+    line.push(b'\n');
 }
 
 /// `#ID message key=value ...`: the id first, the other fields after.
