@@ -19,7 +19,8 @@
 #   connection pipelines HEAD/GET with gzip, PUTs or /echo, loophttp vs
 #   nginx; see scripts/bench/fair.py),
 #   LOGGING=1 / --logging (instead of the scenarios: CPU per request with the
-#   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh),
+#   access log on and off, loophttp vs nginx; see scripts/bench/logging.sh;
+#   with PIPELINE=N the requests are pipelined N per write),
 #   NGINX_DEFERRED=1 (nginx listens with `deferred`, TCP_DEFER_ACCEPT, as
 #   loophttp does: the fair match for the connection-per-request scenario),
 #   REPORT=DIR / --report DIR (also write DIR/index.html, a self-contained

@@ -3,6 +3,9 @@
 # request of keep-alive GET /echo/abc with logging on and off, loophttp
 # against nginx. Sourced by bench.sh after its options are parsed; uses
 # common.sh's helpers and the caller's ROUNDS, DURATION, PIN_* settings.
+# PIPELINE=N pipelines the requests, N per write (wrk with pipeline.lua,
+# as the echo-pipelined-16 scenario): metrics on against --no-metrics in
+# pipelined /echo is #22's "metrics counting costs at most 2%".
 #
 # Five servers, all started at once (idle ones cost nothing), measured in
 # turn, rounds alternating so machine drift hits all alike:
@@ -33,16 +36,23 @@ logging_lines() {
 }
 
 logging_main() {
-    local conns=50 path=/echo/abc
+    local conns=50 path=/echo/abc depth=${PIPELINE:-0}
+    local -a script=(-s "$BENCH_DIR/report.lua")
+    local how="keep-alive"
+    if ((depth > 0)); then
+        export PIPELINE_DEPTH=$depth PIPELINE_PATH=$path BENCH_LUA_DIR=$BENCH_DIR
+        script=(-s "$BENCH_DIR/pipeline.lua")
+        how="pipelined ($depth per write)"
+    fi
     build_loophttp
     install_traps
     make_tmp bench-logging
     local T=$WORK_TMP
     mkdir -p "$T/files"
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    echo "# access-log cost: keep-alive GET $path, $conns connections, wrk -t1"
+    echo "# access-log cost: $how GET $path, $conns connections, wrk -t1"
     machine_info
-    echo "command:  ROUNDS=$ROUNDS DURATION=$DURATION $CMDLINE"
+    echo "command:  ROUNDS=$ROUNDS DURATION=$DURATION PIPELINE=$depth $CMDLINE"
     echo "$NOTE"
     local load1 load5
     read -r load1 load5 _ </proc/loadavg
@@ -101,7 +111,7 @@ logging_main() {
             out=$T/wrk-$name-$round.txt
             before=$(logging_cpu_ticks "${PID[$name]}")
             "${PIN_WRK[@]}" timeout -k 5 $((DURATION + 30)) wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 5s \
-                -s "$BENCH_DIR/report.lua" "http://127.0.0.1:${PORT[$name]}$path" >"$out" 2>&1 || true
+                "${script[@]}" "http://127.0.0.1:${PORT[$name]}$path" >"$out" 2>&1 || true
             after=$(logging_cpu_ticks "${PID[$name]}")
             json=$(sed -n 's/^BENCHJSON //p' "$out" | tail -n 1)
             [[ -n $json ]] || die "wrk failed against $name: $(tail -n 5 "$out")"
