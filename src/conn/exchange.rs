@@ -89,20 +89,6 @@ fn receiving(head: &Head<'_>, sink: Sink, keep_alive: bool, now: Instant) -> Sta
     State::Body(Box::new(Receiving { decoder, sink, received: 0, started: now, req, keep_alive }))
 }
 
-/// The whole body is in and the route did not need it: `resp`, the answer
-/// decided from the head ([`Sink::Discard`]), is queued. Returns the state
-/// to go to (see [`answered`]).
-pub(super) fn finish_body(
-    resp: &mut Response<'static>,
-    req: ReqInfo,
-    client_keep_alive: bool,
-    out: &mut Output,
-    inflight: &mut InFlight,
-    cx: &mut Context,
-) -> State {
-    answered(resp, req, client_keep_alive, out, inflight, cx)
-}
-
 /// The upload's commit came to `done`: its answer is queued. Returns the
 /// state to go to (see [`answered`]).
 pub(super) fn finish_commit(
@@ -117,10 +103,12 @@ pub(super) fn finish_commit(
     answered(resp, waiting.req, waiting.keep_alive, out, inflight, cx)
 }
 
-/// Queues the answer to a request whose body is consumed. Returns the
-/// state to go to: the next request, or first the file that follows the
-/// answer, or a close without keep-alive.
-fn answered(
+/// Queues the answer to a request whose body is consumed: the one decided
+/// from the head when the route did not need the body ([`Sink::Discard`]),
+/// or an upload's once committed. Returns the state to go to: the next
+/// request, or first the file that follows the answer, or a close without
+/// keep-alive.
+pub(super) fn answered(
     resp: &mut Response<'_>,
     req: ReqInfo,
     client_keep_alive: bool,

@@ -4,7 +4,7 @@
 //! Transitions out of `Head` and `Body` are decided here; those out of
 //! `Drain` in `steps.rs`.
 
-use super::exchange::{finish_body, finish_commit, queue, start_request};
+use super::exchange::{answered, finish_commit, queue, start_request};
 use super::state::{AfterDrain, Committing, ReadSide, ReqInfo, Sink, State};
 use super::steps::Budget;
 use super::{CloseReason, Conn, Edge, OUT_HIGH_WATER};
@@ -189,7 +189,7 @@ impl Conn {
                 }
                 return true;
             };
-            let next = finish_body(resp, rx.req, rx.keep_alive, &mut self.out, &mut self.inflight, cx);
+            let next = answered(resp, rx.req, rx.keep_alive, &mut self.out, &mut self.inflight, cx);
             self.transition(next, Edge::BodyDone);
             return true;
         }
