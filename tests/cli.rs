@@ -185,6 +185,7 @@ fn directory_that_cannot_be_read_exits_nonzero_with_one_message() {
         // nobody may run, in a directory nobody may enter).
         let bin = root.path().join("loophttp");
         std::fs::copy(env!("CARGO_BIN_EXE_loophttp"), &bin).unwrap();
+        wait_executable(&bin);
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         chown(&locked, Some(0), Some(0)).unwrap();
         cmd = Command::new(&bin);

@@ -49,25 +49,6 @@ fn unreaped_children(pid: u32) -> Vec<String> {
     found
 }
 
-/// Waits until `path`, just written, can be executed: a process forked
-/// by another test thread while it was open for writing holds it open
-/// until that process execs (`ETXTBSY`, "Text file busy", meanwhile).
-fn wait_executable(path: &Path) {
-    let started = eventually(IO_TIMEOUT, || {
-        let spawned = Command::new(path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).spawn();
-        match spawned {
-            Ok(mut child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Some(())
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => None,
-            Err(e) => panic!("{}: {e}", path.display()),
-        }
-    });
-    assert!(started.is_some(), "{} stayed busy", path.display());
-}
-
 /// The server's generations: a copy of the binary in a temp directory (so
 /// the test can break it), its pid file, and the log every generation
 /// writes to the same stderr.

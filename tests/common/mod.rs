@@ -294,6 +294,25 @@ pub enum End {
     StillOpen,
 }
 
+/// Waits until `path`, just written, can be executed: a process forked
+/// by another test thread while it was open for writing holds it open
+/// until that process execs (`ETXTBSY`, "Text file busy", meanwhile).
+pub fn wait_executable(path: &Path) {
+    let started = eventually(IO_TIMEOUT, || {
+        let spawned = Command::new(path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        match spawned {
+            Ok(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Some(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => None,
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    });
+    assert!(started.is_some(), "{} stayed busy", path.display());
+}
+
 /// Retries `f` until it returns Some or `within` passes.
 pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + within;
