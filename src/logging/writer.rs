@@ -118,8 +118,9 @@ mod tests {
     use super::*;
     use std::sync::Condvar;
 
-    /// Whether the gate is open, and what went through.
-    type Passed = Mutex<(bool, Vec<u8>)>;
+    /// Whether the gate is open, what went through, and whether a write
+    /// has reached the gate.
+    type Passed = Mutex<(bool, Vec<u8>, bool)>;
 
     /// A writer that blocks until opened, as a pipe nobody reads.
     #[derive(Clone, Default)]
@@ -128,7 +129,10 @@ mod tests {
     impl Write for Gate {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
             let (lock, cv) = &*self.0;
-            let mut g = cv.wait_while(lock.lock().unwrap(), |(open, _)| !*open).unwrap();
+            let mut g = lock.lock().unwrap();
+            g.2 = true;
+            cv.notify_all();
+            let mut g = cv.wait_while(g, |(open, _, _)| !*open).unwrap();
             g.1.extend_from_slice(b);
             Ok(b.len())
         }
@@ -141,9 +145,18 @@ mod tests {
     fn a_stalled_stderr_drops_lines_without_waiting_and_reports_them_once() {
         let gate = Gate::default();
         let log = Stderr::spawn(gate.clone()).unwrap();
+        // The writer holds the first line at the gate before the flood, so
+        // all the drops happen while it is stuck: one episode. (Had it
+        // started late, it could take a batch mid-flood and report twice.)
+        log.send(b"line 0\n".to_vec());
+        {
+            let (lock, cv) = &*gate.0;
+            let stuck = cv.wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(10), |p| !p.2).unwrap();
+            assert!(!stuck.1.timed_out(), "the writer never reached the gate");
+        }
         let started = Instant::now();
         let lines = LINES + BATCH + 1000;
-        for i in 0..lines {
+        for i in 1..lines {
             log.send(format!("line {i}\n").into_bytes());
         }
         assert!(started.elapsed() < Duration::from_secs(5), "sending never waits for the writer");
