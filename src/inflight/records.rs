@@ -101,7 +101,9 @@ impl Tail {
             && self.status == status
             && self.end == start
             && end == Some(start + self.each)
-            && self.count < u32::MAX
+        // `count` cannot overflow: it counts responses not yet reported,
+        // all queued in the output, which holds at most about
+        // `OUT_HIGH_WATER` (64 KiB) before parsing stops.
     }
 
     /// How many of its requests are complete once `sent` bytes went out.
