@@ -142,6 +142,32 @@ impl<'a> Response<'a> {
         Response::text(status, reason(status).as_bytes())
     }
 
+    /// Nothing in it needs freeing: dropping it would do nothing (so its
+    /// owner may forget it instead, saving the call to the body's drop).
+    /// Every field is named: one added later must be decided on here.
+    #[inline(always)]
+    pub fn owns_nothing(&self) -> bool {
+        let Response {
+            status: _,
+            content_type: _,
+            charset: _,
+            gzip: _,
+            zstd: _,
+            stored_encoding: _,
+            location,
+            cache_control: _,
+            vary_encoding: _,
+            allow: _,
+            validators: _,
+            accept_ranges: _,
+            content_range: _,
+            sandbox: _,
+            close: _,
+            body,
+        } = self;
+        location.is_none() && matches!(body, Body::Empty | Body::Bytes(Cow::Borrowed(_)))
+    }
+
     /// 1xx, 204 and 304 never carry a body or `Content-Length` (RFC 9110 §8.6).
     pub fn bodiless(&self) -> bool {
         self.status < status::OK || self.status == status::NO_CONTENT || self.status == status::NOT_MODIFIED

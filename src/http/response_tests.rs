@@ -83,3 +83,13 @@ fn short_pieces_are_appended_exactly_at_every_length() {
         assert_eq!(out, [&b"head"[..], &piece[..n]].concat(), "{n} bytes");
     }
 }
+
+#[test]
+fn only_an_answer_with_nothing_to_free_owns_nothing() {
+    assert!(Response::text(200, &b"borrowed"[..]).owns_nothing());
+    assert!(Response::new(204).owns_nothing());
+    assert!(!Response::text(200, b"owned".to_vec()).owns_nothing());
+    let mut redirect = Response::new(301);
+    redirect.location = Some("/there".into());
+    assert!(!redirect.owns_nothing(), "its Location is a String");
+}
