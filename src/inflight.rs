@@ -88,7 +88,7 @@ impl InFlight {
 
     /// The newest request has no response queued yet (its body is arriving).
     pub fn awaiting_response(&self) -> bool {
-        self.records.as_ref().is_some_and(|r| r.open || r.joiner.is_some())
+        self.records.as_ref().is_some_and(|r| r.open || r.joining || r.joiner.is_some())
     }
 
     /// What the client sent arrived: a head (parsed, or one that failed
@@ -133,11 +133,15 @@ impl InFlight {
                 r
             }
         };
-        if records.open || records.joiner.is_some() {
+        if records.open || records.joining || records.joiner.is_some() {
             // Not expected: every head is answered before the next is read.
             records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
         }
-        records.joiner = Some(labels);
+        // Like the run's tail, the usual pipelined request: nothing to note.
+        match &records.tail {
+            Some(t) if t.alike(&labels) => records.joining = true,
+            _ => records.joiner = Some(labels),
+        }
     }
 
     /// Input that failed to parse arrived (see [`Arrived::Unparsed`]).
@@ -194,6 +198,7 @@ impl InFlight {
         // (A joiner has no record: its bytes only the log would show.)
         if let Some(r) = self.records.as_mut()
             && r.joiner.is_none()
+            && !r.joining
             && let Some(p) = r.queue.back_mut()
         {
             p.received += n;
@@ -246,10 +251,24 @@ impl InFlight {
     #[inline(always)]
     pub(crate) fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
         let Some(records) = self.records.as_mut() else { return };
+        if records.joining {
+            records.joining = false;
+            // The tail is still there: it goes only after `settle_joining`.
+            let Some(t) = records.tail.as_mut() else { return };
+            if t.takes(status, start, end) {
+                t.count += 1;
+                t.end += t.each;
+                return;
+            }
+            let j = Joiner { started: t.started, method: t.method, route: t.route };
+            self.start_run(j, status, start, end, head_len);
+            return;
+        }
         if let Some(j) = records.joiner.take() {
-            // Alike: one more of the run queued last.
+            // Alike: one more of the run answered last.
             if let Some(t) = records.tail.as_mut()
-                && t.takes(&j, status, start, end)
+                && t.alike(&j)
+                && t.takes(status, start, end)
             {
                 t.count += 1;
                 t.end += t.each;

@@ -59,6 +59,12 @@ pub(super) struct Records {
     /// decides: alike the run queued last (same start, method, route,
     /// status and length), it joins it; otherwise it gets a record.
     pub(super) joiner: Option<Joiner>,
+    /// With the log off, the newest request, not answered yet, is alike
+    /// the run's tail (same start, method and route): its labels are the
+    /// tail's, so nothing of it is written; its answer decides whether it
+    /// joins. Should the tail become a record or be reported whole first,
+    /// it becomes the [`Records::joiner`] (`settle_joining`).
+    pub(super) joining: bool,
     /// With the log off, the run answered last, after the queue, as alike
     /// answers join it (see [`Tail`]).
     pub(super) tail: Option<Tail>,
@@ -90,17 +96,18 @@ pub(super) struct Tail {
 }
 
 impl Tail {
-    /// The request `j`, answered with `status` at output positions
-    /// `start..end`, is one more of this run: alike in every label, and
-    /// its response follows the run's last, as long as each.
+    /// A request like this run's (same start, method and route).
     #[inline(always)]
-    pub(super) fn takes(&self, j: &Joiner, status: u16, start: u64, end: Option<u64>) -> bool {
-        self.started == j.started
-            && self.method == j.method
-            && self.route == j.route
-            && self.status == status
-            && self.end == start
-            && end == Some(start + self.each)
+    pub(super) fn alike(&self, j: &Joiner) -> bool {
+        self.started == j.started && self.method == j.method && self.route == j.route
+    }
+
+    /// The answer to a request [`Tail::alike`], with `status` at output
+    /// positions `start..end`, is one more of this run: its status, and
+    /// it follows the run's last, as long as each.
+    #[inline(always)]
+    pub(super) fn takes(&self, status: u16, start: u64, end: Option<u64>) -> bool {
+        self.status == status && self.end == start && end == Some(start + self.each)
         // `count` cannot overflow: it counts responses not yet reported,
         // all queued in the output, which holds at most about
         // `OUT_HIGH_WATER` (64 KiB) before parsing stops.
@@ -150,11 +157,22 @@ impl Joiner {
 }
 
 impl Records {
+    /// A request [`Records::joining`] the tail keeps its labels as the
+    /// [`Records::joiner`]: the tail is about to go.
+    pub(super) fn settle_joining(&mut self) {
+        if std::mem::take(&mut self.joining)
+            && let Some(t) = &self.tail
+        {
+            self.joiner = Some(Joiner { started: t.started, method: t.method, route: t.route });
+        }
+    }
+
     /// The joiner, if any, gets its own record, unanswered (the
     /// connection ends, or, not expected, a next request arrives first);
     /// `number` is its request number. An open record stays as it stands.
     pub(super) fn settle_joiner(&mut self, peer: IpAddr, number: u32) {
         self.open = false;
+        self.settle_joining();
         if let Some(j) = self.joiner.take() {
             self.materialize_tail(peer);
             let p = j.record(peer, number, self.text.len());
@@ -165,7 +183,18 @@ impl Records {
     /// The [`Tail`], if any, becomes the queue's last record: a record is
     /// to follow it, or the queue is to be reported as a whole. Runs form
     /// only with the log off, so what only the log shows is left out.
+    #[inline(always)]
     pub(super) fn materialize_tail(&mut self, peer: IpAddr) {
+        if self.tail.is_some() {
+            self.push_tail(peer);
+        }
+    }
+
+    /// [`Records::materialize_tail`] when there is a tail. (Out of line:
+    /// most calls find none, a keep-alive request's always.)
+    #[inline(never)]
+    fn push_tail(&mut self, peer: IpAddr) {
+        self.settle_joining();
         if let Some(t) = self.tail.take() {
             let p = Pending {
                 started: t.started,

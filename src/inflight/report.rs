@@ -95,6 +95,7 @@ impl InFlight {
             t.count -= n;
             return;
         }
+        records.settle_joining();
         records.tail = None;
         self.release(obs);
     }
@@ -133,7 +134,10 @@ impl InFlight {
 
     /// Nothing in flight: give the record store back to the loop.
     fn release(&mut self, obs: &mut Observer) {
-        if self.records.as_ref().is_some_and(|r| r.queue.is_empty() && r.joiner.is_none() && r.tail.is_none())
+        if self
+            .records
+            .as_ref()
+            .is_some_and(|r| r.queue.is_empty() && r.joiner.is_none() && !r.joining && r.tail.is_none())
             && let Some(r) = self.records.take()
         {
             obs.give_back(r);

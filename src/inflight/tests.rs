@@ -367,3 +367,32 @@ fn a_run_of_joined_answers_completes_in_part_exactly() {
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
     assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (8, 2));
 }
+
+#[test]
+fn a_request_joining_the_tail_keeps_its_labels_when_the_tail_goes() {
+    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let t0 = Instant::now();
+    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
+    // The tail becomes a record (the connection ends) while an alike
+    // request waits for its answer: both are reported, 499.
+    let mut f = InFlight::new(peer());
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    f.sent(100, Progress::Pending, &mut obs);
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    assert!(f.records.as_ref().unwrap().joining, "it joins the tail: nothing written");
+    f.sent(0, Progress::Closed(Instant::now()), &mut obs);
+    assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (0, 2));
+    // The tail is reported whole while an alike request waits: its
+    // answer, a different one, is counted with the request's labels.
+    let mut f = InFlight::new(peer());
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.responded(200, f.position(0), Some(f.position(150)), 140);
+    arrive(&mut f, "/echo/abc", t0, &mut obs);
+    f.sent(150, Progress::Empty, &mut obs);
+    f.responded(404, f.position(0), Some(f.position(90)), 90);
+    f.sent(90, Progress::Empty, &mut obs);
+    let m = obs.metrics.as_ref().unwrap();
+    assert_eq!((m.requests_with_status(200), m.requests_with_status(404)), (1, 1));
+    assert!(f.records.is_none());
+}
