@@ -52,7 +52,7 @@ use std::time::Instant;
 
 pub use arrival::{Arrival, Arrived, ParsedHead};
 pub use observer::Observer;
-use records::{ABSENT, Joiner, Pending, Records, Tail};
+use records::{ABSENT, Joiner, Newest, Pending, Records, Tail};
 pub use report::Progress;
 
 use crate::metrics::labels::{MethodLabel, Route};
@@ -88,7 +88,7 @@ impl InFlight {
 
     /// The newest request has no response queued yet (its body is arriving).
     pub fn awaiting_response(&self) -> bool {
-        self.records.as_ref().is_some_and(|r| r.open || r.joining || r.joiner.is_some())
+        self.records.as_ref().is_some_and(|r| !matches!(r.newest, Newest::Answered))
     }
 
     /// What the client sent arrived: a head (parsed, or one that failed
@@ -133,14 +133,14 @@ impl InFlight {
                 r
             }
         };
-        if records.open || records.joining || records.joiner.is_some() {
+        if !matches!(records.newest, Newest::Answered) {
             // Not expected: every head is answered before the next is read.
             records.settle_joiner(self.peer, self.requests.wrapping_sub(1));
         }
         // Like the run's tail, the usual pipelined request: nothing to note.
         match &records.tail {
-            Some(t) if t.alike(&labels) => records.joining = true,
-            _ => records.joiner = Some(labels),
+            Some(t) if t.alike(&labels) => records.newest = Newest::Joining,
+            _ => records.newest = Newest::Joiner(labels),
         }
     }
 
@@ -187,7 +187,7 @@ impl InFlight {
             number: self.requests,
             count: 1,
         });
-        records.open = true;
+        records.newest = Newest::Open;
     }
 
     /// Body bytes of the newest request arrived.
@@ -197,8 +197,7 @@ impl InFlight {
         // then drained): they belong to the newest request either way.
         // (A joiner has no record: its bytes only the log would show.)
         if let Some(r) = self.records.as_mut()
-            && r.joiner.is_none()
-            && !r.joining
+            && matches!(r.newest, Newest::Answered | Newest::Open)
             && let Some(p) = r.queue.back_mut()
         {
             p.received += n;
@@ -251,36 +250,41 @@ impl InFlight {
     #[inline(always)]
     pub(crate) fn responded(&mut self, status: u16, start: u64, end: Option<u64>, head_len: u64) {
         let Some(records) = self.records.as_mut() else { return };
-        if records.joining {
-            records.joining = false;
-            // The tail is still there: it goes only after `settle_joining`.
-            let Some(t) = records.tail.as_mut() else { return };
-            if t.takes(status, start, end) {
-                t.count += 1;
-                t.end += t.each;
-                return;
-            }
-            let j = Joiner { started: t.started, method: t.method, route: t.route };
-            self.start_run(j, status, start, end, head_len);
-            return;
-        }
-        if let Some(j) = records.joiner.take() {
-            // Alike: one more of the run answered last.
-            if let Some(t) = records.tail.as_mut()
-                && t.alike(&j)
-                && t.takes(status, start, end)
+        // The usual case first, by itself: a match on the whole field
+        // decodes all its variants and reads a joiner's labels each time.
+        if let Newest::Joining = records.newest {
+            records.newest = Newest::Answered;
             {
-                t.count += 1;
-                t.end += t.each;
+                // The tail is still there: it goes only after `settle_joining`.
+                let Some(t) = records.tail.as_mut() else { return };
+                if t.takes(status, start, end) {
+                    t.count += 1;
+                    t.end += t.each;
+                    return;
+                }
+                let j = Joiner { started: t.started, method: t.method, route: t.route };
+                self.start_run(j, status, start, end, head_len);
                 return;
             }
-            self.start_run(j, status, start, end, head_len);
-            return;
         }
-        if !records.open {
-            return;
+        match std::mem::take(&mut records.newest) {
+            Newest::Joining => {}
+            Newest::Joiner(j) => {
+                // Alike: one more of the run answered last.
+                if let Some(t) = records.tail.as_mut()
+                    && t.alike(&j)
+                    && t.takes(status, start, end)
+                {
+                    t.count += 1;
+                    t.end += t.each;
+                    return;
+                }
+                self.start_run(j, status, start, end, head_len);
+                return;
+            }
+            Newest::Answered => return,
+            Newest::Open => {}
         }
-        records.open = false;
         let last = records.queue.len() - 1;
         // The open record is answered where it lies; most of a pipelined
         // batch joined the run at arrival, so this runs for the first of

@@ -45,29 +45,42 @@ pub(super) struct Records {
     /// [`InFlight`]: super::InFlight
     pub(super) conn_id: u64,
     /// Requests in output order: those whose responses are queued, then,
-    /// if [`Records::open`], the newest, not answered yet.
+    /// if the newest is [`Newest::Open`], it, not answered yet.
     pub(super) queue: VecDeque<Pending>,
-    /// The queue's last record is the newest request, whose response is
-    /// not queued yet (status 0; its body may still be arriving). A
-    /// connection reads no next head before it is answered.
-    pub(super) open: bool,
+    /// The newest request, while its response is not queued yet. One
+    /// field, not three (an open record, a joiner, a request joining the
+    /// tail exclude each other): a pipelined arrival checks it with one
+    /// comparison (callgrind, examples/hotpath.rs).
+    pub(super) newest: Newest,
     pub(super) text: Vec<u8>,
     /// No text is kept (the log is off): alike responses may form runs.
     pub(super) runs: bool,
-    /// With the log off, the newest request, not answered yet, by its
-    /// labels alone: no record is written at arrival. Its response
-    /// decides: alike the run queued last (same start, method, route,
-    /// status and length), it joins it; otherwise it gets a record.
-    pub(super) joiner: Option<Joiner>,
-    /// With the log off, the newest request, not answered yet, is alike
-    /// the run's tail (same start, method and route): its labels are the
-    /// tail's, so nothing of it is written; its answer decides whether it
-    /// joins. Should the tail become a record or be reported whole first,
-    /// it becomes the [`Records::joiner`] (`settle_joining`).
-    pub(super) joining: bool,
     /// With the log off, the run answered last, after the queue, as alike
     /// answers join it (see [`Tail`]).
     pub(super) tail: Option<Tail>,
+}
+
+/// Where the newest request stands while its response is not queued yet.
+/// A connection reads no next head before the newest is answered.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) enum Newest {
+    /// Answered (or none yet).
+    #[default]
+    Answered,
+    /// The queue's last record is the newest request (status 0; its body
+    /// may still be arriving).
+    Open,
+    /// With the log off: alike the run's tail (same start, method and
+    /// route), so its labels are the tail's and nothing of it is written;
+    /// its answer decides whether it joins. Should the tail become a
+    /// record or be reported whole first, it becomes a
+    /// [`Newest::Joiner`] (`settle_joining`).
+    Joining,
+    /// With the log off: by its labels alone, no record written at
+    /// arrival. Its response decides: alike the run queued last (same
+    /// start, method, route, status and length), it joins it; otherwise it
+    /// gets a record.
+    Joiner(Joiner),
 }
 
 /// The run queued last, with the log off, as alike answers join it: not a
@@ -124,7 +137,7 @@ impl Tail {
     }
 }
 
-/// What the counters need of a [`Records::joiner`].
+/// What the counters need of a [`Newest::Joiner`].
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Joiner {
     pub(super) started: Instant,
@@ -157,13 +170,14 @@ impl Joiner {
 }
 
 impl Records {
-    /// A request [`Records::joining`] the tail keeps its labels as the
-    /// [`Records::joiner`]: the tail is about to go.
+    /// A request [`Newest::Joining`] the tail keeps its labels as a
+    /// [`Newest::Joiner`]: the tail is about to go.
     pub(super) fn settle_joining(&mut self) {
-        if std::mem::take(&mut self.joining)
-            && let Some(t) = &self.tail
-        {
-            self.joiner = Some(Joiner { started: t.started, method: t.method, route: t.route });
+        if let Newest::Joining = self.newest {
+            self.newest = match &self.tail {
+                Some(t) => Newest::Joiner(Joiner { started: t.started, method: t.method, route: t.route }),
+                None => Newest::Answered,
+            };
         }
     }
 
@@ -171,9 +185,8 @@ impl Records {
     /// connection ends, or, not expected, a next request arrives first);
     /// `number` is its request number. An open record stays as it stands.
     pub(super) fn settle_joiner(&mut self, peer: IpAddr, number: u32) {
-        self.open = false;
         self.settle_joining();
-        if let Some(j) = self.joiner.take() {
+        if let Newest::Joiner(j) = std::mem::take(&mut self.newest) {
             self.materialize_tail(peer);
             let p = j.record(peer, number, self.text.len());
             self.queue.push_back(p);

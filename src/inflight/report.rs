@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::records::Records;
+use super::records::{Newest, Records};
 use super::runs::Completions;
 use super::{InFlight, Observer};
 use crate::http::Method;
@@ -137,7 +137,7 @@ impl InFlight {
         if self
             .records
             .as_ref()
-            .is_some_and(|r| r.queue.is_empty() && r.joiner.is_none() && !r.joining && r.tail.is_none())
+            .is_some_and(|r| r.queue.is_empty() && matches!(r.newest, Newest::Answered) && r.tail.is_none())
             && let Some(r) = self.records.take()
         {
             obs.give_back(r);

@@ -380,7 +380,7 @@ fn a_request_joining_the_tail_keeps_its_labels_when_the_tail_goes() {
     f.responded(200, f.position(0), Some(f.position(150)), 140);
     f.sent(100, Progress::Pending, &mut obs);
     arrive(&mut f, "/echo/abc", t0, &mut obs);
-    assert!(f.records.as_ref().unwrap().joining, "it joins the tail: nothing written");
+    assert!(matches!(f.records.as_ref().unwrap().newest, Newest::Joining), "it joins the tail: nothing written");
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
     assert_eq!((done(&obs, 200), done(&obs, CLIENT_GONE)), (0, 2));
     // The tail is reported whole while an alike request waits: its
