@@ -39,6 +39,7 @@ logging_main() {
     local conns=50 path=/echo/abc depth=${PIPELINE:-0}
     local -a script=(-s "$BENCH_DIR/report.lua")
     local how="keep-alive"
+    export LOGGING_CONNS=$conns
     if ((depth > 0)); then
         export PIPELINE_DEPTH=$depth PIPELINE_PATH=$path BENCH_LUA_DIR=$BENCH_DIR
         script=(-s "$BENCH_DIR/pipeline.lua")
