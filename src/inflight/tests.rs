@@ -178,7 +178,7 @@ fn a_pipeline_that_never_drains_keeps_its_text_bounded() {
 
 #[test]
 fn with_the_log_off_nothing_is_copied() {
-    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut obs = counting();
     let mut f = InFlight::new(peer());
     f.begin(7, &get(b"/echo/a", None), Instant::now(), &mut obs);
     assert!(f.records.as_ref().unwrap().text.is_empty());
@@ -192,9 +192,19 @@ fn with_the_log_off_nothing_is_copied() {
     assert!(f.records.is_none());
 }
 
+/// An observer that counts for `/metrics`, with the access log off.
+fn counting() -> Observer {
+    Observer::new(AccessLog::off(), Some(Arc::default()))
+}
+
+/// Requests answered with `status`, as counted so far.
+fn done(obs: &Observer, status: u16) -> u64 {
+    obs.metrics.as_ref().unwrap().requests_with_status(status)
+}
+
 #[test]
 fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
-    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut obs = counting();
     let mut f = InFlight::new(peer());
     let t0 = Instant::now();
     // Sixteen alike answers of 150 bytes, queued back to back, then one
@@ -206,18 +216,17 @@ fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
     f.begin(7, &get(b"/echo/abcd", None), t0, &mut obs);
     f.responded(200, f.position(2400), Some(f.position(2551)), 140);
     assert_eq!(f.records.as_ref().unwrap().queue.len(), 2, "one run of 16, then the other");
-    let done = |obs: &Observer| obs.metrics.as_ref().unwrap().requests_with_status(200);
     // Part of the run goes out: only whole responses count.
     f.sent(150 * 5 + 149, Progress::Pending, &mut obs);
-    assert_eq!(done(&obs), 5);
+    assert_eq!(done(&obs, 200), 5);
     f.sent(1, Progress::Pending, &mut obs);
-    assert_eq!(done(&obs), 6);
+    assert_eq!(done(&obs, 200), 6);
     f.sent(150 * 10, Progress::Pending, &mut obs);
-    assert_eq!(done(&obs), 16);
+    assert_eq!(done(&obs, 200), 16);
     // The connection ends before the last one is out.
     f.sent(100, Progress::Pending, &mut obs);
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
-    assert_eq!(done(&obs), 16);
+    assert_eq!(done(&obs, 200), 16);
     assert_eq!(obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE), 1);
 
     // A run cut short by the close: what went out counts 200, the rest 499.
@@ -228,7 +237,7 @@ fn alike_pipelined_responses_form_one_run_and_complete_exactly() {
     }
     f.sent(300, Progress::Pending, &mut obs);
     f.sent(0, Progress::Closed(Instant::now()), &mut obs);
-    assert_eq!((done(&obs), obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE)), (18, 3));
+    assert_eq!((done(&obs, 200), obs.metrics.as_ref().unwrap().requests_with_status(CLIENT_GONE)), (18, 3));
 }
 
 #[test]
@@ -285,10 +294,9 @@ fn arrive(f: &mut InFlight, target: &str, t0: Instant, obs: &mut Observer) {
 
 #[test]
 fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
-    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut obs = counting();
     let mut f = InFlight::new(peer());
     let t0 = Instant::now();
-    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
     let queued = held;
     // The first of a batch makes the run; fifteen alike ones join it.
     for i in 0..16 {
@@ -346,10 +354,9 @@ fn alike_requests_join_the_run_without_a_record_and_count_exactly() {
 
 #[test]
 fn a_run_of_joined_answers_completes_in_part_exactly() {
-    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut obs = counting();
     let mut f = InFlight::new(peer());
     let t0 = Instant::now();
-    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
     for i in 0..8 {
         arrive(&mut f, "/echo/abc", t0, &mut obs);
         f.responded(200, f.position(150 * i), Some(f.position(150 * (i + 1))), 140);
@@ -370,9 +377,8 @@ fn a_run_of_joined_answers_completes_in_part_exactly() {
 
 #[test]
 fn a_request_joining_the_tail_keeps_its_labels_when_the_tail_goes() {
-    let mut obs = Observer::new(AccessLog::off(), Some(Arc::default()));
+    let mut obs = counting();
     let t0 = Instant::now();
-    let done = |obs: &Observer, status| obs.metrics.as_ref().unwrap().requests_with_status(status);
     // The tail becomes a record (the connection ends) while an alike
     // request waits for its answer: both are reported, 499.
     let mut f = InFlight::new(peer());
