@@ -14,7 +14,7 @@
 //!   never see a partial file and a cut-off upload leaves nothing behind.
 
 pub(crate) mod conditional;
-mod types;
+pub(crate) mod types;
 mod upload;
 
 pub use upload::Upload;

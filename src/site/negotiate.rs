@@ -56,7 +56,7 @@ pub fn content_type(name: &[u8]) -> (&'static str, bool) {
         Some(i) if i > 0 => std::str::from_utf8(&name[i + 1..]).unwrap_or(""),
         _ => "",
     };
-    let mime = mime_guess::from_ext(ext).first_raw().unwrap_or("application/octet-stream");
+    let mime = mime_guess::from_ext(ext).first_raw().unwrap_or(crate::files::types::UNKNOWN);
     (mime, is_text(mime))
 }
 
