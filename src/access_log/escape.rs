@@ -40,22 +40,73 @@ fn push_hex(out: &mut Vec<u8>, b: u8) {
 }
 
 /// Appends `value` escaped for a quoted Combined field.
+///
+/// Eight bytes at a time: a word with no byte to escape ([`word_escapes`]
+/// is 0), the usual case, is checked with a few word operations and
+/// appended as one fixed-size piece (a store, not a call to `memcpy`);
+/// only a word that has one goes through the table byte by byte. (A
+/// table look-up per byte, then a copy, cost ~92 instructions and a
+/// `memcpy` call per field of a request line; this, ~91 and none:
+/// callgrind, examples/hotpath.rs. The word check pays off on longer
+/// values.)
 pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
-    // The usual case, nothing to escape: one table look-up per byte, one copy.
-    let Some(first) = value.iter().position(|&b| COMBINED_ESCAPES[usize::from(b)]) else {
-        out.extend_from_slice(value);
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        let word: [u8; 8] = word.try_into().expect("chunks of 8");
+        push_word(out, word, 8);
+    }
+    // The last 0-7 bytes, padded with a byte that needs no escape; the
+    // padding is cut off again. (Shifted in, not copied: a copy of an
+    // unknown length is a call to `memcpy`.)
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut word = u64::from_le_bytes([b'a'; 8]);
+        for (i, &b) in rest.iter().enumerate() {
+            word = word & !(0xff << (8 * i)) | u64::from(b) << (8 * i);
+        }
+        push_word(out, word.to_le_bytes(), rest.len());
+    }
+}
+
+/// Appends the first `len` bytes of `word`, escaped.
+#[inline(always)]
+fn push_word(out: &mut Vec<u8>, word: [u8; 8], len: usize) {
+    if word_escapes(u64::from_le_bytes(word)) == 0 {
+        out.extend_from_slice(&word);
+        out.truncate(out.len() - (8 - len));
         return;
-    };
-    out.extend_from_slice(&value[..first]);
-    let mut start = first;
-    for (i, &b) in value.iter().enumerate().skip(first) {
+    }
+    for &b in &word[..len] {
         if COMBINED_ESCAPES[usize::from(b)] {
-            out.extend_from_slice(&value[start..i]);
             push_hex(out, b);
-            start = i + 1;
+        } else {
+            out.push(b);
         }
     }
-    out.extend_from_slice(&value[start..]);
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+
+/// The bytes of the little-endian `word` that Combined escapes
+/// ([`COMBINED_ESCAPES`]): the high bit of each such byte is set, every
+/// other bit is 0. Exact per byte: each sum below adds at most 0x7F to a
+/// byte of at most 0x7F, so no carry crosses into the next byte.
+#[inline(always)]
+fn word_escapes(word: u64) -> u64 {
+    let low7 = word & !HIGH;
+    // Bytes 0x80 and above: their own high bit.
+    let high = word;
+    // Below 0x20: adding 0x60 leaves the high bit clear.
+    let control = !(low7 + 0x60 * LOW);
+    // 0x7F (and 0xFF, already counted): adding 1 sets the high bit.
+    let del = low7 + LOW;
+    // Equal to `"` or `\`: the XOR is 0, and adding 0x7F leaves it clear.
+    let quote = !((low7 ^ QUOTES) + 0x7f * LOW);
+    let backslash = !((low7 ^ BACKSLASHES) + 0x7f * LOW);
+    (high | control | del | quote | backslash) & HIGH
 }
 
 /// Appends `value` to `out` as text for a JSON string: valid UTF-8 is kept,
@@ -121,77 +172,4 @@ pub fn bounded(value: &[u8], max: usize) -> (&[u8], bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn c(v: &[u8]) -> String {
-        let mut out = Vec::new();
-        combined(&mut out, v);
-        String::from_utf8(out).unwrap()
-    }
-
-    fn j(v: &[u8]) -> String {
-        let mut out = String::new();
-        json_text(&mut out, v);
-        out
-    }
-
-    #[test]
-    fn combined_escapes_what_nginx_escapes() {
-        assert_eq!(c(b"curl/8.1"), "curl/8.1");
-        assert_eq!(c(b"a\"b"), "a\\x22b");
-        assert_eq!(c(b"a\\b"), "a\\x5Cb");
-        assert_eq!(c(b"a\r\nb\t\x00\x1b[31m"), "a\\x0D\\x0Ab\\x09\\x00\\x1B[31m");
-        assert_eq!(c(b"\x7f\x80\xff"), "\\x7F\\x80\\xFF");
-        assert_eq!(c("é".as_bytes()), "\\xC3\\xA9", "nginx escapes every byte above 0x7E");
-    }
-
-    #[test]
-    fn a_forged_line_stays_one_field() {
-        let hostile = b"x\" 200 1 \"-\" \"-\"\n1.2.3.4 - - [01/Jan/2000:00:00:00 +0000] \"GET /admin HTTP/1.1";
-        let s = c(hostile);
-        assert!(!s.contains('"') && !s.contains('\n'), "{s}");
-    }
-
-    #[test]
-    fn json_text_keeps_utf8_and_escapes_the_rest() {
-        assert_eq!(j("héllo ✓".as_bytes()), "héllo ✓");
-        assert_eq!(j(b"a\\b"), "a\\x5Cb");
-        assert_eq!(j(b"a\x00\n\x1b\x7f"), "a\\x00\\x0A\\x1B\\x7F");
-        assert_eq!(j(b"ok\xff\xfe\xc3"), "ok\\xFF\\xFE\\xC3", "invalid and truncated sequences");
-        assert_eq!(j(b"\"q\""), "\"q\"", "serde_json escapes quotes when it writes the string");
-    }
-
-    fn js(text: &str) -> String {
-        let mut out = Vec::new();
-        json_string(&mut out, text);
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn json_strings_escape_what_can_break_or_disguise_a_line() {
-        assert_eq!(js("plain ✓ é"), "\"plain ✓ é\"");
-        assert_eq!(js("a\"b\n"), "\"a\\\"b\\n\"", "JSON's own escapes stay");
-        let hostile = "a\u{85}b\u{9f}c\u{2028}d\u{2029}e\u{202a}\u{202e}f\u{2066}\u{2069}g";
-        let line = js(hostile);
-        assert_eq!(line, r#""a\u0085b\u009Fc\u2028d\u2029e\u202A\u202Ef\u2066\u2069g""#);
-        assert_eq!(serde_json::from_str::<String>(&line).unwrap(), hostile, "the value reads back whole");
-        for c in ['\u{7f}', '\u{a0}', '\u{2027}', '\u{202f}', '\u{2065}', '\u{206a}'] {
-            assert!(!disguises(c), "{:04X} is ordinary text", u32::from(c));
-        }
-    }
-
-    #[test]
-    fn escaped_text_never_contains_the_truncation_marker() {
-        for v in [&b"\\..."[..], b"\\\\...", b"a\\.b", b"\\x2E..."] {
-            assert!(!c(v).contains(TRUNCATED), "{v:?}");
-            assert!(!j(v).contains(TRUNCATED), "{v:?}");
-        }
-    }
-
-    #[test]
-    fn bounded_cuts_at_the_limit() {
-        assert_eq!(bounded(b"abcdef", 4), (&b"abcd"[..], true));
-        assert_eq!(bounded(b"abc", 4), (&b"abc"[..], false));
-    }
-}
+mod tests;
