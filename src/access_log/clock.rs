@@ -59,7 +59,7 @@ impl LogClock {
     }
 
     /// `01/Dec/2026:04:51:09 +0000`
-    pub fn clf(&self) -> &[u8] {
+    pub fn clf(&self) -> &[u8; 26] {
         &self.clf
     }
 

@@ -1,12 +1,12 @@
 //! One access-log line per [`Entry`], in either format, appended to a
 //! reused buffer: no allocation per line once the buffers have grown.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::clock::LogClock;
 use super::escape::{self, TRUNCATED};
+use super::pieces;
 
 /// Longest request-target logged, in raw bytes; longer ones are cut and
 /// marked with [`TRUNCATED`].
@@ -60,9 +60,10 @@ pub fn write_line(format: Format, e: &Entry<'_>, clock: &LogClock, out: &mut Vec
 
 /// `peer - - [time] "request" status body_bytes "referer" "agent" request_time`
 fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
-    write_peer(out, e.peer);
+    pieces::peer(out, e.peer);
     out.extend_from_slice(b" - - [");
-    out.extend_from_slice(clock.clf());
+    let clf: &[u8; 26] = clock.clf();
+    out.extend_from_slice(clf);
     out.extend_from_slice(b"] \"");
     let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
     if parts.iter().all(|(v, _)| v.is_empty()) {
@@ -73,40 +74,41 @@ fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
         if !std::mem::take(&mut first) {
             out.push(b' ');
         }
-        let (v, cut) = escape::bounded(value, max);
-        escape::combined(out, v);
-        if cut {
-            out.extend_from_slice(TRUNCATED.as_bytes());
-        }
+        combined_value(out, value, max);
     }
     out.extend_from_slice(b"\" ");
-    out.extend_from_slice(itoa::Buffer::new().format(e.status).as_bytes());
+    pieces::number(out, u64::from(e.status));
     out.push(b' ');
-    out.extend_from_slice(itoa::Buffer::new().format(e.body_bytes_sent).as_bytes());
+    pieces::number(out, e.body_bytes_sent);
     for value in [e.referer, e.user_agent] {
-        out.extend_from_slice(b" \"");
         match value {
             Some(v) if !v.is_empty() => {
-                let (v, cut) = escape::bounded(v, MAX_HEADER);
-                escape::combined(out, v);
-                if cut {
-                    out.extend_from_slice(TRUNCATED.as_bytes());
-                }
+                out.extend_from_slice(b" \"");
+                combined_value(out, v, MAX_HEADER);
+                out.push(b'"');
             }
-            _ => out.push(b'-'),
+            _ => out.extend_from_slice(b" \"-\""),
         }
-        out.push(b'"');
     }
     out.push(b' ');
-    write_seconds(out, e.duration);
+    pieces::seconds(out, e.duration);
     out.push(b'\n');
+}
+
+/// `value` escaped, cut at `max` bytes and marked if it was longer.
+fn combined_value(out: &mut Vec<u8>, value: &[u8], max: usize) {
+    let (v, cut) = escape::bounded(value, max);
+    escape::combined(out, v);
+    if cut {
+        out.extend_from_slice(TRUNCATED.as_bytes());
+    }
 }
 
 fn json(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String) {
     out.extend_from_slice(b"{\"time\":\"");
     clock.write_rfc3339(out);
     out.extend_from_slice(b"\",\"peer\":\"");
-    write_peer(out, e.peer);
+    pieces::peer(out, e.peer);
     out.push(b'"');
     let texts = [("method", e.method, MAX_TOKEN), ("target", e.target, MAX_TARGET), ("version", e.version, MAX_TOKEN)];
     for (name, value, max) in texts {
@@ -121,13 +123,13 @@ fn json(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String
     ];
     for (name, value) in numbers {
         json_key(out, name);
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        pieces::number(out, value);
     }
     json_field(out, scratch, "user_agent", e.user_agent, MAX_HEADER);
     json_field(out, scratch, "referer", e.referer, MAX_HEADER);
     for (name, value) in [("connection", e.conn_id), ("request", e.request_no)] {
         json_key(out, name);
-        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        pieces::number(out, value);
     }
     out.extend_from_slice(b"}\n");
 }
@@ -153,40 +155,6 @@ fn json_field(out: &mut Vec<u8>, scratch: &mut String, name: &str, value: Option
     }
     // JSON's escapes, and `\uXXXX` for what could break or disguise a line.
     escape::json_string(out, scratch);
-}
-
-/// The peer as nginx's `$remote_addr`: IPv4 clients of a dual-stack
-/// socket print as IPv4, not `::ffff:a.b.c.d`.
-fn write_peer(out: &mut Vec<u8>, peer: IpAddr) {
-    match peer.to_canonical() {
-        // Most peers: four numbers, without the formatting machinery.
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
-            }
-        }
-        // Writing to a Vec cannot fail.
-        v6 => {
-            let _ = write!(out, "{v6}");
-        }
-    }
-}
-
-/// `0.000123`: seconds with microsecond precision, like nginx's `$request_time` (which has ms).
-fn write_seconds(out: &mut Vec<u8>, d: Duration) {
-    out.extend_from_slice(itoa::Buffer::new().format(d.as_secs()).as_bytes());
-    out.push(b'.');
-    let micros = d.subsec_micros();
-    let mut digits = [b'0'; 6];
-    let mut m = micros;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    out.extend_from_slice(&digits);
 }
 
 #[cfg(test)]

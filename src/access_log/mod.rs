@@ -14,6 +14,7 @@
 mod clock;
 pub mod escape;
 pub mod format;
+mod pieces;
 mod writer;
 
 use std::path::PathBuf;

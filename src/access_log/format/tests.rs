@@ -118,10 +118,3 @@ fn peers_print_as_remote_addr_does() {
     e.peer = IpAddr::V6(Ipv6Addr::LOCALHOST);
     assert!(line(Format::Combined, &e).starts_with("::1 - - ["));
 }
-
-#[test]
-fn request_time_has_microseconds() {
-    let mut out = Vec::new();
-    write_seconds(&mut out, Duration::from_micros(2_000_007));
-    assert_eq!(out, b"2.000007");
-}
