@@ -88,11 +88,10 @@ impl WorkerMetrics {
 
     /// `n` requests alike in every label and duration: one add each, not
     /// `n` (see `inflight.rs`, which counts a pipelined batch this way).
-    #[inline]
+    #[inline(always)]
     pub fn requests(&self, r: &RequestDone, n: u64) {
         self.request_cell(r.method, r.route, Status::of(r.status)).add(n);
-        let micros = u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX);
-        self.durations[r.route.index()].observe_n(micros, n);
+        self.durations[r.route.index()].observe_n(micros(r.duration), n);
     }
 
     /// A request refused for breaking a rule or limit (400, 408, 413, ...).
@@ -150,6 +149,14 @@ impl WorkerMetrics {
         }
         n
     }
+}
+
+/// Whole microseconds in `d`, saturating: in 64-bit arithmetic
+/// (`Duration::as_micros` is 128-bit, ~10 more instructions per count,
+/// callgrind, examples/hotpath.rs at 1 deep).
+#[inline(always)]
+fn micros(d: Duration) -> u64 {
+    d.as_secs().saturating_mul(1_000_000).saturating_add(u64::from(d.subsec_micros()))
 }
 
 /// Every worker's counters plus the shared figures: what `/metrics` shows.

@@ -79,3 +79,16 @@ fn label_sets_stay_bounded() {
     let added: Vec<_> = after.iter().filter(|l| !before.contains(l)).collect();
     assert_eq!(added.len(), 1, "only the method=\"other\" series is new: {added:?}");
 }
+
+#[test]
+fn durations_count_whole_microseconds_and_saturate() {
+    assert_eq!(micros(Duration::from_nanos(999)), 0);
+    assert_eq!(micros(Duration::from_nanos(1_999)), 1);
+    assert_eq!(micros(Duration::new(2, 345_678_999)), 2_345_678);
+    // What `as_micros` gave, capped at u64::MAX, for the largest durations.
+    for d in
+        [Duration::new(u64::MAX / 1_000_000, 999_999_999), Duration::new(u64::MAX / 1_000_000 + 1, 0), Duration::MAX]
+    {
+        assert_eq!(micros(d), u64::try_from(d.as_micros()).unwrap_or(u64::MAX), "{d:?}");
+    }
+}
