@@ -97,7 +97,14 @@ impl InFlight {
         }
         records.settle_joining();
         records.tail = None;
-        self.release(obs);
+        // The usual batch ends here, with nothing else in flight: the store
+        // goes back without `release`'s checks of what is known already
+        // (the queue is empty, the tail gone).
+        if matches!(records.newest, Newest::Answered)
+            && let Some(r) = self.records.take()
+        {
+            obs.give_back(r);
+        }
     }
 
     /// Reports the first `n` requests of the front record (all of it but
