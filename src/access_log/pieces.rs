@@ -62,7 +62,7 @@ pub fn peer(out: &mut Vec<u8>, peer: IpAddr) {
 }
 
 /// Appends `n` in decimal.
-#[inline]
+#[inline(always)]
 pub fn number(out: &mut Vec<u8>, n: u64) {
     match u32::try_from(n) {
         // Up to eight digits (every status and most lengths): one word.
@@ -70,8 +70,15 @@ pub fn number(out: &mut Vec<u8>, n: u64) {
             let (word, len) = digits(small);
             push_cut(out, word.to_le_bytes(), len);
         }
-        _ => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        _ => large_number(out, n),
     }
+}
+
+/// [`number`] beyond eight digits. (Out of line: it kept the usual case
+/// from being inlined.)
+#[inline(never)]
+fn large_number(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// `00` to `99`, as little-endian pairs of digits.
