@@ -34,6 +34,11 @@ pub struct Entry<'a> {
     pub method: &'a [u8],
     pub target: &'a [u8],
     pub version: &'a [u8],
+    /// The three above as one piece, joined by single spaces, when each is
+    /// there and none was cut (at most [`MAX_TOKEN`], [`MAX_TARGET`] and
+    /// [`MAX_TOKEN`] bytes): Combined escapes it in one pass. None: the
+    /// parts are written one by one (the result is the same).
+    pub request_line: Option<&'a [u8]>,
     pub status: u16,
     /// Bytes written for this response, head included.
     pub bytes_sent: u64,
@@ -65,16 +70,12 @@ fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
     let clf: &[u8; 26] = clock.clf();
     out.extend_from_slice(clf);
     out.extend_from_slice(b"] \"");
-    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
-    if parts.iter().all(|(v, _)| v.is_empty()) {
-        out.push(b'-');
-    }
-    let mut first = true;
-    for (value, max) in parts.into_iter().filter(|(v, _)| !v.is_empty()) {
-        if !std::mem::take(&mut first) {
-            out.push(b' ');
+    match e.request_line {
+        Some(line) => {
+            debug_assert!(is_joined(e, line), "the line is its parts");
+            escape::combined(out, line);
         }
-        combined_value(out, value, max);
+        None => combined_request(e, out),
     }
     out.extend_from_slice(b"\" ");
     pieces::number(out, u64::from(e.status));
@@ -93,6 +94,36 @@ fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
     out.push(b' ');
     pieces::seconds(out, e.duration);
     out.push(b'\n');
+}
+
+/// The request line's parts, each escaped and bounded; `-` if none came.
+fn combined_request(e: &Entry<'_>, out: &mut Vec<u8>) {
+    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
+    if parts.iter().all(|(v, _)| v.is_empty()) {
+        out.push(b'-');
+    }
+    let mut first = true;
+    for (value, max) in parts.into_iter().filter(|(v, _)| !v.is_empty()) {
+        if !std::mem::take(&mut first) {
+            out.push(b' ');
+        }
+        combined_value(out, value, max);
+    }
+}
+
+/// Whether `line` is what [`Entry::request_line`] must be: the parts,
+/// each there and within its limit, joined by single spaces. (Compared
+/// in place: the tests count allocations per request.)
+fn is_joined(e: &Entry<'_>, line: &[u8]) -> bool {
+    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
+    let (m, t) = (e.method.len(), e.target.len());
+    parts.iter().all(|(v, max)| (1..=*max).contains(&v.len()))
+        && line.len() == m + 1 + t + 1 + e.version.len()
+        && line[..m] == *e.method
+        && line[m] == b' '
+        && line[m + 1..m + 1 + t] == *e.target
+        && line[m + 1 + t] == b' '
+        && line[m + 2 + t..] == *e.version
 }
 
 /// `value` escaped, cut at `max` bytes and marked if it was longer.

@@ -10,6 +10,7 @@ fn entry(target: &[u8]) -> Entry<'_> {
         method: b"GET",
         target,
         version: b"HTTP/1.1",
+        request_line: None,
         status: 200,
         bytes_sent: 100,
         body_bytes_sent: 3,

@@ -11,23 +11,49 @@ use super::records::{ABSENT, Pending, Records};
 use crate::access_log::Entry;
 use crate::access_log::format::{MAX_HEADER, MAX_TARGET, MAX_TOKEN};
 
+/// The request line's tokens (method, target, version) and their limits.
+const LINE_LIMITS: [usize; 3] = [MAX_TOKEN, MAX_TARGET, MAX_TOKEN];
+
+/// Whether the request line is kept as one piece, its tokens joined by
+/// single spaces as Combined prints them: each is there and none was cut
+/// (the usual case). Combined then escapes the line in one pass, and it
+/// was copied in one go. Decided from the kept lengths alone, so the
+/// store needs no flag.
+fn joined(lens: &[u16; 5]) -> bool {
+    lens[..3].iter().zip(LINE_LIMITS).all(|(&len, max)| (1..=max).contains(&usize::from(len)))
+}
+
 impl Records {
     /// Copies `a`'s text to the store: where it starts, and the five
     /// lengths (method, target, version, agent, referer).
     pub(super) fn keep_text(&mut self, a: &Arrival<'_>) -> (usize, [u16; 5]) {
         let text_at = self.text.len();
         let mut lens = [ABSENT; 5];
-        let fields = [
-            (Some(a.method_text), MAX_TOKEN),
-            (Some(a.target), MAX_TARGET),
-            (Some(a.version), MAX_TOKEN),
-            (a.user_agent, MAX_HEADER),
-            (a.referer, MAX_HEADER),
-        ];
-        for (len, (value, max)) in lens.iter_mut().zip(fields) {
+        let line = [a.method_text, a.target, a.version];
+        // One byte past the limit tells the formatter to mark the cut.
+        let line = [0, 1, 2].map(|i| &line[i][..line[i].len().min(LINE_LIMITS[i] + 1)]);
+        for (len, v) in lens.iter_mut().zip(line) {
+            *len = v.len() as u16;
+        }
+        if joined(&lens) {
+            let [method, target, version] = line;
+            self.text.extend_from_slice(method);
+            self.text.push(b' ');
+            self.text.extend_from_slice(target);
+            self.text.push(b' ');
+            match <[u8; 8]>::try_from(version) {
+                // HTTP/1.1 and HTTP/1.0: a fixed-size copy, no `memcpy` call.
+                Ok(word) => self.text.extend_from_slice(&word),
+                Err(_) => self.text.extend_from_slice(version),
+            }
+        } else {
+            for v in line {
+                self.text.extend_from_slice(v);
+            }
+        }
+        for (len, value) in lens[3..].iter_mut().zip([a.user_agent, a.referer]) {
             if let Some(v) = value {
-                // One byte past the limit tells the formatter to mark the cut.
-                let v = &v[..v.len().min(max + 1)];
+                let v = &v[..v.len().min(MAX_HEADER + 1)];
                 self.text.extend_from_slice(v);
                 *len = v.len() as u16;
             }
@@ -39,6 +65,22 @@ impl Records {
     /// it written.
     pub(super) fn entry<'r>(&'r self, p: &Pending, status: u16, sent: u64, duration: Duration) -> Entry<'r> {
         let mut at = p.text_at;
+        // A record made without text (only with the log off) has none.
+        let [m, t, v] = [0, 1, 2].map(|i| if p.lens[i] == ABSENT { 0 } else { usize::from(p.lens[i]) });
+        // A joined line: the tokens lie in it, a space apart.
+        let request_line = joined(&p.lens).then(|| {
+            let line = &self.text[at..at + m + 1 + t + 1 + v];
+            at += line.len();
+            line
+        });
+        let (method, target, version) = match request_line {
+            Some(line) => (&line[..m], &line[m + 1..m + 1 + t], &line[m + 1 + t + 1..]),
+            None => {
+                let line = &self.text[at..at + m + t + v];
+                at += line.len();
+                (&line[..m], &line[m..m + t], &line[m + t..])
+            }
+        };
         let mut field = |i: usize| {
             let len = p.lens[i];
             if len == ABSENT {
@@ -48,13 +90,13 @@ impl Records {
             at += usize::from(len);
             Some(v)
         };
-        let (method, target, version) = (field(0), field(1), field(2));
         let (user_agent, referer) = (field(3), field(4));
         Entry {
             peer: p.client,
-            method: method.unwrap_or_default(),
-            target: target.unwrap_or_default(),
-            version: version.unwrap_or_default(),
+            method,
+            target,
+            version,
+            request_line,
             status,
             bytes_sent: sent,
             body_bytes_sent: sent.saturating_sub(p.head_len),
@@ -85,5 +127,79 @@ impl Records {
             }
             Some(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::metrics::labels::{MethodLabel, Route};
+
+    fn record(text_at: usize, lens: [u16; 5]) -> Pending {
+        Pending {
+            started: Instant::now(),
+            client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            method: MethodLabel::Other,
+            route: Route::Other,
+            status: 0,
+            text_at,
+            lens,
+            received: 0,
+            start: 0,
+            end: None,
+            head_len: 0,
+            number: 1,
+            count: 1,
+        }
+    }
+
+    /// What the line shows of `v`: as much as the formatter sees.
+    fn bounded(v: &[u8], max: usize) -> &[u8] {
+        &v[..v.len().min(max + 1)]
+    }
+
+    #[test]
+    fn kept_text_reads_back_as_it_arrived_joined_or_not() {
+        let long = vec![b'a'; MAX_TARGET + 5];
+        let long_token = vec![b'M'; MAX_TOKEN + 1];
+        let tokens: [&[u8]; 4] = [b"", b"G", b"GET", &long_token];
+        let targets: [&[u8]; 5] = [b"", b"/", b"/echo/abc", b"/x\"y z", &long];
+        let versions: [&[u8]; 4] = [b"", b"HTTP/1.1", b"HTTP/1.0x", &long_token];
+        let headers: [Option<&[u8]>; 3] = [None, Some(b""), Some(b"curl/8.1")];
+        let mut r = Records::default();
+        // Some text before, as a pipeline leaves it.
+        r.text.extend_from_slice(b"older");
+        for method_text in tokens {
+            for target in targets {
+                for version in versions {
+                    for (user_agent, referer) in [(headers[0], headers[2]), (headers[2], headers[1])] {
+                        let a = Arrival { method_text, target, version, user_agent, referer, ..Arrival::default() };
+                        let (at, lens) = r.keep_text(&a);
+                        let e = r.entry(&record(at, lens), 200, 0, Duration::ZERO);
+                        assert_eq!(e.method, bounded(method_text, MAX_TOKEN));
+                        assert_eq!(e.target, bounded(target, MAX_TARGET));
+                        assert_eq!(e.version, bounded(version, MAX_TOKEN));
+                        assert_eq!(e.user_agent, user_agent.map(|v| bounded(v, MAX_HEADER)));
+                        assert_eq!(e.referer, referer.map(|v| bounded(v, MAX_HEADER)));
+                        let whole = [(method_text, MAX_TOKEN), (target, MAX_TARGET), (version, MAX_TOKEN)]
+                            .iter()
+                            .all(|(v, max)| (1..=*max).contains(&v.len()));
+                        let want = whole.then(|| [method_text, target, version].join(&b' '));
+                        assert_eq!(e.request_line, want.as_deref(), "{a:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_without_text_reads_as_empty() {
+        let r = Records::default();
+        let e = r.entry(&record(0, [ABSENT; 5]), 200, 0, Duration::ZERO);
+        assert!(e.method.is_empty() && e.target.is_empty() && e.version.is_empty());
+        assert_eq!((e.request_line, e.user_agent, e.referer), (None, None, None));
     }
 }

@@ -16,6 +16,7 @@ fn entry<'a>() -> Entry<'a> {
         method: b"GET",
         target: b"/echo/a",
         version: b"HTTP/1.1",
+        request_line: None,
         status: 200,
         bytes_sent: 120,
         body_bytes_sent: 1,
@@ -117,4 +118,24 @@ fn peers_print_as_remote_addr_does() {
     assert!(line(Format::Combined, &e).starts_with("127.0.0.1 - - ["));
     e.peer = IpAddr::V6(Ipv6Addr::LOCALHOST);
     assert!(line(Format::Combined, &e).starts_with("::1 - - ["));
+}
+
+#[test]
+fn a_joined_request_line_prints_as_its_parts() {
+    let mut e = entry();
+    for target in [&b"/echo/a"[..], b"/\"x\\y\x1b\xff z", b"/a-target-longer-than-a-word"] {
+        e.target = target;
+        let parts = line(Format::Combined, &Entry { request_line: None, ..e.clone() });
+        let joined = [e.method, e.target, e.version].join(&b' ');
+        let one = line(Format::Combined, &Entry { request_line: Some(&joined), ..e.clone() });
+        assert_eq!(one, parts);
+    }
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "the line is its parts")]
+fn a_request_line_that_is_not_its_parts_is_caught_in_tests() {
+    let e = Entry { request_line: Some(b"GET /other HTTP/1.1"), ..entry() };
+    line(Format::Combined, &e);
 }
