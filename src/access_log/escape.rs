@@ -56,16 +56,20 @@ pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
         push_word(out, word, 8);
     }
     // The last 0-7 bytes, padded with a byte that needs no escape; the
-    // padding is cut off again. (Shifted in, not copied: a copy of an
-    // unknown length is a call to `memcpy`.)
+    // padding is cut off again.
     let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut word = u64::from_le_bytes([b'a'; 8]);
-        for (i, &b) in rest.iter().enumerate() {
-            word = word & !(0xff << (8 * i)) | u64::from(b) << (8 * i);
-        }
-        push_word(out, word.to_le_bytes(), rest.len());
+    if rest.is_empty() {
+        return;
     }
+    let padding = u64::from_le_bytes([b'a'; 8]) << (8 * rest.len());
+    let word = match value.last_chunk::<8>() {
+        // The value's last eight bytes, shifted down to the rest.
+        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+        // A short value: its bytes shifted in one by one (not copied: a
+        // copy of an unknown length is a call to `memcpy`).
+        None => rest.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)),
+    };
+    push_word(out, (word | padding).to_le_bytes(), rest.len());
 }
 
 /// Appends the first `len` bytes of `word`, escaped.

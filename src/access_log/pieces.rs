@@ -38,27 +38,28 @@ const OCTETS: [([u8; 4], u8); 256] = {
 /// The peer as nginx's `$remote_addr`: IPv4 clients of a dual-stack
 /// socket print as IPv4, not `::ffff:a.b.c.d`. IPv4, most peers, from a
 /// table of the 256 octets, with no formatting machinery.
+#[inline(always)]
 pub fn peer(out: &mut Vec<u8>, peer: IpAddr) {
-    match peer.to_canonical() {
-        IpAddr::V4(v4) => {
-            // At most "255.255.255.255." : 16 bytes.
-            let mut text = [0u8; 16];
-            let mut len = 0;
-            for octet in v4.octets() {
-                let (digits, n) = OCTETS[usize::from(octet)];
-                // `len` is at most 12 here; `min` lets the compiler see it.
-                let at = len.min(12);
-                text[at..at + 4].copy_from_slice(&digits);
-                len += usize::from(n);
-            }
-            // Without the last octet's dot.
-            push_cut(out, text, len - 1);
-        }
-        // Writing to a Vec cannot fail.
-        v6 => {
-            let _ = write!(out, "{v6}");
-        }
+    let IpAddr::V4(v4) = peer.to_canonical() else { return v6(out, peer) };
+    // At most "255.255.255.255." : 16 bytes.
+    let mut text = [0u8; 16];
+    let mut len = 0;
+    for octet in v4.octets() {
+        let (digits, n) = OCTETS[usize::from(octet)];
+        // `len` is at most 12 here; `min` lets the compiler see it.
+        let at = len.min(12);
+        text[at..at + 4].copy_from_slice(&digits);
+        len += usize::from(n);
     }
+    // Without the last octet's dot.
+    push_cut(out, text, len - 1);
+}
+
+/// [`peer`] for IPv6 (out of line: less usual, and long).
+#[inline(never)]
+fn v6(out: &mut Vec<u8>, peer: IpAddr) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{}", peer.to_canonical());
 }
 
 /// Appends `n` in decimal.
