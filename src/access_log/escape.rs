@@ -41,52 +41,48 @@ fn push_hex(out: &mut Vec<u8>, b: u8) {
 
 /// Appends `value` escaped for a quoted Combined field.
 ///
-/// Eight bytes at a time: a word with no byte to escape ([`word_escapes`]
-/// is 0), the usual case, is checked with a few word operations and
-/// appended as one fixed-size piece (a store, not a call to `memcpy`);
-/// only a word that has one goes through the table byte by byte. (A
-/// table look-up per byte, then a copy, cost ~92 instructions and a
-/// `memcpy` call per field of a request line; this, ~91 and none:
-/// callgrind, examples/hotpath.rs. The word check pays off on longer
-/// values.)
+/// The usual case, nothing to escape, is found eight bytes at a time
+/// ([`word_escapes`]) and copied in one piece; only a value with a byte
+/// to escape goes through the table byte by byte. (A table look-up per
+/// byte cost ~92 instructions and a `memcpy` call per request-line field;
+/// callgrind, examples/hotpath.rs.)
 pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
-    let mut words = value.chunks_exact(8);
-    for word in &mut words {
-        let word: [u8; 8] = word.try_into().expect("chunks of 8");
-        push_word(out, word, 8);
-    }
-    // The last 0-7 bytes, padded with a byte that needs no escape; the
-    // padding is cut off again.
-    let rest = words.remainder();
-    if rest.is_empty() {
+    if !has_escapes(value) {
+        out.extend_from_slice(value);
         return;
     }
-    let padding = u64::from_le_bytes([b'a'; 8]) << (8 * rest.len());
-    let word = match value.last_chunk::<8>() {
-        // The value's last eight bytes, shifted down to the rest.
-        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
-        // A short value: its bytes shifted in one by one (not copied: a
-        // copy of an unknown length is a call to `memcpy`).
-        None => rest.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)),
-    };
-    push_word(out, (word | padding).to_le_bytes(), rest.len());
-}
-
-/// Appends the first `len` bytes of `word`, escaped.
-#[inline(always)]
-fn push_word(out: &mut Vec<u8>, word: [u8; 8], len: usize) {
-    if word_escapes(u64::from_le_bytes(word)) == 0 {
-        out.extend_from_slice(&word);
-        out.truncate(out.len() - (8 - len));
-        return;
-    }
-    for &b in &word[..len] {
+    let mut start = 0;
+    for (i, &b) in value.iter().enumerate() {
         if COMBINED_ESCAPES[usize::from(b)] {
+            out.extend_from_slice(&value[start..i]);
             push_hex(out, b);
-        } else {
-            out.push(b);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(&value[start..]);
+}
+
+/// Whether `value` has a byte Combined escapes, checked a word at a time.
+#[inline(always)]
+fn has_escapes(value: &[u8]) -> bool {
+    let mut words = value.chunks_exact(8);
+    let mut flags = 0;
+    for word in &mut words {
+        flags |= word_escapes(u64::from_le_bytes(word.try_into().expect("chunks of 8")));
+    }
+    // The last 0-7 bytes, padded with a byte that needs no escape.
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let padding = u64::from_le_bytes([b'a'; 8]) << (8 * rest.len());
+        let word = match value.last_chunk::<8>() {
+            // The value's last eight bytes, shifted down to the rest.
+            Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+            // A short value: its bytes shifted in one by one.
+            None => rest.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)),
+        };
+        flags |= word_escapes(word | padding);
+    }
+    flags != 0
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
