@@ -142,7 +142,7 @@ def main():
     print("cpu:", next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
           "| load before:", open("/proc/loadavg").read().strip())
     print("command: scripts/bench/counting.py --rounds %d --seconds %d --depth %d --connections %d %s" % (
-        a.rounds, a.seconds, a.depth, a.connections, " ".join("--build %s=%s" % b for b in builds)))
+        a.rounds, a.seconds, a.depth, a.connections, " ".join("--build " + b for b in a.build or [])))
     tmp = tempfile.mkdtemp(prefix="loophttp-counting-")
     servers = {}
     try:
