@@ -14,7 +14,7 @@
 mod clock;
 pub mod escape;
 pub mod format;
-mod pieces;
+pub(crate) mod pieces;
 mod writer;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ use super::arrival::Arrival;
 use super::records::{ABSENT, Pending, Records};
 use crate::access_log::Entry;
 use crate::access_log::format::{MAX_HEADER, MAX_TARGET, MAX_TOKEN};
+use crate::access_log::pieces::push_cut;
 
 /// The request line's tokens (method, target, version) and their limits.
 const LINE_LIMITS: [usize; 3] = [MAX_TOKEN, MAX_TARGET, MAX_TOKEN];
@@ -37,14 +38,27 @@ impl Records {
         }
         if joined(&lens) {
             let [method, target, version] = line;
-            self.text.extend_from_slice(method);
-            self.text.push(b' ');
+            // Short pieces as fixed-size ones: a copy of a length known only
+            // at run time is a `memcpy` call (access_log/pieces.rs).
+            match method.len() {
+                // Every method we know: its bytes and a space, one word.
+                len @ 1..8 => {
+                    let word = method.iter().rev().fold(0u64, |word, &b| word << 8 | u64::from(b));
+                    push_cut(&mut self.text, (word | u64::from(b' ') << (8 * len)).to_le_bytes(), len + 1);
+                }
+                _ => {
+                    self.text.extend_from_slice(method);
+                    self.text.push(b' ');
+                }
+            }
             self.text.extend_from_slice(target);
-            self.text.push(b' ');
             match <[u8; 8]>::try_from(version) {
-                // HTTP/1.1 and HTTP/1.0: a fixed-size copy, no `memcpy` call.
-                Ok(word) => self.text.extend_from_slice(&word),
-                Err(_) => self.text.extend_from_slice(version),
+                // HTTP/1.1 and HTTP/1.0.
+                Ok(v) => self.text.extend_from_slice(&[b' ', v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]),
+                Err(_) => {
+                    self.text.push(b' ');
+                    self.text.extend_from_slice(version);
+                }
             }
         } else {
             for v in line {
@@ -165,7 +179,8 @@ mod tests {
     fn kept_text_reads_back_as_it_arrived_joined_or_not() {
         let long = vec![b'a'; MAX_TARGET + 5];
         let long_token = vec![b'M'; MAX_TOKEN + 1];
-        let tokens: [&[u8]; 4] = [b"", b"G", b"GET", &long_token];
+        // Around the word a method is copied as (up to 7 bytes and a space).
+        let tokens: [&[u8]; 6] = [b"", b"G", b"GET", b"OPTIONS", b"EIGHT_ME", &long_token];
         let targets: [&[u8]; 5] = [b"", b"/", b"/echo/abc", b"/x\"y z", &long];
         let versions: [&[u8]; 4] = [b"", b"HTTP/1.1", b"HTTP/1.0x", &long_token];
         let headers: [Option<&[u8]>; 3] = [None, Some(b""), Some(b"curl/8.1")];
