@@ -36,11 +36,21 @@ const OCTETS: [([u8; 4], u8); 256] = {
 };
 
 /// The peer as nginx's `$remote_addr`: IPv4 clients of a dual-stack
-/// socket print as IPv4, not `::ffff:a.b.c.d`. IPv4, most peers, from a
-/// table of the 256 octets, with no formatting machinery.
+/// socket print as IPv4, not `::ffff:a.b.c.d`.
 #[inline(always)]
 pub fn peer(out: &mut Vec<u8>, peer: IpAddr) {
-    let IpAddr::V4(v4) = peer.to_canonical() else { return v6(out, peer) };
+    match v4_text(peer) {
+        Some((text, len)) => push_cut(out, text, len),
+        None => v6(out, peer),
+    }
+}
+
+/// An IPv4 peer's text (also one mapped into IPv6), padded to 16 bytes,
+/// and its length; None for IPv6. From a table of the 256 octets, with
+/// no formatting machinery.
+#[inline(always)]
+pub fn v4_text(peer: IpAddr) -> Option<([u8; 16], usize)> {
+    let IpAddr::V4(v4) = peer.to_canonical() else { return None };
     // At most "255.255.255.255." : 16 bytes.
     let mut text = [0u8; 16];
     let mut len = 0;
@@ -52,7 +62,26 @@ pub fn peer(out: &mut Vec<u8>, peer: IpAddr) {
         len += usize::from(n);
     }
     // Without the last octet's dot.
-    push_cut(out, text, len - 1);
+    Some((text, len - 1))
+}
+
+/// Appends `status` in decimal: three digits, one piece, for every status
+/// there is (100-999).
+#[inline(always)]
+pub fn status(out: &mut Vec<u8>, status: u16) {
+    match three_digits(status) {
+        Some(word) => push_cut(out, word, 3),
+        None => number(out, u64::from(status)),
+    }
+}
+
+/// `n` in three digits, if it has three.
+#[inline(always)]
+fn three_digits(n: u16) -> Option<[u8; 4]> {
+    let (hundreds, rest) = (n / 100, n % 100);
+    (1..10)
+        .contains(&hundreds)
+        .then(|| (u32::from(b'0' + hundreds as u8) | u32::from(PAIRS[usize::from(rest)]) << 8).to_le_bytes())
 }
 
 /// [`peer`] for IPv6 (out of line: less usual, and long).

@@ -60,3 +60,10 @@ fn a_cut_piece_appends_only_its_length() {
     assert_eq!(text(|out| push_cut(out, *b"abcdefgh", 8)), "abcdefgh");
     assert_eq!(text(|out| push_cut(out, *b"abcdefgh", 0)), "");
 }
+
+#[test]
+fn statuses_print_as_std_does() {
+    for s in (0..=1200).chain([u16::MAX]) {
+        assert_eq!(text(|out| status(out, s)), s.to_string());
+    }
+}
