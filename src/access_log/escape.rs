@@ -46,11 +46,17 @@ fn push_hex(out: &mut Vec<u8>, b: u8) {
 /// to escape goes through the table byte by byte. (A table look-up per
 /// byte cost ~92 instructions and a `memcpy` call per request-line field;
 /// callgrind, examples/hotpath.rs.)
+#[inline(always)]
 pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
-    if !has_escapes(value) {
-        out.extend_from_slice(value);
-        return;
+    if has_escapes(value) {
+        return combined_escaping(out, value);
     }
+    out.extend_from_slice(value);
+}
+
+/// [`combined`] for a value with a byte to escape (out of line: unusual).
+#[inline(never)]
+fn combined_escaping(out: &mut Vec<u8>, value: &[u8]) {
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
         if COMBINED_ESCAPES[usize::from(b)] {
