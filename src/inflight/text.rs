@@ -79,21 +79,18 @@ impl Records {
     /// it written.
     pub(super) fn entry<'r>(&'r self, p: &Pending, status: u16, sent: u64, duration: Duration) -> Entry<'r> {
         let mut at = p.text_at;
-        // A record made without text (only with the log off) has none.
-        let [m, t, v] = [0, 1, 2].map(|i| if p.lens[i] == ABSENT { 0 } else { usize::from(p.lens[i]) });
-        // A joined line: the tokens lie in it, a space apart.
-        let request_line = joined(&p.lens).then(|| {
+        let [m, t, v] = [0, 1, 2].map(|i| usize::from(p.lens[i]));
+        let (request_line, method, target, version) = if joined(&p.lens) {
+            // A joined line (the usual case): the tokens lie in it, a space apart.
             let line = &self.text[at..at + m + 1 + t + 1 + v];
             at += line.len();
-            line
-        });
-        let (method, target, version) = match request_line {
-            Some(line) => (&line[..m], &line[m + 1..m + 1 + t], &line[m + 1 + t + 1..]),
-            None => {
-                let line = &self.text[at..at + m + t + v];
-                at += line.len();
-                (&line[..m], &line[m..m + t], &line[m + t..])
-            }
+            (Some(line), &line[..m], &line[m + 1..m + 1 + t], &line[m + 1 + t + 1..])
+        } else {
+            // A record made without text (only with the log off) has none.
+            let [m, t, v] = [m, t, v].map(|len| if len == usize::from(ABSENT) { 0 } else { len });
+            let line = &self.text[at..at + m + t + v];
+            at += line.len();
+            (None, &line[..m], &line[m..m + t], &line[m + t..])
         };
         let mut field = |i: usize| {
             let len = p.lens[i];
