@@ -1,13 +1,19 @@
 //! The system calls std does not wrap: `sendfile(2)`, `openat2(2)`,
-//! reading a directory by its descriptor, `send(2)` with `MSG_MORE`, `TCP_DEFER_ACCEPT`, and raising the open-file limit (with the
-//! startup log lines saying what it allows). Each is one
-//! small unsafe call with its contract stated.
+//! reading a directory by its descriptor, `recv(2)` and `send(2)` without
+//! glibc's cancellation point (and `send` with `MSG_MORE`),
+//! `TCP_DEFER_ACCEPT`, and raising the open-file limit (with the startup
+//! log lines saying what it allows). Each is one small unsafe call with
+//! its contract stated.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+
+mod sock;
+
+pub use sock::{recv, send, send_more};
 
 /// Sends up to `len` bytes of `file` from `offset` to the socket `sock`
 /// without copying through user space. On a non-blocking socket it returns
@@ -132,15 +138,6 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &[u8], follow: bool) -> io::Result<lib
     // SAFETY: `name` is NUL-terminated and `st` valid for writes during the call.
     let rc = unsafe { libc::fstatat64(dir.as_raw_fd(), name.as_ptr(), &mut st, flags) };
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(st) }
-}
-
-/// `send(2)` with `MSG_MORE`: the kernel may hold these bytes to share a
-/// segment with what follows (a response head before its `sendfile` body),
-/// as nginx's `tcp_nopush` does, without two `setsockopt` calls.
-pub fn send_more(sock: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
-    let n = unsafe { libc::send(sock, buf.as_ptr().cast(), buf.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL) };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
 }
 
 /// `TCP_DEFER_ACCEPT` on a listening socket: a connection is handed to

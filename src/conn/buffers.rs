@@ -2,7 +2,7 @@
 //! them. They decide nothing about HTTP: they read until the socket is
 //! drained and write until it is full, and say which happened.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::FileExt;
 
 use super::Transport;
@@ -77,7 +77,7 @@ impl Input {
 
     /// One read into the free space (taking a buffer from the pool if the
     /// connection had none). `WouldBlock` and other errors are the caller's.
-    pub fn fill(&mut self, io: &mut impl Read, pool: &mut BufPool) -> io::Result<Filled> {
+    pub fn fill(&mut self, io: &mut impl Transport, pool: &mut BufPool) -> io::Result<Filled> {
         if self.buf.is_empty() {
             self.buf = pool.take_input();
         }
@@ -91,7 +91,7 @@ impl Input {
         if room == 0 {
             return Ok(Filled::NoRoom);
         }
-        match io.read(&mut self.buf[self.end..])? {
+        match io.recv(&mut self.buf[self.end..])? {
             0 => Ok(Filled::Eof),
             n => {
                 self.end += n;
@@ -244,7 +244,7 @@ impl Output {
         let more = matches!(self.source, Some(Source::Sendfile(_)));
         while self.pos < self.buf.len() {
             let queued = &self.buf[self.pos..];
-            match if more { io.write_more(queued) } else { io.write(queued) } {
+            match if more { io.write_more(queued) } else { io.send(queued) } {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.pos += n;

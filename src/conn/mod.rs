@@ -121,6 +121,18 @@ pub trait Transport: Read + Write {
         self.write(&chunk[..n])
     }
 
+    /// Reads what is there into `buf` (`Read::read`); sockets override it
+    /// with a bare `recv` system call (see [`crate::sys::recv`] for why).
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
+
+    /// Writes what the socket takes of `buf` (`Write::write`); sockets
+    /// override it with a bare `send` system call.
+    fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
     /// Writes bytes that more will follow at once (a head before its file
     /// body); sockets pass `MSG_MORE` so both can share a segment.
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {

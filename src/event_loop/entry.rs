@@ -1,6 +1,7 @@
 //! A connection's slot in the slab, and the socket as the connection's
 //! [`Transport`]: the system calls std does not wrap (`sendfile`, a send
-//! with more to follow, cork) for a real `TcpStream`.
+//! with more to follow, cork), and `recv`/`send` without glibc's
+//! cancellation point, for a real `TcpStream`.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -30,6 +31,14 @@ pub(super) struct Entry {
 }
 
 impl Transport for TcpStream {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::recv(self.as_raw_fd(), buf)
+    }
+
+    fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sys::send(self.as_raw_fd(), buf)
+    }
+
     fn send_file(&mut self, file: &std::fs::File, offset: u64, len: usize) -> io::Result<usize> {
         sys::sendfile(self.as_raw_fd(), file, offset, len)
     }
