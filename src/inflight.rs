@@ -258,21 +258,18 @@ impl InFlight {
         // decodes all its variants and reads a joiner's labels each time.
         if let Newest::Joining = records.newest {
             records.newest = Newest::Answered;
-            {
-                // The tail is still there: it goes only after `settle_joining`.
-                let Some(t) = records.tail.as_mut() else { return };
-                if t.takes(status, start, end) {
-                    t.count += 1;
-                    t.end += t.each;
-                    return;
-                }
-                let j = Joiner { started: t.started, method: t.method, route: t.route };
-                self.start_run(j, status, start, end, head_len);
+            // The tail is still there: it goes only after `settle_joining`.
+            let Some(t) = records.tail.as_mut() else { return };
+            if t.takes(status, start, end) {
+                t.count += 1;
+                t.end += t.each;
                 return;
             }
+            let j = Joiner { started: t.started, method: t.method, route: t.route };
+            self.start_run(j, status, start, end, head_len);
+            return;
         }
         match std::mem::take(&mut records.newest) {
-            Newest::Joining => {}
             Newest::Joiner(j) => {
                 // Alike: one more of the run answered last.
                 if let Some(t) = records.tail.as_mut()
@@ -286,7 +283,8 @@ impl InFlight {
                 self.start_run(j, status, start, end, head_len);
                 return;
             }
-            Newest::Answered => return,
+            // (`Joining` was answered just above.)
+            Newest::Answered | Newest::Joining => return,
             Newest::Open => {}
         }
         let last = records.queue.len() - 1;

@@ -15,6 +15,8 @@ pub const MAX_TARGET: usize = 2048;
 pub const MAX_HEADER: usize = 512;
 /// Longest method or version token logged (only garbage is longer).
 pub const MAX_TOKEN: usize = 32;
+/// The request line's limits: method, target, version.
+pub const LINE_LIMITS: [usize; 3] = [MAX_TOKEN, MAX_TARGET, MAX_TOKEN];
 
 /// Which line format (`--access-log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,12 +118,12 @@ fn combined_head(peer: IpAddr, clock: &LogClock, out: &mut Vec<u8>) {
 
 /// The request line's parts, each escaped and bounded; `-` if none came.
 fn combined_request(e: &Entry<'_>, out: &mut Vec<u8>) {
-    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
-    if parts.iter().all(|(v, _)| v.is_empty()) {
+    let parts = [e.method, e.target, e.version].into_iter().zip(LINE_LIMITS);
+    if parts.clone().all(|(v, _)| v.is_empty()) {
         out.push(b'-');
     }
     let mut first = true;
-    for (value, max) in parts.into_iter().filter(|(v, _)| !v.is_empty()) {
+    for (value, max) in parts.filter(|(v, _)| !v.is_empty()) {
         if !std::mem::take(&mut first) {
             out.push(b' ');
         }
@@ -133,9 +135,8 @@ fn combined_request(e: &Entry<'_>, out: &mut Vec<u8>) {
 /// each there and within its limit, joined by single spaces. (Compared
 /// in place: the tests count allocations per request.)
 fn is_joined(e: &Entry<'_>, line: &[u8]) -> bool {
-    let parts = [(e.method, MAX_TOKEN), (e.target, MAX_TARGET), (e.version, MAX_TOKEN)];
     let (m, t) = (e.method.len(), e.target.len());
-    parts.iter().all(|(v, max)| (1..=*max).contains(&v.len()))
+    [e.method, e.target, e.version].iter().zip(LINE_LIMITS).all(|(v, max)| (1..=max).contains(&v.len()))
         && line.len() == m + 1 + t + 1 + e.version.len()
         && line[..m] == *e.method
         && line[m] == b' '

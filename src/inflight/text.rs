@@ -9,11 +9,8 @@ use super::TEXT_HIGH_WATER;
 use super::arrival::Arrival;
 use super::records::{ABSENT, Pending, Records};
 use crate::access_log::Entry;
-use crate::access_log::format::{MAX_HEADER, MAX_TARGET, MAX_TOKEN};
+use crate::access_log::format::{LINE_LIMITS, MAX_HEADER};
 use crate::access_log::pieces::push_cut;
-
-/// The request line's tokens (method, target, version) and their limits.
-const LINE_LIMITS: [usize; 3] = [MAX_TOKEN, MAX_TARGET, MAX_TOKEN];
 
 /// Whether the request line is kept as one piece, its tokens joined by
 /// single spaces as Combined prints them: each is there and none was cut
@@ -147,6 +144,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::access_log::format::{MAX_TARGET, MAX_TOKEN};
     use crate::metrics::labels::{MethodLabel, Route};
 
     fn record(text_at: usize, lens: [u16; 5]) -> Pending {
