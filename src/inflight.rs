@@ -80,6 +80,11 @@ impl InFlight {
         InFlight { peer, requests: 0, sent: 0, records: None }
     }
 
+    /// The connection's peer, as accepted.
+    pub fn peer(&self) -> IpAddr {
+        self.peer
+    }
+
     /// Too much client text is held for unfinished responses: parse no
     /// more requests until some complete.
     pub fn is_full(&self) -> bool {

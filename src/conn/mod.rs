@@ -214,6 +214,11 @@ impl Conn {
         self.id
     }
 
+    /// The peer's IP, as accepted.
+    pub fn peer(&self) -> IpAddr {
+        self.inflight.peer()
+    }
+
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed(_))
     }

@@ -121,15 +121,7 @@ impl Worker {
         self.cx.now = Instant::now();
         let conn = Conn::accepted(id, self.cx.now, peer.ip(), face);
         self.cx.observe.count(|m| m.accepted());
-        let key = self.conns.insert(Entry {
-            stream,
-            conn,
-            peer,
-            registered: None,
-            queued: None,
-            mark: NOTSENT_LOWAT,
-            streaming: false,
-        });
+        let key = self.conns.insert(Entry::new(stream, conn, peer, NOTSENT_LOWAT));
         log::debug!(conn = id, peer:% = peer; "open");
         // Read at once instead of registering and waiting for the first
         // readable event: a client usually sends its request right behind

@@ -33,7 +33,7 @@ impl Worker {
                 let mut e = self.conns.remove(key);
                 e.conn.finish(&mut self.cx);
                 let reason = e.conn.close_reason().map_or("", |r| r.as_str());
-                log::debug!(conn = e.conn.id(), peer:% = e.peer, reason = reason; "close");
+                log::debug!(conn = e.conn.id(), peer:% = e.peer(), reason = reason; "close");
             }
         }
         if self.deadlines.len() > 2 * self.conns.len() + DEADLINE_SLACK {
