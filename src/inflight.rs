@@ -52,9 +52,10 @@ use std::time::Instant;
 
 pub use arrival::{Arrival, Arrived, ParsedHead};
 pub use observer::Observer;
-use records::{ABSENT, Joiner, Newest, Pending, Records, Tail};
+use records::{Joiner, Newest, Pending, Records, Tail};
 pub use report::Progress;
 
+use crate::access_log::Kept;
 use crate::metrics::labels::{MethodLabel, Route};
 
 /// Status logged for a request whose response did not go out completely.
@@ -178,17 +179,21 @@ impl InFlight {
         }
         // The open record goes last: the run before it grows no more.
         records.materialize_tail(self.peer);
-        let (text_at, lens) = if keep_text { records.keep_text(a) } else { (records.text.len(), [ABSENT; 5]) };
+        let (text_at, kept) = if keep_text {
+            records.keep_text(a, self.requests, &mut obs.log)
+        } else {
+            (records.text.len(), Kept::default())
+        };
         // Written where it stays: a record is ~120 bytes, and moving it
         // into the queue later would copy it.
         records.queue.push_back(Pending {
             started: now,
             client: a.client.unwrap_or(self.peer),
-            method: MethodLabel::of(a.method),
+            method: MethodLabel::of(a.method()),
             route: a.route.unwrap_or(Route::Other),
             status: 0,
             text_at,
-            lens,
+            kept,
             received: a.head_bytes,
             start: 0,
             end: None,

@@ -1,12 +1,22 @@
-//! One access-log line per [`Entry`], in either format, appended to a
-//! reused buffer: no allocation per line once the buffers have grown.
+//! One access-log line per request, in either format, written in two
+//! halves: what the request says ([`Request`]: its line, `User-Agent`,
+//! `Referer`, connection and number) is rendered when it arrives, escaped
+//! and bounded, into the connection's text store ([`keep`]); what its
+//! response did ([`Completion`]: the status, bytes, duration and the time)
+//! is added when the line is written, around that kept text ([`write`]).
+//!
+//! So a line is put together from two kept pieces and a few fixed-size
+//! ones (access_log/pieces.rs), and the client's bytes are copied from the
+//! request once, already in the line's form. No allocation per line once
+//! the buffers have grown.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::clock::LogClock;
 use super::escape::{self, TRUNCATED};
-use super::pieces;
+use super::{combined, json};
+use crate::http::Method;
 
 /// Longest request-target logged, in raw bytes; longer ones are cut and
 /// marked with [`TRUNCATED`].
@@ -27,28 +37,11 @@ pub enum Format {
     Json,
 }
 
-/// Everything one line says about one request. Client-controlled values
-/// are raw bytes; the formatter escapes and bounds them.
-#[derive(Debug, Clone)]
-pub struct Entry<'a> {
-    pub peer: IpAddr,
-    /// Empty when the request line never arrived (Combined then logs `-`).
-    pub method: &'a [u8],
-    pub target: &'a [u8],
-    pub version: &'a [u8],
-    /// The three above as one piece, joined by single spaces, when each is
-    /// there and none was cut (at most [`MAX_TOKEN`], [`MAX_TARGET`] and
-    /// [`MAX_TOKEN`] bytes): Combined escapes it in one pass. None: the
-    /// parts are written one by one (the result is the same).
-    pub request_line: Option<&'a [u8]>,
-    pub status: u16,
-    /// Bytes written for this response, head included.
-    pub bytes_sent: u64,
-    /// Of those, bytes of the body (Combined's `%b`, nginx's `$body_bytes_sent`).
-    pub body_bytes_sent: u64,
-    /// Bytes of the request: head and body.
-    pub bytes_received: u64,
-    pub duration: Duration,
+/// What a line says that is known when the request arrives. Client
+/// bytes are raw; [`keep`] escapes and bounds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub line: Line<'a>,
     pub user_agent: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
     /// The connection's serial number (`#ID` in the server log).
@@ -57,96 +50,105 @@ pub struct Entry<'a> {
     pub request_no: u64,
 }
 
-/// Appends one line in `format` to `out`; `scratch` is reused text space.
-pub fn write_line(format: Format, e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String) {
-    match format {
-        Format::Combined => combined(e, clock, out),
-        Format::Json => json(e, clock, out, scratch),
+/// The request line.
+#[derive(Debug, Clone, Copy)]
+pub enum Line<'a> {
+    /// A parsed head's: a method we know and HTTP/1.x, which need no
+    /// escaping, and its target as sent.
+    Parsed { method: Method, target: &'a [u8], http11: bool },
+    /// The tokens of a line that failed to parse, as far as they go (each
+    /// empty if it never came).
+    Raw { method: &'a [u8], target: &'a [u8], version: &'a [u8] },
+}
+
+impl Default for Line<'_> {
+    /// None came.
+    fn default() -> Self {
+        Line::Raw { method: b"", target: b"", version: b"" }
     }
 }
 
-/// `peer - - [time] "request" status body_bytes "referer" "agent" request_time`
-fn combined(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
-    combined_head(e.peer, clock, out);
-    match e.request_line {
-        Some(line) => {
-            debug_assert!(is_joined(e, line), "the line is its parts");
-            escape::combined(out, line);
-        }
-        None => combined_request(e, out),
-    }
-    out.extend_from_slice(b"\" ");
-    pieces::status(out, e.status);
-    out.push(b' ');
-    pieces::number(out, e.body_bytes_sent);
-    for value in [e.referer, e.user_agent] {
-        match value {
-            Some(v) if !v.is_empty() => {
-                out.extend_from_slice(b" \"");
-                combined_value(out, v, MAX_HEADER);
-                out.push(b'"');
+impl<'a> Line<'a> {
+    /// Method, target and version.
+    pub fn parts(&self) -> [&'a [u8]; 3] {
+        match *self {
+            Line::Parsed { method, target, http11 } => {
+                [method.as_str().as_bytes(), target, if http11 { b"HTTP/1.1" } else { b"HTTP/1.0" }]
             }
-            _ => out.extend_from_slice(b" \"-\""),
+            Line::Raw { method, target, version } => [method, target, version],
         }
     }
-    out.push(b' ');
-    pieces::seconds(out, e.duration);
-    out.push(b'\n');
 }
 
-/// `peer - - [time] "`: for an IPv4 peer put together on the stack and
-/// appended as one piece (one check of the room left, not four).
+/// What a line adds when its request is complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    /// The client (the peer, or whom a trusted proxy named). Added here,
+    /// not kept: the request's record holds it anyway.
+    pub peer: IpAddr,
+    pub status: u16,
+    /// Bytes written for this response, head included.
+    pub bytes_sent: u64,
+    /// Of those, bytes of the body (Combined's `%b`, nginx's `$body_bytes_sent`).
+    pub body_bytes_sent: u64,
+    /// Bytes of the request: head and body.
+    pub bytes_received: u64,
+    pub duration: Duration,
+}
+
+/// Where [`keep`] left a request's half of its line: the lengths of its
+/// two pieces, which lie back to back in the store. Combined: the request
+/// (`GET / HTTP/1.1" `) and the headers (` "referer" "agent" `); JSON:
+/// the request's fields and the rest up to the line's end. Each is at
+/// most a few KiB: the limits above, times 5 for escapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    pub line: u32,
+    pub rest: u32,
+}
+
+impl Kept {
+    /// Bytes of the store it takes.
+    pub fn len(&self) -> usize {
+        self.line as usize + self.rest as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Renders `r`'s half of its line in `format`, appended to `store`;
+/// `scratch` is reused text space.
+pub fn keep(format: Format, r: &Request<'_>, store: &mut Vec<u8>, scratch: &mut String) -> Kept {
+    let start = store.len();
+    match format {
+        Format::Combined => combined::line(&r.line, store),
+        Format::Json => json::line(&r.line, store, scratch),
+    }
+    let line = store.len() - start;
+    match format {
+        Format::Combined => combined::rest(r, store),
+        Format::Json => json::rest(r, store, scratch),
+    }
+    let rest = store.len() - start - line;
+    // Both are bounded by the limits (see `Kept`).
+    Kept { line: line as u32, rest: rest as u32 }
+}
+
+/// Appends the line whose request's half is `kept` (`text`: its pieces,
+/// as [`keep`] left them) with what `c` says, at the time of `clock`.
 #[inline(always)]
-fn combined_head(peer: IpAddr, clock: &LogClock, out: &mut Vec<u8>) {
-    const OPEN: &[u8; 6] = b" - - [";
-    const CLOSE: &[u8; 3] = b"] \"";
-    let Some((text, len)) = pieces::v4_text(peer) else {
-        pieces::peer(out, peer);
-        out.extend_from_slice(OPEN);
-        out.extend_from_slice(clock.clf());
-        out.extend_from_slice(CLOSE);
-        return;
-    };
-    let mut head = [0u8; 16 + 6 + 26 + 3];
-    head[..16].copy_from_slice(&text);
-    let at = len.min(16);
-    head[at..at + 6].copy_from_slice(OPEN);
-    head[at + 6..at + 32].copy_from_slice(clock.clf());
-    head[at + 32..at + 35].copy_from_slice(CLOSE);
-    pieces::push_cut(out, head, at + 35);
-}
-
-/// The request line's parts, each escaped and bounded; `-` if none came.
-fn combined_request(e: &Entry<'_>, out: &mut Vec<u8>) {
-    let parts = [e.method, e.target, e.version].into_iter().zip(LINE_LIMITS);
-    if parts.clone().all(|(v, _)| v.is_empty()) {
-        out.push(b'-');
-    }
-    let mut first = true;
-    for (value, max) in parts.filter(|(v, _)| !v.is_empty()) {
-        if !std::mem::take(&mut first) {
-            out.push(b' ');
-        }
-        combined_value(out, value, max);
+pub fn write(format: Format, text: &[u8], kept: Kept, c: &Completion, clock: &LogClock, out: &mut Vec<u8>) {
+    let (line, rest) = text.split_at(kept.line as usize);
+    match format {
+        Format::Combined => combined::write(line, rest, c, clock, out),
+        Format::Json => json::write(line, rest, c, clock, out),
     }
 }
 
-/// Whether `line` is what [`Entry::request_line`] must be: the parts,
-/// each there and within its limit, joined by single spaces. (Compared
-/// in place: the tests count allocations per request.)
-fn is_joined(e: &Entry<'_>, line: &[u8]) -> bool {
-    let (m, t) = (e.method.len(), e.target.len());
-    [e.method, e.target, e.version].iter().zip(LINE_LIMITS).all(|(v, max)| (1..=max).contains(&v.len()))
-        && line.len() == m + 1 + t + 1 + e.version.len()
-        && line[..m] == *e.method
-        && line[m] == b' '
-        && line[m + 1..m + 1 + t] == *e.target
-        && line[m + 1 + t] == b' '
-        && line[m + 2 + t..] == *e.version
-}
-
-/// `value` escaped, cut at `max` bytes and marked if it was longer.
-fn combined_value(out: &mut Vec<u8>, value: &[u8], max: usize) {
+/// `value` escaped for Combined, cut at `max` bytes and marked if it was longer.
+pub(super) fn combined_value(out: &mut Vec<u8>, value: &[u8], max: usize) {
     let (v, cut) = escape::bounded(value, max);
     escape::combined(out, v);
     if cut {
@@ -154,57 +156,60 @@ fn combined_value(out: &mut Vec<u8>, value: &[u8], max: usize) {
     }
 }
 
-fn json(e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>, scratch: &mut String) {
-    out.extend_from_slice(b"{\"time\":\"");
-    clock.write_rfc3339(out);
-    out.extend_from_slice(b"\",\"peer\":\"");
-    pieces::peer(out, e.peer);
-    out.push(b'"');
-    let texts = [("method", e.method, MAX_TOKEN), ("target", e.target, MAX_TARGET), ("version", e.version, MAX_TOKEN)];
-    for (name, value, max) in texts {
-        json_field(out, scratch, name, Some(value), max);
-    }
-    let numbers = [
-        ("status", u64::from(e.status)),
-        ("bytes_sent", e.bytes_sent),
-        ("body_bytes_sent", e.body_bytes_sent),
-        ("bytes_received", e.bytes_received),
-        ("duration_us", u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX)),
-    ];
-    for (name, value) in numbers {
-        json_key(out, name);
-        pieces::number(out, value);
-    }
-    json_field(out, scratch, "user_agent", e.user_agent, MAX_HEADER);
-    json_field(out, scratch, "referer", e.referer, MAX_HEADER);
-    for (name, value) in [("connection", e.conn_id), ("request", e.request_no)] {
-        json_key(out, name);
-        pieces::number(out, value);
-    }
-    out.extend_from_slice(b"}\n");
+/// Everything one line says about one request, at once: how tests state a
+/// line ([`write_line`] keeps, then writes it).
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub peer: IpAddr,
+    /// Empty when the request line never arrived (Combined then logs `-`).
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub version: &'a [u8],
+    pub status: u16,
+    pub bytes_sent: u64,
+    pub body_bytes_sent: u64,
+    pub bytes_received: u64,
+    pub duration: Duration,
+    pub user_agent: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
+    pub conn_id: u64,
+    pub request_no: u64,
 }
 
-fn json_key(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+#[cfg(test)]
+impl<'a> Entry<'a> {
+    /// Its request's half, with the line as raw tokens.
+    pub fn request(&self) -> Request<'a> {
+        let line = Line::Raw { method: self.method, target: self.target, version: self.version };
+        Request {
+            line,
+            user_agent: self.user_agent,
+            referer: self.referer,
+            conn_id: self.conn_id,
+            request_no: self.request_no,
+        }
+    }
+
+    pub fn completion(&self) -> Completion {
+        Completion {
+            peer: self.peer,
+            status: self.status,
+            bytes_sent: self.bytes_sent,
+            body_bytes_sent: self.body_bytes_sent,
+            bytes_received: self.bytes_received,
+            duration: self.duration,
+        }
+    }
 }
 
-/// `"name":"escaped value"`, or `"name":null` when absent.
-fn json_field(out: &mut Vec<u8>, scratch: &mut String, name: &str, value: Option<&[u8]>, max: usize) {
-    json_key(out, name);
-    let Some(value) = value else {
-        out.extend_from_slice(b"null");
-        return;
-    };
-    scratch.clear();
-    let (v, cut) = escape::bounded(value, max);
-    escape::json_text(scratch, v);
-    if cut {
-        scratch.push_str(TRUNCATED);
-    }
-    // JSON's escapes, and `\uXXXX` for what could break or disguise a line.
-    escape::json_string(out, scratch);
+/// Appends `e`'s line in `format` to `out`, both halves at once.
+#[cfg(test)]
+pub fn write_line(format: Format, e: &Entry<'_>, clock: &LogClock, out: &mut Vec<u8>) {
+    let mut store = b"older text".to_vec();
+    let kept = keep(format, &e.request(), &mut store, &mut String::new());
+    assert_eq!(store.len(), 10 + kept.len());
+    write(format, &store[10..], kept, &e.completion(), clock, out);
 }
 
 #[cfg(test)]

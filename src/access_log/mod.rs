@@ -2,8 +2,11 @@
 //! a connection), in Combined or JSON format, written without ever making
 //! the loop wait.
 //!
-//! Each loop formats lines into its own [`AccessLog`] buffer (reused, so a
-//! line allocates nothing) and hands the buffer to the [`LogWriter`] thread
+//! A line is written in two halves (`format.rs`): what the request says is
+//! rendered when it arrives, into its connection's text store
+//! ([`AccessLog::keep`]); the rest is added when the response is complete
+//! ([`AccessLog::write`]). Each loop writes lines into its own
+//! [`AccessLog`] buffer (reused, so a line allocates nothing) and hands the buffer to the [`LogWriter`] thread
 //! when it holds [`BATCH_BYTES`] or its oldest line is [`FLUSH_INTERVAL`]
 //! old, like nginx's `access_log ... buffer=64k flush=100ms`. The loop
 //! includes [`AccessLog::deadline`] in its poll timeout so a quiet server
@@ -12,8 +15,10 @@
 //! first drop of an episode is reported in the server log.
 
 mod clock;
+mod combined;
 pub mod escape;
 pub mod format;
+mod json;
 pub(crate) mod pieces;
 mod writer;
 
@@ -25,7 +30,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use clock::LogClock;
-pub use format::{Entry, Format};
+#[cfg(test)]
+pub use format::Entry;
+pub use format::{Completion, Format, Kept, Line, Request};
 pub use writer::{CHANNEL_BATCHES, LogControl, LogState, LogWriter};
 use writer::{Msg, Sink};
 
@@ -152,20 +159,37 @@ impl AccessLog {
         }
     }
 
-    /// Adds one line; hands the batch over if it is full.
-    pub fn write(&mut self, entry: &Entry<'_>, now: Instant) {
+    /// Renders the request's half of its line, appended to `store` (the
+    /// connection's text store): [`AccessLog::write`] adds the rest.
+    pub fn keep(&mut self, request: &Request<'_>, store: &mut Vec<u8>) -> Kept {
+        format::keep(self.format, request, store, &mut self.scratch)
+    }
+
+    /// Adds one line: the request's half `kept` (`text`, as
+    /// [`AccessLog::keep`] left it) with `c`; hands the batch over if it is
+    /// full.
+    #[inline(always)]
+    pub fn write(&mut self, text: &[u8], kept: Kept, c: &Completion, now: Instant) {
         if !self.enabled() {
             return;
         }
         if self.buf.capacity() == 0 {
             self.buf = self.back_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096));
         }
-        format::write_line(self.format, entry, &self.clock, &mut self.buf, &mut self.scratch);
+        format::write(self.format, text, kept, c, &self.clock, &mut self.buf);
         self.lines += 1;
         self.oldest.get_or_insert(now);
         if self.buf.len() >= BATCH_BYTES {
             self.hand_off();
         }
+    }
+
+    /// Both halves of `e`'s line at once (tests).
+    #[cfg(test)]
+    pub fn write_entry(&mut self, e: &Entry<'_>, now: Instant) {
+        let mut text = Vec::new();
+        let kept = self.keep(&e.request(), &mut text);
+        self.write(&text, kept, &e.completion(), now);
     }
 
     /// When the buffered lines must be handed over: part of the poll timeout.

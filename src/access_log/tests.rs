@@ -10,7 +10,6 @@ fn entry(target: &[u8]) -> Entry<'_> {
         method: b"GET",
         target,
         version: b"HTTP/1.1",
-        request_line: None,
         status: 200,
         bytes_sent: 100,
         body_bytes_sent: 3,
@@ -40,7 +39,7 @@ fn destinations_parse() {
 #[test]
 fn off_formats_nothing_and_has_no_deadline() {
     let mut log = AccessLog::off();
-    log.write(&entry(b"/"), Instant::now());
+    log.write_entry(&entry(b"/"), Instant::now());
     assert!(!log.enabled());
     assert_eq!(log.deadline(), None);
 }
@@ -52,7 +51,7 @@ fn lines_wait_for_the_interval_then_go_out_in_one_batch() {
     let mut log = AccessLog::new(Some(&writer), Format::Combined);
     let t0 = Instant::now();
     for i in 0..10 {
-        log.write(&entry(format!("/echo/{i}").as_bytes()), t0);
+        log.write_entry(&entry(format!("/echo/{i}").as_bytes()), t0);
     }
     assert_eq!(log.deadline(), Some(t0 + FLUSH_INTERVAL));
     log.tick(t0 + FLUSH_INTERVAL / 2);
@@ -74,7 +73,7 @@ fn a_full_buffer_goes_out_before_its_time() {
     let target = vec![b'x'; 1000];
     let mut n = 0;
     while log.lines > 0 || n == 0 {
-        log.write(&entry(&target), Instant::now());
+        log.write_entry(&entry(&target), Instant::now());
         n += 1;
         assert!(n < 1000, "the batch never filled");
     }
@@ -94,14 +93,14 @@ fn reopen_loses_nothing_and_later_lines_go_to_the_new_file() {
     let writer = start(&Destination::File(path.clone())).unwrap().unwrap();
     let control = writer.control();
     let mut log = AccessLog::new(Some(&writer), Format::Combined);
-    log.write(&entry(b"/before"), Instant::now());
+    log.write_entry(&entry(b"/before"), Instant::now());
     log.tick(Instant::now() + FLUSH_INTERVAL);
     // logrotate: rename, then signal.
     let rotated = dir.path().join("access.log.1");
     // The batch may still be in the channel: renaming does not change which
     // file the writer has open, so it lands in the rotated file either way.
     std::fs::rename(&path, &rotated).unwrap();
-    log.write(&entry(b"/buffered-during-rotation"), Instant::now());
+    log.write_entry(&entry(b"/buffered-during-rotation"), Instant::now());
     control.reopen();
     let reopened = (0..500).any(|_| {
         std::thread::sleep(Duration::from_millis(10));
@@ -146,7 +145,7 @@ fn a_stalled_output_costs_lines_not_the_loop() {
     let batches = CHANNEL_BATCHES as u64 + 10;
     let mut sent = 0;
     while log.state().dropped_lines() == 0 || sent < batches * 70 {
-        log.write(&entry(&target), Instant::now());
+        log.write_entry(&entry(&target), Instant::now());
         sent += 1;
         assert!(sent < 100_000, "never dropped");
     }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use super::{InFlight, Observer};
+use crate::access_log::Line;
 use crate::forwarded::{self, Cidr};
 use crate::http::request::ProxyHeaders;
 use crate::http::{Head, Method};
@@ -13,11 +14,9 @@ use crate::metrics::labels::Route;
 /// of its first line as far as they go (empty if none).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Arrival<'a> {
-    pub method: Option<Method>,
     pub route: Option<Route>,
-    pub method_text: &'a [u8],
-    pub target: &'a [u8],
-    pub version: &'a [u8],
+    /// Its request line as the access log takes it.
+    pub line: Line<'a>,
     pub user_agent: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
     /// The client behind a trusted proxy (`--trust-proxy`); None: the peer.
@@ -52,11 +51,8 @@ impl<'a> Arrival<'a> {
     /// A parsed head of `len` bytes, taking `route`; `client` as [`Arrival::client`].
     pub fn of(head: &Head<'a>, len: usize, route: Route, client: Option<IpAddr>) -> Arrival<'a> {
         Arrival {
-            method: Some(head.method),
             route: Some(route),
-            method_text: head.method.as_str().as_bytes(),
-            target: head.target.as_bytes(),
-            version: if head.http11 { b"HTTP/1.1" } else { b"HTTP/1.0" },
+            line: Line::Parsed { method: head.method, target: head.target.as_bytes(), http11: head.http11 },
             user_agent: head.user_agent,
             referer: head.referer,
             client,
@@ -69,7 +65,7 @@ impl<'a> Arrival<'a> {
     pub fn unparsed(input: &'a [u8]) -> Arrival<'a> {
         let line_end = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
         let line = input[..line_end].strip_suffix(b"\r").unwrap_or(&input[..line_end]);
-        let (method_text, rest) = match line.iter().position(|&b| b == b' ') {
+        let (method, rest) = match line.iter().position(|&b| b == b' ') {
             Some(i) => (&line[..i], &line[i + 1..]),
             None => (line, &b""[..]),
         };
@@ -77,7 +73,15 @@ impl<'a> Arrival<'a> {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (rest, &b""[..]),
         };
-        Arrival { method_text, target, version, ..Arrival::default() }
+        Arrival { line: Line::Raw { method, target, version }, ..Arrival::default() }
+    }
+
+    /// Its method, if it was parsed.
+    pub fn method(&self) -> Option<Method> {
+        match self.line {
+            Line::Parsed { method, .. } => Some(method),
+            Line::Raw { .. } => None,
+        }
     }
 }
 

@@ -5,10 +5,8 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::access_log::Kept;
 use crate::metrics::labels::{MethodLabel, Route};
-
-/// A text length that marks an absent header (`Pending::lens`).
-pub(super) const ABSENT: u16 = u16::MAX;
 
 #[derive(Debug)]
 pub(super) struct Pending {
@@ -19,11 +17,10 @@ pub(super) struct Pending {
     pub(super) route: Route,
     /// 0 until the response is queued.
     pub(super) status: u16,
-    /// Client text in `Records::text`: start and the five lengths
-    /// (method, target, version, agent, referer); a length of `u16::MAX`
-    /// marks an absent header.
+    /// The access-log line's kept half in `Records::text`: where it
+    /// starts, and its pieces (empty with the log off).
     pub(super) text_at: usize,
-    pub(super) lens: [u16; 5],
+    pub(super) kept: Kept,
     pub(super) received: u64,
     /// Output positions of the response: its first byte, its end (None:
     /// streamed, ends when the output is empty), and its head's length.
@@ -158,7 +155,7 @@ impl Joiner {
             route: self.route,
             status: 0,
             text_at,
-            lens: [ABSENT; 5],
+            kept: Kept::default(),
             received: 0,
             start: 0,
             end: None,
@@ -216,7 +213,7 @@ impl Records {
                 route: t.route,
                 status: t.status,
                 text_at: self.text.len(),
-                lens: [ABSENT; 5],
+                kept: Kept::default(),
                 received: 0,
                 start: t.start,
                 end: Some(t.end),

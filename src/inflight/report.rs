@@ -125,7 +125,8 @@ impl InFlight {
         // second would drown the requests that matter.
         let quiet = p.route == Route::Healthz && status == status::OK;
         if obs.log.enabled() && !quiet {
-            obs.log.write(&records.entry(p, status, sent, duration), now);
+            let (text, c) = records.line(p, status, sent, duration);
+            obs.log.write(text, p.kept, &c, now);
         }
         if n < p.count {
             // Runs exist only with the log off: no text to keep in step.

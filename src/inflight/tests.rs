@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::access_log::AccessLog;
-use crate::access_log::{self, Destination, Format, LogWriter};
+use crate::access_log::{self, Destination, Format, Line, LogWriter};
 use crate::http::Method;
 
 struct Harness {
@@ -33,15 +33,12 @@ impl Harness {
 
 fn get<'a>(path: &'a [u8], agent: Option<&'a [u8]>) -> Arrival<'a> {
     Arrival {
-        method: Some(Method::Get),
         // The label `Routes::classify` gives the path on the public port.
         route: Some(match path {
             b"/healthz" => Route::Healthz,
             p => crate::routes::classify_path(p),
         }),
-        method_text: b"GET",
-        target: path,
-        version: b"HTTP/1.1",
+        line: Line::Parsed { method: Method::Get, target: path, http11: true },
         user_agent: agent,
         referer: None,
         client: None,
@@ -111,7 +108,7 @@ fn a_client_that_leaves_early_is_logged_499_with_what_it_got() {
     f.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
     let mut up = InFlight::new(peer());
     let mut a = get(b"/files/u", None);
-    (a.method, a.method_text) = (Some(Method::Post), b"POST");
+    a.line = Line::Parsed { method: Method::Post, target: b"/files/u", http11: true };
     up.begin(7, &a, Instant::now(), &mut h.obs);
     up.arrived(7, Arrived::Body(10), &mut h.obs);
     up.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
@@ -131,11 +128,12 @@ fn a_client_that_leaves_early_is_logged_499_with_what_it_got() {
 #[test]
 fn unparsed_request_lines_keep_what_tokens_they_have() {
     let a = Arrival::unparsed(b"GET /x\x01y HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_eq!((a.method_text, a.target, a.version), (&b"GET"[..], &b"/x\x01y"[..], &b"HTTP/1.1"[..]));
+    assert_eq!(a.line.parts(), [&b"GET"[..], b"/x\x01y", b"HTTP/1.1"]);
+    assert_eq!(a.method(), None, "tokens, not a parsed method");
     let a = Arrival::unparsed(b"GARBAGE\r\n\r\n");
-    assert_eq!((a.method_text, a.target, a.version), (&b"GARBAGE"[..], &b""[..], &b""[..]));
+    assert_eq!(a.line.parts(), [&b"GARBAGE"[..], b"", b""]);
     let a = Arrival::unparsed(b"");
-    assert!(a.method_text.is_empty() && a.target.is_empty());
+    assert_eq!(a.line.parts(), [&b""[..]; 3]);
 }
 
 #[test]
@@ -262,7 +260,7 @@ fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
     // The next head is parsed; its body is still arriving when the first
     // response's last byte goes out.
     let mut upload = get(b"/files/second", Some(b"agent"));
-    (upload.method, upload.method_text) = (Some(Method::Post), b"POST");
+    upload.line = Line::Parsed { method: Method::Post, target: b"/files/second", http11: true };
     f.begin(7, &upload, Instant::now(), &mut h.obs);
     assert!(f.awaiting_response());
     f.sent(100, Progress::Empty, &mut h.obs);

@@ -16,7 +16,6 @@ fn entry<'a>() -> Entry<'a> {
         method: b"GET",
         target: b"/echo/a",
         version: b"HTTP/1.1",
-        request_line: None,
         status: 200,
         bytes_sent: 120,
         body_bytes_sent: 1,
@@ -30,8 +29,9 @@ fn entry<'a>() -> Entry<'a> {
 }
 
 fn line(format: Format, e: &Entry<'_>) -> String {
-    let (mut out, mut scratch) = (Vec::new(), String::new());
-    write_line(format, e, &clock(), &mut out, &mut scratch);
+    let mut out = b"earlier lines\n".to_vec();
+    write_line(format, e, &clock(), &mut out);
+    let out = out.split_off(14);
     String::from_utf8(out).expect("a line is always valid UTF-8")
 }
 
@@ -121,21 +121,38 @@ fn peers_print_as_remote_addr_does() {
 }
 
 #[test]
-fn a_joined_request_line_prints_as_its_parts() {
-    let mut e = entry();
-    for target in [&b"/echo/a"[..], b"/\"x\\y\x1b\xff z", b"/a-target-longer-than-a-word"] {
-        e.target = target;
-        let parts = line(Format::Combined, &Entry { request_line: None, ..e.clone() });
-        let joined = [e.method, e.target, e.version].join(&b' ');
-        let one = line(Format::Combined, &Entry { request_line: Some(&joined), ..e.clone() });
-        assert_eq!(one, parts);
+fn a_parsed_line_prints_as_its_tokens_do_in_both_formats() {
+    for format in [Format::Combined, Format::Json] {
+        for (method, http11) in [(Method::Get, true), (Method::Options, false), (Method::Delete, true)] {
+            for target in [&b"/echo/a"[..], b"/\"x\\y\x1b\xff z", &[b'a'; MAX_TARGET + 1]] {
+                let r = Request { line: Line::Parsed { method, target, http11 }, ..entry().request() };
+                let [m, t, v] = r.line.parts();
+                let raw = Request { line: Line::Raw { method: m, target: t, version: v }, ..r };
+                let (mut one, mut other) = (Vec::new(), Vec::new());
+                let kept = keep(format, &r, &mut one, &mut String::new());
+                assert_eq!(keep(format, &raw, &mut other, &mut String::new()), kept);
+                assert_eq!(one, other, "{format:?} {r:?}");
+            }
+        }
     }
 }
 
 #[test]
-#[cfg(debug_assertions)]
-#[should_panic(expected = "the line is its parts")]
-fn a_request_line_that_is_not_its_parts_is_caught_in_tests() {
-    let e = Entry { request_line: Some(b"GET /other HTTP/1.1"), ..entry() };
-    line(Format::Combined, &e);
+fn kept_halves_read_the_same_wherever_they_lie_in_the_store() {
+    let mut e = entry();
+    e.referer = Some(b"http://r.example/");
+    for format in [Format::Combined, Format::Json] {
+        let mut store = Vec::new();
+        let mut kept = Vec::new();
+        for target in [&b"/a"[..], b"/b\"", b"/c"] {
+            e.target = target;
+            let at = store.len();
+            kept.push((at, keep(format, &e.request(), &mut store, &mut String::new()), e.clone()));
+        }
+        for (at, k, e) in kept {
+            let mut out = Vec::new();
+            write(format, &store[at..at + k.len()], k, &e.completion(), &clock(), &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), line(format, &e));
+        }
+    }
 }
