@@ -139,6 +139,10 @@ pub struct Worker {
     pool: Pool,
     /// Outcomes taken from the pool, kept to reuse the allocation.
     done: Vec<(Owner, Done)>,
+    /// When the last pass ended (or the loop began, or a poll was
+    /// interrupted): the poll timeout is counted from it, with no clock
+    /// read of its own, as only the drain check runs in between.
+    pass_end: Instant,
 }
 
 impl Worker {
@@ -185,6 +189,7 @@ impl Worker {
             nodelay_inherited: None,
             pool,
             done: Vec::new(),
+            pass_end: Instant::now(),
         })
     }
 
@@ -207,10 +212,13 @@ impl Worker {
 
     fn run_passes(&mut self) -> io::Result<Outcome> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        self.pass_end = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             let timeout = self.poll_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if interrupted(&e) {
+                    // The wait took time: the next timeout counts from now.
+                    self.pass_end = Instant::now();
                     continue;
                 }
                 return Err(e);
@@ -298,6 +306,7 @@ impl Worker {
     /// Step 7: the access log's batch, and the pass's figures.
     fn after_pass(&mut self, woke: Instant, events: usize) {
         let end = Instant::now();
+        self.pass_end = end;
         self.cx.observe.log.tick(end);
         let busy = end.saturating_duration_since(woke);
         self.cx.observe.count(|m| m.pass(events, busy));
@@ -307,7 +316,7 @@ impl Worker {
         if !self.yielded.is_empty() || self.accept_left {
             return Some(Duration::ZERO);
         }
-        let now = Instant::now();
+        let now = self.pass_end;
         let retry = match self.accepting {
             Accepting::Backoff { until } => Some(until.saturating_duration_since(now)),
             _ => None,
