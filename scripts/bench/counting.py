@@ -2,14 +2,21 @@
 """What metrics counting costs per request: issue 22's "at most 2% of CPU".
 
   scripts/bench/counting.py [--rounds 15] [--seconds 2] [--depth 16]
-                            [--connections 50] [--build NAME=SERVER[,HOTPATH] ...]
+                            [--connections 50] [--control]
+                            [--build NAME=SERVER[,HOTPATH] ...]
 
 For each build (default: this=target/release/loophttp) two servers run at
 once, both with the access log off: NAME-bare (`--no-metrics`) and
 NAME-metrics (counting for /metrics). wrk pipelines GET /echo/abc, DEPTH per
 write (scripts/bench/pipeline.lua; --depth 1 for plain keep-alive), against
-each server in turn; each round reverses the order, so drift on a shared
-machine hits both alike. Servers are pinned to core 1, wrk to core 0.
+each server in turn; the order changes every round (every permutation in
+turn, so each server takes each place in the round as often), so drift on a
+shared machine hits all alike. Servers are pinned to core 1, wrk to core 0.
+
+--control adds a third server, NAME-bare2, a second `--no-metrics` one: the
+same comparison between two identical servers (bare2/bare) shows what the
+method reads when counting costs nothing, its bias and its spread, next to
+counting's figure.
 
 CPU per request is the server's CPU time, user and kernel, over the
 requests wrk counted. It is read from /proc/PID/task/*/schedstat (run time
@@ -23,7 +30,9 @@ The measured figure is the median over rounds of each round's ratio
 metrics/bare (the two runs of a round are seconds apart, so a slower
 minute of the machine cancels out), with the quartiles of those ratios:
 on a shared 2-vCPU machine one round's ratio moves by ±15%, so read the
-quartiles before the median.
+quartiles before the median. The 90% interval printed with the median is
+a bootstrap of the rounds (the median of rounds drawn again with
+replacement, 2,000 times, seeded): how far the median itself may be off.
 
 This VM has no hardware counters (perf cannot count instructions or
 cycles), so a second, deterministic figure is made from the build's
@@ -40,7 +49,9 @@ Only processes it started are signalled.
 import argparse
 import glob
 import json
+import itertools
 import os
+import random
 import re
 import shutil
 import statistics
@@ -107,6 +118,24 @@ def quartiles(xs):
     return q[0], statistics.median(xs), q[2]
 
 
+def median_interval(xs, draws=2000):
+    """5th and 95th percentiles of the median of xs resampled with replacement."""
+    rng = random.Random(22)
+    medians = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(draws))
+    return medians[draws // 20], medians[draws - 1 - draws // 20]
+
+
+def ratios(base, other):
+    """Each round's other/base - 1."""
+    return [o["ns"] / b["ns"] - 1 for b, o in zip(base, other)]
+
+
+def describe(xs):
+    q1, med, q3 = quartiles(xs)
+    lo, hi = median_interval(xs)
+    return "%+.1f%% / **%+.1f%%** / %+.1f%% (%+.1f%% to %+.1f%%)" % tuple(100 * x for x in (q1, med, q3, lo, hi))
+
+
 def one_run(proc, port, a, pin):
     before = cpu(proc.pid)
     n, errors = wrk(port, a, pin, a.seconds)
@@ -122,6 +151,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--depth", type=int, default=16)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--control", action="store_true", help="a second --no-metrics server per build (bare2/bare)")
     ap.add_argument("--build", action="append", metavar="NAME=SERVER[,HOTPATH]")
     a = ap.parse_args()
     builds, hotpaths = [], {}
@@ -141,14 +171,16 @@ def main():
 
     print("cpu:", next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
           "| load before:", open("/proc/loadavg").read().strip())
-    print("command: scripts/bench/counting.py --rounds %d --seconds %d --depth %d --connections %d %s" % (
-        a.rounds, a.seconds, a.depth, a.connections, " ".join("--build " + b for b in a.build or [])))
+    print("command: scripts/bench/counting.py --rounds %d --seconds %d --depth %d --connections %d%s %s" % (
+        a.rounds, a.seconds, a.depth, a.connections, " --control" if a.control else "",
+        " ".join("--build " + b for b in a.build or [])))
     tmp = tempfile.mkdtemp(prefix="loophttp-counting-")
     servers = {}
     try:
         port = 19400
         for name, binary in builds:
-            for mode, extra in (("bare", ["--no-metrics"]), ("metrics", [])):
+            modes = [("bare", ["--no-metrics"]), ("metrics", [])] + ([("bare2", ["--no-metrics"])] if a.control else [])
+            for mode, extra in modes:
                 port += 1
                 out = open(os.path.join(tmp, "%s-%s.out" % (name, mode)), "w")
                 proc = subprocess.Popen(pin(1) + [binary, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
@@ -159,8 +191,9 @@ def main():
         for proc, port in servers.values():
             wrk(port, a, pin, 1)  # warm-up
         runs = {}
+        orders = list(itertools.permutations(servers))
         for r in range(a.rounds):
-            order = list(servers) if r % 2 == 0 else list(reversed(servers))
+            order = orders[r % len(orders)]
             for key in order:
                 row = one_run(*servers[key], a, pin)
                 runs.setdefault(key, []).append(row)
@@ -169,22 +202,24 @@ def main():
                     "  ERRORS %d" % row["errors"] if row["errors"] else ""), flush=True)
         print("\nserver CPU (user + kernel) per request, medians of %d rounds of %d s, depth %d;" % (
             a.rounds, a.seconds, a.depth))
-        print("counting = metrics/bare - 1, per round (quartiles), and estimated from callgrind:")
-        print("| build | bare ns/req | metrics ns/req | user share | counting, measured: q1 / median / q3 "
-              "| user instructions bare / metrics (M) | counting, estimated |")
-        print("|---|---:|---:|---:|---|---|---:|")
+        print("counting = metrics/bare - 1, per round (q1 / median / q3, and the median's 90% interval),")
+        print("and estimated from callgrind%s:" % ("; control = bare2/bare - 1, two servers alike" if a.control else ""))
+        print("| build | bare ns/req | metrics ns/req | user share | counting, measured "
+              "| user instructions bare / metrics (M) | counting, estimated |%s" % (" control |" if a.control else ""))
+        print("|---|---:|---:|---:|---|---|---:|%s" % ("---|" if a.control else ""))
         for name, _ in builds:
             bare, met = runs[(name, "bare")], runs[(name, "metrics")]
-            q = quartiles([m["ns"] / b["ns"] - 1 for b, m in zip(bare, met)])
+            measured = describe(ratios(bare, met))
+            control = " %s |" % describe(ratios(bare, runs[(name, "bare2")])) if a.control else ""
             user = statistics.median(x["user"] for x in bare + met)
             est = ("", "")
             if name in hotpaths:
                 ib, im = (instructions(hotpaths[name], mode, a.depth) for mode in ("bare", "metrics"))
                 est = ("%.2f / %.2f (%+.1f%%)" % (ib / 1e6, im / 1e6, 100 * (im / ib - 1)),
                        "%+.1f%%" % (100 * (im / ib - 1) * user))
-            print("| %s | %.0f | %.0f | %.0f%% | %s | %s | %s |" % (
+            print("| %s | %.0f | %.0f | %.0f%% | %s | %s | %s |%s" % (
                 name, statistics.median(x["ns"] for x in bare), statistics.median(x["ns"] for x in met),
-                100 * user, " / ".join("%+.1f%%" % (100 * x) for x in q), est[0], est[1]))
+                100 * user, measured, est[0], est[1], control))
     finally:
         for proc, _ in servers.values():
             proc.terminate()
