@@ -72,6 +72,12 @@ fn method_word(m: Method) -> ([u8; 8], usize) {
 /// ` "referer" "agent" `, each escaped and bounded; `-` for one that is
 /// absent or empty.
 pub(super) fn rest(r: &Request<'_>, out: &mut Vec<u8>) {
+    let given = |v: Option<&[u8]>| v.is_some_and(|v| !v.is_empty());
+    if !given(r.referer) && !given(r.user_agent) {
+        // What a benchmark's client sends: one piece.
+        out.extend_from_slice(b" \"-\" \"-\" ");
+        return;
+    }
     for value in [r.referer, r.user_agent] {
         match value {
             Some(v) if !v.is_empty() => {
@@ -90,12 +96,10 @@ pub(super) fn rest(r: &Request<'_>, out: &mut Vec<u8>) {
 pub(super) fn write(line: &[u8], rest: &[u8], c: &Completion, clock: &LogClock, out: &mut Vec<u8>) {
     head(c, clock, out);
     out.extend_from_slice(line);
-    pieces::status(out, c.status);
-    out.push(b' ');
+    pieces::status(out, c.status, b' ');
     pieces::number(out, c.body_bytes_sent);
     out.extend_from_slice(rest);
-    pieces::seconds(out, c.duration);
-    out.push(b'\n');
+    pieces::seconds(out, c.duration, b'\n');
 }
 
 /// `peer - - [time] "`: for an IPv4 peer put together on the stack and

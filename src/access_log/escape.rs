@@ -71,22 +71,21 @@ fn combined_escaping(out: &mut Vec<u8>, value: &[u8]) {
 /// Whether `value` has a byte Combined escapes, checked a word at a time.
 #[inline(always)]
 fn has_escapes(value: &[u8]) -> bool {
-    let mut words = value.chunks_exact(8);
+    let (words, rest) = value.as_chunks::<8>();
     let mut flags = 0;
-    for word in &mut words {
-        flags |= word_escapes(u64::from_le_bytes(word.try_into().expect("chunks of 8")));
+    for word in words {
+        flags |= word_escapes(u64::from_le_bytes(*word));
     }
-    // The last 0-7 bytes, padded with a byte that needs no escape.
-    let rest = words.remainder();
     if !rest.is_empty() {
-        let padding = u64::from_le_bytes([b'a'; 8]) << (8 * rest.len());
         let word = match value.last_chunk::<8>() {
-            // The value's last eight bytes, shifted down to the rest.
-            Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
-            // A short value: its bytes shifted in one by one.
-            None => rest.iter().rev().fold(0, |word, &b| word << 8 | u64::from(b)),
+            // The last eight bytes: checking again some that were checked
+            // already is cheaper than moving the rest into place.
+            Some(last) => u64::from_le_bytes(*last),
+            // A short value: its bytes shifted in one by one, above a
+            // padding of bytes that need no escape.
+            None => rest.iter().rev().fold(u64::from_le_bytes([b'a'; 8]), |word, &b| word << 8 | u64::from(b)),
         };
-        flags |= word_escapes(word | padding);
+        flags |= word_escapes(word);
     }
     flags != 0
 }

@@ -65,23 +65,25 @@ pub fn v4_text(peer: IpAddr) -> Option<([u8; 16], usize)> {
     Some((text, len - 1))
 }
 
-/// Appends `status` in decimal: three digits, one piece, for every status
-/// there is (100-999).
+/// Appends `status` in decimal, then `end`: three digits and `end`, one
+/// piece, for every status there is (100-999).
 #[inline(always)]
-pub fn status(out: &mut Vec<u8>, status: u16) {
+pub fn status(out: &mut Vec<u8>, status: u16, end: u8) {
     match three_digits(status) {
-        Some(word) => push_cut(out, word, 3),
-        None => number(out, u64::from(status)),
+        Some(digits) => out.extend_from_slice(&(digits | u32::from(end) << 24).to_le_bytes()),
+        None => {
+            number(out, u64::from(status));
+            out.push(end);
+        }
     }
 }
 
-/// `n` in three digits, if it has three.
+/// `n` in three digits, as the low bytes of a little-endian word, if it
+/// has three.
 #[inline(always)]
-fn three_digits(n: u16) -> Option<[u8; 4]> {
+fn three_digits(n: u16) -> Option<u32> {
     let (hundreds, rest) = (n / 100, n % 100);
-    (1..10)
-        .contains(&hundreds)
-        .then(|| (u32::from(b'0' + hundreds as u8) | u32::from(PAIRS[usize::from(rest)]) << 8).to_le_bytes())
+    (1..10).contains(&hundreds).then(|| u32::from(b'0' + hundreds as u8) | u32::from(PAIRS[usize::from(rest)]) << 8)
 }
 
 /// [`peer`] for IPv6 (out of line: less usual, and long).
@@ -141,15 +143,15 @@ fn digits(mut n: u32) -> (u64, usize) {
     }
 }
 
-/// `0.000123`: seconds with microsecond precision, like nginx's
+/// `0.000123` and `end`: seconds with microsecond precision, like nginx's
 /// `$request_time` (which has milliseconds).
-pub fn seconds(out: &mut Vec<u8>, d: Duration) {
+pub fn seconds(out: &mut Vec<u8>, d: Duration, end: u8) {
     number(out, d.as_secs());
-    // Always six digits: three pairs after the dot.
+    // Always six digits: the dot, three pairs and `end`, one word.
     let micros = d.subsec_micros();
     let pair = |p: u32| u64::from(PAIRS[(p % 100) as usize]);
     let word = u64::from(b'.') | pair(micros / 10_000) << 8 | pair(micros / 100) << 24 | pair(micros) << 40;
-    push_cut(out, word.to_le_bytes(), 7);
+    out.extend_from_slice(&(word | u64::from(end) << 56).to_le_bytes());
 }
 
 #[cfg(test)]

@@ -44,13 +44,13 @@ fn numbers_print_as_std_does() {
 #[test]
 fn seconds_have_six_decimals() {
     for (d, want) in [
-        (Duration::ZERO, "0.000000"),
-        (Duration::from_micros(123), "0.000123"),
-        (Duration::from_nanos(999_999_999), "0.999999"),
-        (Duration::from_micros(2_000_007), "2.000007"),
-        (Duration::from_secs(123_456_789_012), "123456789012.000000"),
+        (Duration::ZERO, "0.000000\n"),
+        (Duration::from_micros(123), "0.000123\n"),
+        (Duration::from_nanos(999_999_999), "0.999999\n"),
+        (Duration::from_micros(2_000_007), "2.000007\n"),
+        (Duration::from_secs(123_456_789_012), "123456789012.000000\n"),
     ] {
-        assert_eq!(text(|out| seconds(out, d)), want);
+        assert_eq!(text(|out| seconds(out, d, b'\n')), want);
     }
 }
 
@@ -64,6 +64,6 @@ fn a_cut_piece_appends_only_its_length() {
 #[test]
 fn statuses_print_as_std_does() {
     for s in (0..=1200).chain([u16::MAX]) {
-        assert_eq!(text(|out| status(out, s)), s.to_string());
+        assert_eq!(text(|out| status(out, s, b' ')), format!("{s} "));
     }
 }
