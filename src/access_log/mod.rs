@@ -168,7 +168,6 @@ impl AccessLog {
     /// Adds one line: the request's half `kept` (`text`, as
     /// [`AccessLog::keep`] left it) with `c`; hands the batch over if it is
     /// full.
-    #[inline(always)]
     pub fn write(&mut self, text: &[u8], kept: Kept, c: &Completion, now: Instant) {
         if !self.enabled() {
             return;
