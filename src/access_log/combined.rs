@@ -16,10 +16,16 @@ use crate::http::Method;
 pub(super) fn line(line: &Line<'_>, out: &mut Vec<u8>) {
     match *line {
         // Only the target can hold a byte to escape or be too long.
-        Line::Parsed { method, target, http11 } => {
+        Line::Parsed { method, target, plain, http11 } => {
             let (word, len) = method_word(method);
             push_cut(out, word, len);
-            combined_value(out, target, MAX_TARGET);
+            if plain && target.len() <= MAX_TARGET {
+                // The usual target: the parser saw every byte already.
+                debug_assert!(target.iter().all(|b| (b'!'..=b'~').contains(b) && !b"\"\\".contains(b)));
+                out.extend_from_slice(target);
+            } else {
+                combined_value(out, target, MAX_TARGET);
+            }
             out.extend_from_slice(if http11 { b" HTTP/1.1\" " } else { b" HTTP/1.0\" " });
         }
         Line::Raw { .. } => raw_line(line.parts(), out),
@@ -152,12 +158,14 @@ mod tests {
     #[test]
     fn a_parsed_line_reads_as_its_tokens_do() {
         let long = [b"/".as_slice(), &[b'a'; MAX_TARGET + 3]].concat();
-        let targets: [&[u8]; 6] =
-            [b"/", b"/echo/abc", b"/\"x\\y", b"/\x1b\x7f\xff", b"/a-target-longer-than-a-word", &long];
+        let targets: [&[u8]; 8] =
+            [b"/", b"/echo/abc", b"/\"x\\y", b"/x\"", b"/\\", b"/\x1b\x7f\xff", b"/a-target-longer-than-a-word", &long];
         for method in METHODS {
             for target in targets {
-                for http11 in [true, false] {
-                    let parsed = Line::Parsed { method, target, http11 };
+                // As the parser says (`Head::target_plain`), or not known.
+                let plain = target.iter().all(|b| (b'!'..=b'~').contains(b) && !b"\"\\".contains(b));
+                for (http11, plain) in [(true, plain), (false, plain), (true, false)] {
+                    let parsed = Line::Parsed { method, target, plain, http11 };
                     let [m, t, v] = parsed.parts();
                     let (mut one, mut other) = (b"x".to_vec(), b"x".to_vec());
                     line(&parsed, &mut one);

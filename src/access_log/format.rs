@@ -54,8 +54,9 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Line<'a> {
     /// A parsed head's: a method we know and HTTP/1.x, which need no
-    /// escaping, and its target as sent.
-    Parsed { method: Method, target: &'a [u8], http11: bool },
+    /// escaping, and its target as sent; `plain`: visible ASCII without
+    /// `"` or `\`, nothing to escape either (`Head::target_plain`).
+    Parsed { method: Method, target: &'a [u8], plain: bool, http11: bool },
     /// The tokens of a line that failed to parse, as far as they go (each
     /// empty if it never came).
     Raw { method: &'a [u8], target: &'a [u8], version: &'a [u8] },
@@ -72,7 +73,7 @@ impl<'a> Line<'a> {
     /// Method, target and version.
     pub fn parts(&self) -> [&'a [u8]; 3] {
         match *self {
-            Line::Parsed { method, target, http11 } => {
+            Line::Parsed { method, target, http11, .. } => {
                 [method.as_str().as_bytes(), target, if http11 { b"HTTP/1.1" } else { b"HTTP/1.0" }]
             }
             Line::Raw { method, target, version } => [method, target, version],

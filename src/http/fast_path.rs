@@ -27,18 +27,24 @@ use super::target::split_target;
 use crate::error::HttpError;
 
 /// The bytes of an origin-form target: visible ASCII, `PLAIN` or, for the
-/// ones that need a closer look (`?`, `#`, `%`), `SPECIAL`; 0 for the rest.
+/// ones that need a closer look (`?`, `#`, `%`), `SPECIAL`, and also
+/// `QUOTE` for the two the access log escapes (`"`, `\`); 0 for the rest.
 const TARGET: [u8; 256] = {
     let mut table = [0; 256];
     let mut b = b'!';
     while b <= b'~' {
-        table[b as usize] = if matches!(b, b'?' | b'#' | b'%') { SPECIAL } else { PLAIN };
+        table[b as usize] = match b {
+            b'?' | b'#' | b'%' => SPECIAL,
+            b'"' | b'\\' => PLAIN | QUOTE,
+            _ => PLAIN,
+        };
         b += 1;
     }
     table
 };
 const PLAIN: u8 = 1;
 const SPECIAL: u8 = 2;
+const QUOTE: u8 = 4;
 
 /// A header value byte here: space or visible ASCII.
 fn is_value_byte(b: u8) -> bool {
@@ -154,7 +160,7 @@ fn request_line(buf: &[u8]) -> Option<(RequestLine<'_>, bool, usize)> {
     // again, at ~100 instructions a twentieth of a pipelined request's;
     // httparse skips that check the same way for the bytes it vouches for.)
     let target = unsafe { std::str::from_utf8_unchecked(target) };
-    let line = RequestLine { method: &buf[..method_len], target, http11 };
+    let line = RequestLine { method: &buf[..method_len], target, target_plain: classes & QUOTE == 0, http11 };
     Some((line, classes & SPECIAL != 0, end + 11))
 }
 

@@ -38,14 +38,16 @@ const CORPUS: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n",
     b"GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /a\"b\\c HTTP/1.1\r\nHost: x\r\n\r\n",
     b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
     b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nExpect: nothing\r\n\r\n",
     b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
 ];
 
-/// Bytes that change a head's meaning wherever they land.
-const TWISTS: &[u8] = b" \t\r\n:;,%?#/*\x00\x7f\x80\xffaZ0";
+/// Bytes that change a head's meaning wherever they land (`"` and `\` its
+/// access-log line).
+const TWISTS: &[u8] = b" \t\r\n:;,%?#/*\x00\x7f\x80\xffaZ0\"\\";
 
 #[test]
 fn every_mutation_of_the_corpus_gets_the_same_answer_both_ways() {
@@ -154,5 +156,19 @@ fn the_heads_it_is_there_for_take_the_short_way() {
         parse(wire, &LIMITS, &mut LastValidHost::default(), &mut answer).expect("the fast path");
         let Ok(Parsed::Complete(_, len)) = answer else { panic!("not complete: {answer:?}") };
         assert_eq!(len, wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+    }
+}
+
+#[test]
+fn a_target_with_a_quote_or_a_backslash_is_not_plain_either_way() {
+    for (target, plain) in
+        [("/echo/abc", true), ("/a?b=%22#f", true), ("/a\"b", false), ("/a\\b", false), ("/x?\"", false)]
+    {
+        let wire = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_agree(wire.as_bytes(), &LIMITS);
+        let mut fast = Ok(Parsed::Partial);
+        assert!(parse(wire.as_bytes(), &LIMITS, &mut LastValidHost::default(), &mut fast).is_some(), "{target}");
+        let Ok(Parsed::Complete(head, _)) = fast else { panic!("{target}: {fast:?}") };
+        assert_eq!((head.target, head.target_plain), (target, plain));
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct Seen<'a> {
 pub(super) struct RequestLine<'a> {
     pub method: &'a [u8],
     pub target: &'a str,
+    /// See [`Head::target_plain`].
+    pub target_plain: bool,
     pub http11: bool,
 }
 
@@ -53,6 +55,7 @@ pub(super) fn start_head<'a>(method: Method, line: &RequestLine<'a>, path: &'a s
         path,
         path_escaped,
         target: line.target,
+        target_plain: line.target_plain,
         http11: line.http11,
         framing: Framing::None,
         keep_alive: false,

@@ -173,9 +173,11 @@ fn interpret<'a>(
     limits: &Limits,
     hosts: &mut LastValidHost,
 ) -> Result<Head<'a>, HttpError> {
+    let target = req.path.unwrap_or("");
     let line = RequestLine {
         method: req.method.unwrap_or("").as_bytes(),
-        target: req.path.unwrap_or(""),
+        target,
+        target_plain: target.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\'),
         http11: req.version == Some(1),
     };
     check_sizes(&line, len, limits)?;

@@ -92,6 +92,10 @@ pub struct Head<'a> {
     pub path_escaped: bool,
     /// The whole request-target as sent, query included (for the access log).
     pub target: &'a str,
+    /// `target` is visible ASCII without `"` or `\`: the access log has
+    /// nothing in it to escape (known from parsing, so the log need not
+    /// look at every byte again).
+    pub target_plain: bool,
     /// `HTTP/1.1` (true) or `HTTP/1.0` (false).
     pub http11: bool,
     pub framing: Framing,

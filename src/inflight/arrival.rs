@@ -52,7 +52,12 @@ impl<'a> Arrival<'a> {
     pub fn of(head: &Head<'a>, len: usize, route: Route, client: Option<IpAddr>) -> Arrival<'a> {
         Arrival {
             route: Some(route),
-            line: Line::Parsed { method: head.method, target: head.target.as_bytes(), http11: head.http11 },
+            line: Line::Parsed {
+                method: head.method,
+                target: head.target.as_bytes(),
+                plain: head.target_plain,
+                http11: head.http11,
+            },
             user_agent: head.user_agent,
             referer: head.referer,
             client,

@@ -38,7 +38,7 @@ fn get<'a>(path: &'a [u8], agent: Option<&'a [u8]>) -> Arrival<'a> {
             b"/healthz" => Route::Healthz,
             p => crate::routes::classify_path(p),
         }),
-        line: Line::Parsed { method: Method::Get, target: path, http11: true },
+        line: Line::Parsed { method: Method::Get, target: path, plain: true, http11: true },
         user_agent: agent,
         referer: None,
         client: None,
@@ -108,7 +108,7 @@ fn a_client_that_leaves_early_is_logged_499_with_what_it_got() {
     f.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
     let mut up = InFlight::new(peer());
     let mut a = get(b"/files/u", None);
-    a.line = Line::Parsed { method: Method::Post, target: b"/files/u", http11: true };
+    a.line = Line::Parsed { method: Method::Post, target: b"/files/u", plain: true, http11: true };
     up.begin(7, &a, Instant::now(), &mut h.obs);
     up.arrived(7, Arrived::Body(10), &mut h.obs);
     up.sent(0, Progress::Closed(Instant::now()), &mut h.obs);
@@ -260,7 +260,7 @@ fn a_request_still_open_keeps_its_text_when_the_ones_before_complete() {
     // The next head is parsed; its body is still arriving when the first
     // response's last byte goes out.
     let mut upload = get(b"/files/second", Some(b"agent"));
-    upload.line = Line::Parsed { method: Method::Post, target: b"/files/second", http11: true };
+    upload.line = Line::Parsed { method: Method::Post, target: b"/files/second", plain: true, http11: true };
     f.begin(7, &upload, Instant::now(), &mut h.obs);
     assert!(f.awaiting_response());
     f.sent(100, Progress::Empty, &mut h.obs);

@@ -96,7 +96,7 @@ mod tests {
         let mut r = Records::default();
         // Some text before, as a pipeline leaves it.
         r.text.extend_from_slice(b"older");
-        let line = Line::Parsed { method: Method::Get, target: b"/x", http11: true };
+        let line = Line::Parsed { method: Method::Get, target: b"/x", plain: true, http11: true };
         let a = Arrival { line, ..Arrival::default() };
         let (at, kept) = r.keep_text(&a, 3, &mut log);
         assert_eq!(at, 5);

@@ -125,7 +125,8 @@ fn a_parsed_line_prints_as_its_tokens_do_in_both_formats() {
     for format in [Format::Combined, Format::Json] {
         for (method, http11) in [(Method::Get, true), (Method::Options, false), (Method::Delete, true)] {
             for target in [&b"/echo/a"[..], b"/\"x\\y\x1b\xff z", &[b'a'; MAX_TARGET + 1]] {
-                let r = Request { line: Line::Parsed { method, target, http11 }, ..entry().request() };
+                let plain = target == b"/echo/a";
+                let r = Request { line: Line::Parsed { method, target, plain, http11 }, ..entry().request() };
                 let [m, t, v] = r.line.parts();
                 let raw = Request { line: Line::Raw { method: m, target: t, version: v }, ..r };
                 let (mut one, mut other) = (Vec::new(), Vec::new());
