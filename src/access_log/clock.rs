@@ -26,13 +26,14 @@ impl Default for LogClock {
 }
 
 impl LogClock {
-    /// Moves the clock to `now`; reformats only when the second changed.
-    pub fn set(&mut self, now: SystemTime) {
+    /// Moves the clock to `now`; reformats only when the second changed,
+    /// and says whether it did.
+    pub fn set(&mut self, now: SystemTime) -> bool {
         let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.micros = since.subsec_micros();
         let secs = since.as_secs();
         if secs == self.secs {
-            return;
+            return false;
         }
         self.secs = secs;
         let c = Civil::from_unix(secs);
@@ -56,6 +57,7 @@ impl LogClock {
         }
         r.push(b'.');
         self.rfc3339.copy_from_slice(&r);
+        true
     }
 
     /// `01/Dec/2026:04:51:09 +0000`

@@ -6,6 +6,9 @@
 //! the time before them, the status and body bytes between them, the
 //! seconds after.
 
+use std::io::Write;
+use std::net::IpAddr;
+
 use super::clock::LogClock;
 use super::format::{Completion, LINE_LIMITS, Line, MAX_HEADER, MAX_TARGET, Request, combined_value};
 use super::pieces::{self, push_cut};
@@ -99,8 +102,18 @@ pub(super) fn rest(r: &Request<'_>, out: &mut Vec<u8>) {
 
 /// The line around its kept pieces `line` and `rest`.
 #[inline(always)]
-pub(super) fn write(line: &[u8], rest: &[u8], c: &Completion, clock: &LogClock, out: &mut Vec<u8>) {
-    head(c, clock, out);
+pub(super) fn write(
+    line: &[u8],
+    rest: &[u8],
+    c: &Completion,
+    clock: &LogClock,
+    last: &mut LastHead,
+    out: &mut Vec<u8>,
+) {
+    if last.peer != Some(c.peer) {
+        last.set(c.peer, clock);
+    }
+    push_cut(out, last.text, last.len);
     out.extend_from_slice(line);
     pieces::status(out, c.status, b' ');
     pieces::number(out, c.body_bytes_sent);
@@ -108,26 +121,57 @@ pub(super) fn write(line: &[u8], rest: &[u8], c: &Completion, clock: &LogClock, 
     pieces::seconds(out, c.duration, b'\n');
 }
 
-/// `peer - - [time] "`: for an IPv4 peer put together on the stack and
-/// appended as one piece (one check of the room left, not four).
-#[inline(always)]
-fn head(c: &Completion, clock: &LogClock, out: &mut Vec<u8>) {
-    const OPEN: &[u8; 6] = b" - - [";
-    const CLOSE: &[u8; 3] = b"] \"";
-    let Some((text, len)) = pieces::v4_text(c.peer) else {
-        pieces::peer(out, c.peer);
-        out.extend_from_slice(OPEN);
-        out.extend_from_slice(clock.clf());
-        out.extend_from_slice(CLOSE);
-        return;
-    };
-    let mut head = [0u8; 16 + 6 + 26 + 3];
-    head[..16].copy_from_slice(&text);
-    let at = len.min(16);
-    head[at..at + 6].copy_from_slice(OPEN);
-    head[at + 6..at + 32].copy_from_slice(clock.clf());
-    head[at + 32..at + 35].copy_from_slice(CLOSE);
-    push_cut(out, head, at + 35);
+/// Room for the longest head: an IPv6 peer (at most 45 bytes), ` - - [`,
+/// the time (26), `] "`.
+const HEAD: usize = 80;
+
+/// `peer - - [time] "` as the last line began, kept for the next line of
+/// the same client in the same second ([`LastHead::clear`] when the
+/// second changes): lines in a row from one client (one that keeps its
+/// connection or pipelines, or every line behind a reverse proxy) copy it
+/// whole, one piece, instead of putting the address into text again.
+#[derive(Debug)]
+pub(super) struct LastHead {
+    /// None: nothing kept.
+    peer: Option<IpAddr>,
+    text: [u8; HEAD],
+    len: usize,
+}
+
+impl Default for LastHead {
+    fn default() -> Self {
+        LastHead { peer: None, text: [0; HEAD], len: 0 }
+    }
+}
+
+impl LastHead {
+    /// Forgets the head: its time is past.
+    pub(super) fn clear(&mut self) {
+        self.peer = None;
+    }
+
+    /// The head of `peer`'s lines at `clock`'s time.
+    #[inline(never)]
+    fn set(&mut self, peer: IpAddr, clock: &LogClock) {
+        const OPEN: &[u8; 6] = b" - - [";
+        const CLOSE: &[u8; 3] = b"] \"";
+        let at = match pieces::v4_text(peer) {
+            Some((text, len)) => {
+                self.text[..16].copy_from_slice(&text);
+                len
+            }
+            None => {
+                let mut room = std::io::Cursor::new(&mut self.text[..HEAD - 35]);
+                // Fits: an IPv6 address is at most 45 bytes as text.
+                let _ = write!(room, "{}", peer.to_canonical());
+                room.position() as usize
+            }
+        };
+        self.text[at..at + 6].copy_from_slice(OPEN);
+        self.text[at + 6..at + 32].copy_from_slice(clock.clf());
+        self.text[at + 32..at + 35].copy_from_slice(CLOSE);
+        (self.peer, self.len) = (Some(peer), at + 35);
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +217,42 @@ mod tests {
                     assert_eq!(one, other, "{parsed:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_kept_head_is_the_head_made_afresh() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        use std::time::{Duration, UNIX_EPOCH};
+
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        let longest = IpAddr::V6(Ipv6Addr::new(0xffff, 0xfffe, 0xfffd, 0xfffc, 0xfffb, 0xfffa, 0xfff9, 0xfff8));
+        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        let peers =
+            [v4(127, 0, 0, 1), v4(127, 0, 0, 1), longest, v4(10, 0, 0, 1), mapped, longest, v4(255, 255, 255, 255)];
+        let mut clock = LogClock::default();
+        clock.set(UNIX_EPOCH + Duration::from_secs(1_796_100_669));
+        let mut last = LastHead::default();
+        for (i, peer) in peers.into_iter().enumerate() {
+            if i == 4 && clock.set(UNIX_EPOCH + Duration::from_secs(1_796_100_670)) {
+                last.clear();
+            }
+            let c = Completion {
+                peer,
+                status: 200,
+                bytes_sent: 10,
+                body_bytes_sent: 1,
+                bytes_received: 9,
+                duration: Duration::from_micros(7),
+            };
+            let (line, rest) = (b"GET / HTTP/1.1\" ", b" \"-\" \"-\" ");
+            let (mut kept, mut afresh) = (Vec::new(), Vec::new());
+            write(line, rest, &c, &clock, &mut last, &mut kept);
+            write(line, rest, &c, &clock, &mut LastHead::default(), &mut afresh);
+            assert_eq!(String::from_utf8(kept).unwrap(), String::from_utf8(afresh.clone()).unwrap());
+            let clf = std::str::from_utf8(clock.clf()).unwrap();
+            let head = format!("{} - - [{clf}] \"GET / HTTP/1.1\" 200 1 ", peer.to_canonical());
+            assert!(afresh.starts_with(head.as_bytes()), "{}", String::from_utf8_lossy(&afresh));
         }
     }
 

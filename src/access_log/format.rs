@@ -14,8 +14,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::clock::LogClock;
+use super::combined::{self, LastHead};
 use super::escape::{self, TRUNCATED};
-use super::{combined, json};
+use super::json;
 use crate::http::Method;
 
 /// Longest request-target logged, in raw bytes; longer ones are cut and
@@ -139,11 +140,20 @@ pub fn keep(format: Format, r: &Request<'_>, store: &mut Vec<u8>, scratch: &mut 
 
 /// Appends the line whose request's half is `kept` (`text`: its pieces,
 /// as [`keep`] left them) with what `c` says, at the time of `clock`.
+/// (`last`: Combined's head of the line before.)
 #[inline(always)]
-pub fn write(format: Format, text: &[u8], kept: Kept, c: &Completion, clock: &LogClock, out: &mut Vec<u8>) {
+pub(super) fn write(
+    format: Format,
+    text: &[u8],
+    kept: Kept,
+    c: &Completion,
+    clock: &LogClock,
+    last: &mut LastHead,
+    out: &mut Vec<u8>,
+) {
     let (line, rest) = text.split_at(kept.line as usize);
     match format {
-        Format::Combined => combined::write(line, rest, c, clock, out),
+        Format::Combined => combined::write(line, rest, c, clock, last, out),
         Format::Json => json::write(line, rest, c, clock, out),
     }
 }
@@ -210,7 +220,7 @@ pub fn write_line(format: Format, e: &Entry<'_>, clock: &LogClock, out: &mut Vec
     let mut store = b"older text".to_vec();
     let kept = keep(format, &e.request(), &mut store, &mut String::new());
     assert_eq!(store.len(), 10 + kept.len());
-    write(format, &store[10..], kept, &e.completion(), clock, out);
+    write(format, &store[10..], kept, &e.completion(), clock, &mut LastHead::default(), out);
 }
 
 #[cfg(test)]

@@ -91,6 +91,8 @@ pub fn start(dest: &Destination) -> std::io::Result<Option<LogWriter>> {
 pub struct AccessLog {
     format: Format,
     clock: LogClock,
+    /// The head of the last Combined line, for the next one of its client.
+    head: combined::LastHead,
     buf: Vec<u8>,
     /// Lines in `buf`.
     lines: u64,
@@ -119,6 +121,7 @@ impl AccessLog {
         AccessLog {
             format,
             clock: LogClock::default(),
+            head: combined::LastHead::default(),
             buf: Vec::new(),
             lines: 0,
             oldest: None,
@@ -154,8 +157,9 @@ impl AccessLog {
 
     /// The loop's wall clock for the lines of this pass.
     pub fn set_time(&mut self, now: SystemTime) {
-        if self.enabled() {
-            self.clock.set(now);
+        // A new second: the last line's head has the old time.
+        if self.enabled() && self.clock.set(now) {
+            self.head.clear();
         }
     }
 
@@ -175,7 +179,7 @@ impl AccessLog {
         if self.buf.capacity() == 0 {
             self.buf = self.back_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096));
         }
-        format::write(self.format, text, kept, c, &self.clock, &mut self.buf);
+        format::write(self.format, text, kept, c, &self.clock, &mut self.head, &mut self.buf);
         self.lines += 1;
         self.oldest.get_or_insert(now);
         if self.buf.len() >= BATCH_BYTES {

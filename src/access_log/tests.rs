@@ -88,6 +88,25 @@ fn a_full_buffer_goes_out_before_its_time() {
 }
 
 #[test]
+fn a_lines_time_is_its_pass_even_when_its_client_wrote_the_line_before() {
+    let (_dir, path) = temp_log();
+    let writer = start(&Destination::File(path.clone())).unwrap().unwrap();
+    let mut log = AccessLog::new(Some(&writer), Format::Combined);
+    // 2026-12-01T04:51:09Z, then a second later, both twice.
+    let t0 = std::time::UNIX_EPOCH + Duration::from_secs(1_796_100_669);
+    for at in [t0, t0 + Duration::from_millis(500), t0 + Duration::from_secs(1), t0 + Duration::from_millis(1900)] {
+        log.set_time(at);
+        log.write_entry(&entry(b"/same-client"), Instant::now());
+    }
+    log.finish();
+    writer.finish(Duration::from_secs(5));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let times: Vec<&str> = text.lines().map(|l| &l[l.find('[').unwrap()..=l.find(']').unwrap()]).collect();
+    let (first, second) = ("[01/Dec/2026:04:51:09 +0000]", "[01/Dec/2026:04:51:10 +0000]");
+    assert_eq!(times, [first, first, second, second]);
+}
+
+#[test]
 fn reopen_loses_nothing_and_later_lines_go_to_the_new_file() {
     let (dir, path) = temp_log();
     let writer = start(&Destination::File(path.clone())).unwrap().unwrap();

@@ -152,7 +152,7 @@ fn kept_halves_read_the_same_wherever_they_lie_in_the_store() {
         }
         for (at, k, e) in kept {
             let mut out = Vec::new();
-            write(format, &store[at..at + k.len()], k, &e.completion(), &clock(), &mut out);
+            write(format, &store[at..at + k.len()], k, &e.completion(), &clock(), &mut LastHead::default(), &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), line(format, &e));
         }
     }
