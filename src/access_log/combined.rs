@@ -21,7 +21,7 @@ pub(super) fn line(line: &Line<'_>, out: &mut Vec<u8>) {
         // Only the target can hold a byte to escape or be too long.
         Line::Parsed { method, target, plain, http11 } => {
             let (word, len) = method_word(method);
-            push_cut(out, word, len);
+            push_cut(out, &word, len);
             if plain && target.len() <= MAX_TARGET {
                 // The usual target: the parser saw every byte already.
                 debug_assert!(target.iter().all(|b| (b'!'..=b'~').contains(b) && !b"\"\\".contains(b)));
@@ -113,7 +113,7 @@ pub(super) fn write(
     if last.peer != Some(c.peer) {
         last.set(c.peer, clock);
     }
-    push_cut(out, last.text, last.len);
+    push_cut(out, &last.text, last.len);
     out.extend_from_slice(line);
     pieces::status(out, c.status, b' ');
     pieces::number(out, c.body_bytes_sent);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 /// Appends the first `len` bytes of `piece` (the rest is padding).
 #[inline(always)]
-pub fn push_cut<const N: usize>(out: &mut Vec<u8>, piece: [u8; N], len: usize) {
-    out.extend_from_slice(&piece);
+pub fn push_cut<const N: usize>(out: &mut Vec<u8>, piece: &[u8; N], len: usize) {
+    out.extend_from_slice(piece);
     out.truncate(out.len() - (N - len.min(N)));
 }
 
@@ -40,7 +40,7 @@ const OCTETS: [([u8; 4], u8); 256] = {
 #[inline(always)]
 pub fn peer(out: &mut Vec<u8>, peer: IpAddr) {
     match v4_text(peer) {
-        Some((text, len)) => push_cut(out, text, len),
+        Some((text, len)) => push_cut(out, &text, len),
         None => v6(out, peer),
     }
 }
@@ -100,7 +100,7 @@ pub fn number(out: &mut Vec<u8>, n: u64) {
         // Up to eight digits (every status and most lengths): one word.
         Ok(small @ 0..100_000_000) => {
             let (word, len) = digits(small);
-            push_cut(out, word.to_le_bytes(), len);
+            push_cut(out, &word.to_le_bytes(), len);
         }
         _ => large_number(out, n),
     }

@@ -56,9 +56,9 @@ fn seconds_have_six_decimals() {
 
 #[test]
 fn a_cut_piece_appends_only_its_length() {
-    assert_eq!(text(|out| push_cut(out, *b"abcdefgh", 3)), "abc");
-    assert_eq!(text(|out| push_cut(out, *b"abcdefgh", 8)), "abcdefgh");
-    assert_eq!(text(|out| push_cut(out, *b"abcdefgh", 0)), "");
+    assert_eq!(text(|out| push_cut(out, b"abcdefgh", 3)), "abc");
+    assert_eq!(text(|out| push_cut(out, b"abcdefgh", 8)), "abcdefgh");
+    assert_eq!(text(|out| push_cut(out, b"abcdefgh", 0)), "");
 }
 
 #[test]
