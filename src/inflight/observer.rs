@@ -22,11 +22,15 @@ pub struct Observer {
     /// must not allocate.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Records>>,
+    /// The store given back last, handed out first: at keep-alive depth 1
+    /// each request borrows one and gives it back, and a slot is a
+    /// shorter trip than the stack (as `BufPool`'s hand).
+    hand: Option<Box<Records>>,
 }
 
 impl Observer {
     pub fn new(log: AccessLog, metrics: Option<Arc<WorkerMetrics>>) -> Observer {
-        Observer { log, metrics, spare: Vec::new() }
+        Observer { log, metrics, spare: Vec::new(), hand: None }
     }
 
     /// Whether requests are followed at all (a log or metrics is on).
@@ -54,15 +58,52 @@ impl Observer {
     /// A record store for a connection that becomes busy: a spare one, or
     /// a new one.
     pub(super) fn take_records(&mut self) -> Box<Records> {
-        self.spare.pop().unwrap_or_default()
+        match self.hand.take() {
+            Some(r) => r,
+            None => self.spare.pop().unwrap_or_default(),
+        }
     }
 
     /// Keeps a connection's emptied record store for the next busy one,
     /// unless enough are kept or its text store grew too large.
     pub(super) fn give_back(&mut self, mut r: Box<Records>) {
-        if self.spare.len() < SPARE_RECORDS && r.text.capacity() <= 2 * TEXT_HIGH_WATER {
-            r.text.clear();
+        if r.text.capacity() > 2 * TEXT_HIGH_WATER {
+            return;
+        }
+        r.text.clear();
+        if self.hand.is_none() {
+            self.hand = Some(r);
+        } else if self.spare.len() < SPARE_RECORDS {
             self.spare.push(r);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_given_back_is_the_next_one_lent_and_comes_back_emptied() {
+        let mut obs = Observer::default();
+        let (a, b) = (obs.take_records(), obs.take_records());
+        let (pa, pb): (*const Records, *const Records) = (&*a, &*b);
+        let mut a = a;
+        a.text.extend_from_slice(b"a line");
+        obs.give_back(a);
+        obs.give_back(b);
+        let (first, second) = (obs.take_records(), obs.take_records());
+        assert_eq!(&*first as *const Records, pa, "the hand's first");
+        assert!(first.text.is_empty());
+        assert_eq!(&*second as *const Records, pb, "then the stack's");
+    }
+
+    #[test]
+    fn a_store_whose_text_grew_too_large_is_freed() {
+        let mut obs = Observer::default();
+        let mut r = obs.take_records();
+        r.text.reserve(2 * TEXT_HIGH_WATER + 1);
+        obs.give_back(r);
+        assert!(obs.hand.is_none() && obs.spare.is_empty());
     }
 }
