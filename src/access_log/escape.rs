@@ -54,6 +54,13 @@ pub fn combined(out: &mut Vec<u8>, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
+/// Whether `value` is printable ASCII without `"` or `\`: nothing in it
+/// to escape, in either format.
+#[inline(always)]
+pub fn is_plain(value: &[u8]) -> bool {
+    !has_escapes(value)
+}
+
 /// [`combined`] for a value with a byte to escape (out of line: unusual).
 #[inline(never)]
 fn combined_escaping(out: &mut Vec<u8>, value: &[u8]) {
