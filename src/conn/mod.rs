@@ -267,8 +267,21 @@ impl Conn {
         }
     }
 
-    /// When this connection times out in its current state.
+    /// When this connection times out in its current state. The loop asks
+    /// after every turn, so the usual answer (waiting for a head, nothing
+    /// blocked) is worked out first and in place, before the other states
+    /// are told apart (callgrind of the server under `wrk -c50`: 57
+    /// instructions a request before, with a call for the addition).
+    #[inline(always)]
     pub fn deadline(&self, cx: &Context) -> Option<Instant> {
+        if matches!(self.state, State::Head) && !self.out.blocked() {
+            return Some(self.head_deadline(cx));
+        }
+        self.other_deadline(cx)
+    }
+
+    /// [`Conn::deadline`] in every other case.
+    fn other_deadline(&self, cx: &Context) -> Option<Instant> {
         let t = &cx.setup.settings;
         Some(match &self.state {
             State::Closed(_) => return None,
@@ -282,15 +295,23 @@ impl Conn {
                 let paused = self.last_progress + t.body_timeout;
                 rx.rate_deadline(t.body_min_rate, t.body_rate_grace).map_or(paused, |slow| slow.min(paused))
             }
-            State::Head => match (self.head_started, cx.drain) {
-                (Some(start), _) => start + t.header_timeout,
-                // Accepted (`last_progress`), and not a byte since.
-                (None, _) if self.silent => self.last_progress + t.header_timeout,
-                (None, None) => self.last_progress + t.keepalive_timeout,
-                // Draining: idle for the grace, then closed (lifecycle::Drain).
-                (None, Some(d)) => d.idle_close_at(self.last_progress).min(self.last_progress + t.keepalive_timeout),
-            },
+            State::Head => self.head_deadline(cx),
         })
+    }
+
+    /// The deadline in `Head`, with no write blocked: the usual one, so
+    /// always inlined (the compiler kept it a call of its own).
+    #[inline(always)]
+    fn head_deadline(&self, cx: &Context) -> Instant {
+        let t = &cx.setup.settings;
+        match (self.head_started, cx.drain) {
+            (Some(start), _) => start + t.header_timeout,
+            // Accepted (`last_progress`), and not a byte since.
+            (None, _) if self.silent => self.last_progress + t.header_timeout,
+            (None, None) => self.last_progress + t.keepalive_timeout,
+            // Draining: idle for the grace, then closed (lifecycle::Drain).
+            (None, Some(d)) => d.idle_close_at(self.last_progress).min(self.last_progress + t.keepalive_timeout),
+        }
     }
 
     /// A readiness event: advance as far as possible now.

@@ -229,6 +229,27 @@ fn a_connection_silent_since_accept_closes_at_the_header_timeout() {
     assert!(io.written.is_empty(), "nothing asked, nothing answered");
 }
 
+/// `Conn::deadline` answers `Head` with nothing blocked first: a blocked
+/// write still puts a connection in `Head` on the write clock, half a head
+/// or not, and once the write is through, the head's own clock counts
+/// from when it began.
+#[test]
+fn in_head_a_blocked_write_runs_the_write_clock_and_then_the_heads_clock_resumes() {
+    let (mut io, mut cx) = (MemStream::new(), context());
+    let mut c = Conn::new(1, cx.now);
+    let began = cx.now;
+    io.write_blocked = true;
+    io.push(&[get("/echo/a").as_slice(), b"GET /echo/b HTTP/1.1\r\nHo"].concat());
+    c.on_ready(&mut io, true, false, &mut cx);
+    assert!(matches!(c.state, State::Head) && c.head_started == Some(began) && c.want().write);
+    assert_eq!(c.deadline(&cx), Some(began + cx.setup.settings.write_timeout));
+    cx.now += Duration::from_secs(1);
+    io.write_blocked = false;
+    c.on_ready(&mut io, false, true, &mut cx);
+    assert_eq!(responses(&io.written).len(), 1);
+    assert_eq!(c.deadline(&cx), Some(began + cx.setup.settings.header_timeout), "from the head's start");
+}
+
 #[test]
 fn a_client_that_never_reads_hits_the_write_timeout() {
     let (mut io, mut cx) = (MemStream::new(), context());

@@ -3,9 +3,11 @@
 //! deadline in the heap, its place among the yielded), or queue its removal.
 
 use mio::net::TcpStream;
-use mio::{Interest, Token};
+use mio::{Interest, Poll, Token};
 
 use super::Worker;
+use super::entry::Entry;
+use super::unsent_mark::sending_large_file;
 use crate::conn::{Conn, Want};
 use crate::context::Context;
 use crate::deadlines::Owner;
@@ -23,17 +25,24 @@ impl Worker {
 
     /// After a connection ran: closed → queue removal; otherwise register
     /// the interest its state wants (the first time it must wait for an
-    /// event, or when it changed) and its deadline.
+    /// event, or when it changed) and its deadline. The slot is looked up
+    /// once (this runs once a request: each lookup is a bounds and a
+    /// vacancy check), and again only after a large download started or
+    /// ended.
     pub(super) fn after(&mut self, key: usize) {
         if self.cx.blocking.has_jobs() {
             self.offload(key);
         }
-        self.note_streaming(key);
-        if self.conns[key].conn.is_closed() || !self.register(key) {
+        let mut e = &mut self.conns[key];
+        let streaming = sending_large_file(&e.conn);
+        if streaming != e.streaming {
+            self.note_streaming(key, streaming);
+            e = &mut self.conns[key];
+        }
+        if e.conn.is_closed() || !register(&self.poll, key, e) {
             self.closed.push(key);
             return;
         }
-        let e = &mut self.conns[key];
         if e.conn.yielded() {
             self.yielded.push(key);
         }
@@ -43,32 +52,6 @@ impl Worker {
             self.deadlines.push(at, Owner { key, id: e.conn.id() });
             e.queued = Some(at);
         }
-    }
-
-    /// Registers the interest the connection's state wants, the first time
-    /// it must wait for an event or when it changed. False if it could not
-    /// be registered at all: never watched, it would wait for nothing.
-    #[inline]
-    fn register(&mut self, key: usize) -> bool {
-        let e = &mut self.conns[key];
-        let Some(want) = interest(e.conn.want()).filter(|&w| Some(w) != e.registered) else { return true };
-        let registry = self.poll.registry();
-        let first = e.registered.is_none();
-        let (what, done) = if first {
-            ("register", registry.register(&mut e.stream, Token(key), want))
-        } else {
-            ("reregister", registry.reregister(&mut e.stream, Token(key), want))
-        };
-        log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
-        match done {
-            Ok(()) => e.registered = Some(want),
-            Err(err) if first => {
-                e.conn.on_io_error("register", &err);
-                return false;
-            }
-            Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
-        }
-        true
     }
 
     pub(super) fn resume_yielded(&mut self) {
@@ -81,6 +64,30 @@ impl Worker {
             self.yielded = keys; // keep the allocation
         }
     }
+}
+
+/// Registers the interest connection `key`'s state wants, the first time
+/// it must wait for an event or when it changed. False if it could not be
+/// registered at all: never watched, it would wait for nothing.
+fn register(poll: &Poll, key: usize, e: &mut Entry) -> bool {
+    let Some(want) = interest(e.conn.want()).filter(|&w| Some(w) != e.registered) else { return true };
+    let registry = poll.registry();
+    let first = e.registered.is_none();
+    let (what, done) = if first {
+        ("register", registry.register(&mut e.stream, Token(key), want))
+    } else {
+        ("reregister", registry.reregister(&mut e.stream, Token(key), want))
+    };
+    log::trace!(conn = e.conn.id(), read = want.is_readable(), write = want.is_writable(); "{what}");
+    match done {
+        Ok(()) => e.registered = Some(want),
+        Err(err) if first => {
+            e.conn.on_io_error("register", &err);
+            return false;
+        }
+        Err(err) => log::warn!(conn = e.conn.id(), error:% = err; "reregister failed"),
+    }
+    true
 }
 
 /// mio cannot register "nothing"; a connection that wants nothing (it is

@@ -21,6 +21,7 @@
 //! one of those bounds (then every sender's mark changes).
 
 use super::Worker;
+use crate::conn::Conn;
 use crate::listener::NOTSENT_LOWAT;
 
 /// A connection counts as sending a large file while more than this many
@@ -37,15 +38,11 @@ const MARKED_SENDERS_MAX: usize = 8;
 const NO_MARK: u32 = 0;
 
 impl Worker {
-    /// After connection `key` ran: notes whether it is sending a large
-    /// file now, and sets the marks this changes.
-    pub(super) fn note_streaming(&mut self, key: usize) {
-        let e = &mut self.conns[key];
-        let now = !e.conn.is_closed() && e.conn.file_left() > LARGE_LEFT;
-        if now == e.streaming {
-            return;
-        }
-        e.streaming = now;
+    /// Connection `key` started (`now`) or stopped sending a large file
+    /// (see [`sending_large_file`]): notes it, and sets the marks this
+    /// changes.
+    pub(super) fn note_streaming(&mut self, key: usize, now: bool) {
+        self.conns[key].streaming = now;
         let before = mark_for(self.streamers.len());
         if now {
             self.streamers.push(key);
@@ -75,6 +72,11 @@ impl Worker {
             Err(err) => log::debug!(conn = e.conn.id(), error:% = err; "setting TCP_NOTSENT_LOWAT failed"),
         }
     }
+}
+
+/// Whether `conn` counts as sending a large file now.
+pub(super) fn sending_large_file(conn: &Conn) -> bool {
+    !conn.is_closed() && conn.file_left() > LARGE_LEFT
 }
 
 /// The mark for every sender while `senders` connections send a large file.
