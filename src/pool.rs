@@ -37,6 +37,7 @@ impl BufPool {
     }
 
     /// A zero-initialised input buffer whose `len()` is its usable size.
+    #[inline]
     pub fn take_input(&mut self) -> Vec<u8> {
         if !self.hand_input.is_empty() {
             return std::mem::take(&mut self.hand_input);
@@ -44,6 +45,7 @@ impl BufPool {
         self.inputs.pop().unwrap_or_else(|| vec![0; self.input_size])
     }
 
+    #[inline]
     pub fn put_input(&mut self, buf: Vec<u8>) {
         if buf.len() != self.input_size {
             return;
@@ -62,6 +64,7 @@ impl BufPool {
         (hand(&self.hand_input) + self.inputs.len(), hand(&self.hand_output) + self.outputs.len())
     }
 
+    #[inline]
     pub fn take_output(&mut self) -> Vec<u8> {
         if self.hand_output.capacity() > 0 {
             return std::mem::take(&mut self.hand_output);
@@ -69,6 +72,7 @@ impl BufPool {
         self.outputs.pop().unwrap_or_else(|| Vec::with_capacity(4096))
     }
 
+    #[inline]
     pub fn put_output(&mut self, mut buf: Vec<u8>) {
         if buf.capacity() > OUT_KEEP_MAX {
             return;
