@@ -113,8 +113,9 @@ impl Conn {
     fn write_step<T: Transport>(&mut self, io: &mut T, cx: &mut Context, budget: &mut Budget) -> Step {
         if !self.out.is_empty() && !self.out.blocked() {
             let held_back = self.backpressured();
-            budget.sent += self.flush(io, cx, MAX_SEND_PER_EVENT - budget.sent.min(MAX_SEND_PER_EVENT));
-            if !self.out.is_empty() && !self.out.blocked() && !self.is_closed() {
+            let (sent, empty) = self.flush(io, cx, MAX_SEND_PER_EVENT - budget.sent.min(MAX_SEND_PER_EVENT));
+            budget.sent += sent;
+            if !empty && !self.out.blocked() && !self.is_closed() {
                 // Not all out and the socket not full: the send budget ran out.
                 return Step::Yield;
             }
@@ -192,8 +193,9 @@ impl Conn {
         }
     }
 
-    /// Sends what is queued; returns the bytes sent.
-    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Context, budget: usize) -> usize {
+    /// Sends what is queued; returns the bytes sent, and whether the output
+    /// is empty now (worked out once: the caller asks too).
+    fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Context, budget: usize) -> (usize, bool) {
         match self.out.send(io, budget) {
             Ok(sent) => {
                 log::trace!(conn = self.id, bytes = sent, blocked = self.out.blocked(); "wrote");
@@ -202,13 +204,14 @@ impl Conn {
                     cx.observe.count(|m| m.sent(sent));
                 }
                 // Responses whose last byte just went out are logged now.
-                let progress = if self.out.is_empty() { Progress::Empty } else { Progress::Pending };
+                let empty = self.out.is_empty();
+                let progress = if empty { Progress::Empty } else { Progress::Pending };
                 self.inflight.sent(sent, progress, &mut cx.observe);
-                sent
+                (sent, empty)
             }
             Err(e) => {
                 self.io_error("write", &e);
-                0
+                (0, self.out.is_empty())
             }
         }
     }
