@@ -156,8 +156,16 @@ check "GET / through the container" "200" "$(curl -s -o /dev/null -w '%{http_cod
 check "GET /healthz" "200" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
 check "a file from the mounted volume" "from the mounted volume" "$(curl -s "$URL/files/hello.txt")"
 check "/metrics is not on the public port" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")"
-check "/metrics on the metrics listener (LOOPHTTP_METRICS_ADDR)" "yes" \
-    "$(curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q '^loophttp_requests_total' && echo yes)"
+# On a failure, say what the scrape got (curl's status, the HTTP status,
+# the requests' lines) and the server's last words: once in CI the line was
+# missing and nothing said why.
+SCRAPE_CODE="$(curl -sS --max-time 10 -o "$TMP/scrape.txt" -w '%{http_code}' "http://127.0.0.1:$MPORT/metrics" 2>"$TMP/scrape.err")" ||
+    SCRAPE_CODE="$SCRAPE_CODE curl exit $?: $(tail -1 "$TMP/scrape.err")"
+if grep -q '^loophttp_requests_total' "$TMP/scrape.txt" 2>/dev/null; then
+    ok "/metrics on the metrics listener (LOOPHTTP_METRICS_ADDR)"
+else
+    notok "/metrics on the metrics listener (LOOPHTTP_METRICS_ADDR): no loophttp_requests_total line; HTTP $SCRAPE_CODE, $(wc -c <"$TMP/scrape.txt" 2>/dev/null || echo 0) bytes: $(grep -m3 'requests_total' "$TMP/scrape.txt" 2>/dev/null | tr '\n' '|'); server: $( { [ -n "${CHROOT_PID:-}" ] && tail -3 "$TMP/server.log"; } || podman logs "$NAME" 2>&1 | tail -3)"
+fi
 check "an upload lands in the volume" "201" "$(curl -s -o /dev/null -w '%{http_code}' --data-binary 'uploaded' "$URL/files/new.txt")"
 check "the upload is on the host, owned by the image's user" "10001 uploaded" \
     "$(stat -c %u "$VOLUME/new.txt" 2>/dev/null) $(cat "$VOLUME/new.txt" 2>/dev/null)"
